@@ -1,0 +1,77 @@
+# The menu: every CI step is a target here, so a contributor runs exactly what CI runs.
+SHELL := /bin/bash
+PY_BOOT ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+ENTITY ?= charges
+DAYS ?= 3
+PYTEST_ARGS ?=
+
+export LAKE_ROOT ?= ./_local_data
+
+.PHONY: help setup test test-fast lint format mock-api extract run-batch run-all run-pipeline \
+	run-transforms run-quality run-webhooks docs demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# Idempotent: reinstalls only when pyproject.toml or the lock file changed.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade 'pip>=24'
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install pinned dependencies
+
+test: setup ## run every test suite (unit, integration, end-to-end)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: setup ## unit and quick integration tests only (seconds)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup ## apply ruff formatting and fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+mock-api: setup ## serve the mock Stripe API on 127.0.0.1:8000 (foreground)
+	$(PY) -m mock_api serve --host 127.0.0.1 --port 8000
+
+extract: setup ## extract every entity into Bronze (DAYS=3)
+	$(BIN)/payments-pipeline run-all --days $(DAYS)
+
+run-batch: setup ## extract one entity: make run-batch ENTITY=charges DAYS=3
+	$(BIN)/payments-pipeline run-batch --entity $(ENTITY) --days $(DAYS)
+
+run-all: setup ## extract every entity: make run-all DAYS=3
+	$(BIN)/payments-pipeline run-all --days $(DAYS)
+
+run-transforms: setup ## build Silver and Gold with dbt
+	$(BIN)/payments-pipeline run-transforms
+
+run-quality: setup ## run the quality gate (dbt tests + source freshness)
+	$(BIN)/payments-pipeline run-quality
+
+run-pipeline: setup ## extract, transform and gate under one run id: make run-pipeline DAYS=3
+	$(BIN)/payments-pipeline run-pipeline --days $(DAYS)
+
+run-webhooks: setup ## serve the webhook receiver on 127.0.0.1:8001 (foreground)
+	$(BIN)/payments-pipeline run-webhooks
+
+docs: setup ## build the dbt docs site offline
+	$(PY) -m extractor.dbt_runner docs
+
+demo: setup ## the whole pipeline on the mock API, end to end, then a summary
+	$(PY) -m extractor.demo
+
+bench: setup ## run the benchmarks and rewrite docs/benchmarks.md
+	$(PY) -m bench
+
+clean: ## remove the local lake and dbt artefacts (keeps .venv)
+	rm -rf _local_data dbt_project/target dbt_project/logs target logs

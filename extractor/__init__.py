@@ -1,0 +1,1 @@
+"""payments-pipeline: Stripe-style objects -> Bronze JSONL -> dbt Silver/Gold Parquet."""

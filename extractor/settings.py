@@ -1,0 +1,140 @@
+"""Settings are read once from the environment into one typed object and passed down.
+
+The API key and webhook secret are wrapped in `Secret` so that printing, logging or
+serialising a `Settings` never reveals them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_BASE = "http://127.0.0.1:8000"
+# The mock accepts any sk_test_ key; this default lets a newcomer run with no setup.
+DEFAULT_API_KEY = "sk_test_mock_payments_pipeline"
+DEFAULT_LAKE_ROOT = "./_local_data"
+DEFAULT_STRIPE_VERSION = "2024-06-20"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what to do."""
+
+
+class Secret:
+    """A string that never shows itself in repr/str/logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_base: str = DEFAULT_API_BASE
+    api_key: Secret = field(default_factory=lambda: Secret(DEFAULT_API_KEY))
+    stripe_version: str = DEFAULT_STRIPE_VERSION
+    lake_root: str = DEFAULT_LAKE_ROOT
+    aws_endpoint_url: str | None = None
+    safety_window_seconds: int = 600
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    run_id: str | None = None
+    # Client tuning. 20 req/s sits under Stripe test mode's 25 req/s with headroom.
+    rate_limit_rps: float = 20.0
+    max_workers: int = 4
+    request_timeout_seconds: float = 30.0
+    max_retries: int = 8
+    page_limit: int = 100
+    part_max_records: int = 50_000
+    part_max_bytes: int = 64 * 1024 * 1024
+    compress_parts: bool = False
+
+    @property
+    def is_s3(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    @property
+    def local_lake_path(self) -> Path:
+        if self.is_s3:
+            raise ConfigError("local_lake_path asked for an S3 lake")
+        return Path(self.lake_root).resolve()
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        lake_root = env.get("LAKE_ROOT") or DEFAULT_LAKE_ROOT
+        if lake_root.startswith("s3://"):
+            bucket = lake_root[len("s3://") :].split("/", 1)[0]
+            if not bucket:
+                raise ConfigError(f"LAKE_ROOT={lake_root!r} has no bucket: use s3://bucket/prefix")
+            lake_root = lake_root.rstrip("/")
+        elif "://" in lake_root:
+            raise ConfigError(
+                f"LAKE_ROOT={lake_root!r}: only a local path or s3://bucket/prefix is supported"
+            )
+        api_base = (env.get("STRIPE_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+        if not api_base.startswith(("http://", "https://")):
+            raise ConfigError(f"STRIPE_API_BASE={api_base!r} must start with http:// or https://")
+        api_key = env.get("STRIPE_API_KEY") or DEFAULT_API_KEY
+        if not api_key.startswith(("sk_", "rk_")):
+            raise ConfigError("STRIPE_API_KEY must be a secret (sk_...) or restricted (rk_...) key")
+        return cls(
+            api_base=api_base,
+            api_key=Secret(api_key),
+            stripe_version=env.get("STRIPE_VERSION") or DEFAULT_STRIPE_VERSION,
+            lake_root=lake_root,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            safety_window_seconds=_int(env, "SAFETY_WINDOW_SECONDS", 600),
+            webhook_secret=Secret(env.get("STRIPE_WEBHOOK_SECRET") or ""),
+            run_id=env.get("RUN_ID") or None,
+            rate_limit_rps=_float(env, "STRIPE_RATE_LIMIT_RPS", 20.0, minimum=0.1),
+            max_workers=_int(env, "EXTRACT_MAX_WORKERS", 4, minimum=1),
+            request_timeout_seconds=_float(env, "STRIPE_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+            max_retries=_int(env, "STRIPE_MAX_RETRIES", 8),
+            page_limit=_int(env, "STRIPE_PAGE_LIMIT", 100, minimum=1),
+            compress_parts=env.get("BRONZE_GZIP", "0").lower() in ("1", "true", "yes"),
+        )

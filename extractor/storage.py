@@ -1,0 +1,272 @@
+"""One small storage interface for the lake, with a local-disk and an S3 implementation.
+
+Everything the pipeline persists (Bronze parts, webhook events, watermarks, manifests, the
+run lock) goes through `Storage`, so that no caller branches on where the lake lives.
+Keys are '/'-separated paths relative to LAKE_ROOT.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from extractor.settings import Settings
+
+
+class StorageError(RuntimeError):
+    """A read or write against the lake failed; the message says which key and where."""
+
+
+def validate_key(key: str) -> str:
+    """Refuse keys that could escape the lake root (absolute paths, '..', empty parts)."""
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise StorageError(f"invalid storage key {key!r}")
+    parts = key.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise StorageError(f"invalid storage key {key!r}: empty, '.' or '..' path component")
+    return key
+
+
+class Storage(ABC):
+    """The lake as a key -> bytes store. Writes are all-or-nothing."""
+
+    root: str
+
+    @abstractmethod
+    def uri_for(self, key: str) -> str:
+        """Where `key` lives, as a path or s3:// URI a person (or DuckDB) can use."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Write `data` at `key` atomically, replacing what was there."""
+
+    @abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create `key` only if it does not exist; True if this call created it."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes | None:
+        """The bytes at `key`, or None if there is no such key."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under `prefix` (a folder-like prefix ending in '/' or a key prefix), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove `key`; removing a missing key is not an error."""
+
+    def exists(self, key: str) -> bool:
+        return self.get(key) is not None
+
+
+class LocalStorage(Storage):
+    """Local disk: temp file + fsync + rename, and hard-link for exclusive create."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root_path = Path(root).resolve()
+        self.root = str(self.root_path)
+
+    def _path(self, key: str) -> Path:
+        return self.root_path / validate_key(key)
+
+    def uri_for(self, key: str) -> str:
+        return str(self._path(key))
+
+    def _write_temp(self, path: Path, data: bytes) -> str:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return tmp
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        try:
+            tmp = self._write_temp(path, data)
+            os.replace(tmp, path)
+            self._fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        try:
+            tmp = self._write_temp(path, data)
+            try:
+                # link() is atomic and fails if the target exists: readers never see a
+                # half-written file and two writers cannot both win.
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            finally:
+                _unlink_quietly(tmp)
+            self._fsync_dir(path.parent)
+            return True
+        except OSError as exc:
+            raise StorageError(f"cannot create {path}: {exc.strerror or exc}") from exc
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.root_path / prefix.rstrip("/") if prefix else self.root_path
+        if prefix and not prefix.endswith("/"):
+            # A key prefix such as "_state/manifests/run_": walk its folder and filter.
+            folder, _, stem = prefix.rpartition("/")
+            base = self.root_path / folder if folder else self.root_path
+        else:
+            stem = ""
+        if not base.is_dir():
+            return iter(())
+        keys = []
+        for dirpath, _dirnames, filenames in os.walk(base):
+            for name in filenames:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue
+                rel = Path(dirpath, name).relative_to(self.root_path).as_posix()
+                if rel.startswith(prefix) or not stem:
+                    keys.append(rel)
+        return iter(sorted(keys))
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot delete {path}: {exc.strerror or exc}") from exc
+
+
+class S3Storage(Storage):
+    """S3 (or an S3-compatible endpoint such as moto_server) through boto3."""
+
+    def __init__(self, uri: str, endpoint_url: str | None = None, client=None) -> None:
+        if not uri.startswith("s3://"):
+            raise StorageError(f"not an s3:// URI: {uri!r}")
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.root = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint_url,
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+            )
+        self.client = client
+
+    def _key(self, key: str) -> str:
+        validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StorageError:
+        return StorageError(f"cannot {action} {self.uri_for(key)}: {exc}")
+
+    def put(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("write", key, exc) from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            # S3 conditional write: fails with 412 if the key already exists.
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+            return True
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (
+                409,
+                412,
+            ):
+                return False
+            raise self._fail("create", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail("create", key, exc) from exc
+
+    def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("read", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail("read", key, exc) from exc
+
+    def list(self, prefix: str) -> Iterator[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot list s3://{self.bucket}/{full}: {exc}") from exc
+        return iter(sorted(keys))
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("delete", key, exc) from exc
+
+
+def storage_for(settings: Settings) -> Storage:
+    """The one place that chooses local vs S3."""
+    if settings.is_s3:
+        return S3Storage(settings.lake_root, endpoint_url=settings.aws_endpoint_url)
+    return LocalStorage(settings.lake_root)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,41 @@
+"""Shared fixtures: real servers on loopback (moto S3 here; the mock API in its own module)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.servers import ServerProcess, start_moto
+
+# Credentials for moto only; real runs take them from the usual AWS chain.
+MOTO_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    """One moto_server for the session; each test gets its own bucket via `s3_lake`."""
+    os.environ.update(MOTO_ENV)
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_lake(moto_server: ServerProcess, monkeypatch) -> dict[str, str]:
+    """A fresh bucket; returns the env (LAKE_ROOT, AWS_ENDPOINT_URL, creds) that selects it."""
+    import boto3
+
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server.url).create_bucket(Bucket=bucket)
+    env = {**MOTO_ENV, "LAKE_ROOT": f"s3://{bucket}/lake", "AWS_ENDPOINT_URL": moto_server.url}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
