@@ -1,0 +1,1 @@
+"""Stripe webhook receiver: signature verification and durable, de-duplicated Bronze capture."""
