@@ -1,0 +1,268 @@
+"""The Stripe list client: one pooled session, auth, pagination, retries, rate limit.
+
+Pagination follows `starting_after` until `has_more` is false. Each request first takes
+a token from the run's shared `TokenBucket`, then is retried by `backoff` as classified
+in `extractor.errors`, waiting max(capped jittered exponential, Retry-After). The key is
+only ever placed in the session's Authorization header; nothing here logs headers.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from requests.adapters import HTTPAdapter
+
+from extractor import logs
+from extractor.errors import (
+    ApiUnreachable,
+    ExtractError,
+    MalformedPage,
+    Request,
+    RetriesExhausted,
+    RetryableError,
+    classify_exception,
+    classify_response,
+)
+from extractor.ratelimit import TokenBucket
+from extractor.rawjson import RawJsonError, Span, parse_document
+from extractor.settings import Settings
+
+# A server asking for a longer pause than this is treated as asking for this.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+@dataclass
+class CallStats:
+    """Counters for one entity, shared by its workers."""
+
+    api_calls: int = 0
+    retries: int = 0
+    pages: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, api_calls: int = 0, retries: int = 0, pages: int = 0) -> None:
+        with self._lock:
+            self.api_calls += api_calls
+            self.retries += retries
+            self.pages += pages
+
+
+@dataclass(frozen=True)
+class Item:
+    """One object of a page: its id, parsed form, and exact source text."""
+
+    id: str
+    raw: str
+    value: dict[str, Any]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Page:
+    text: str
+    items: list[Item]
+    has_more: bool
+    fetched_at: float
+
+
+def retry_waits(
+    base: float, cap: float, rng: Callable[[], float] = random.random
+) -> Iterator[float | None]:
+    """`backoff` wait generator: it is sent each exception, and yields the next delay.
+
+    Capped exponential with equal jitter (half fixed, half random), never less than the
+    server's Retry-After (itself capped at MAX_RETRY_AFTER_SECONDS).
+    """
+    attempt = 0
+    exc = yield None
+    while True:
+        expo = min(cap, base * (2**attempt))
+        delay = expo / 2 + rng() * expo / 2
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER_SECONDS))
+        attempt += 1
+        exc = yield delay
+
+
+class StripeClient:
+    """GETs Stripe list pages; safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        limiter: TokenBucket | None = None,
+        session: requests.Session | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.api_base = settings.api_base
+        self.page_limit = min(100, settings.page_limit)
+        self.timeout = settings.request_timeout_seconds
+        self.max_tries = settings.max_retries + 1
+        self.limiter = limiter or TokenBucket(settings.rate_limit_rps)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.session = session or requests.Session()
+        pool = max(4, settings.max_workers * 2)
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.api_key.reveal()}",
+                "Stripe-Version": settings.stripe_version,
+                "User-Agent": "payments-pipeline/0.1",
+                "Accept": "application/json",
+            }
+        )
+
+    def __repr__(self) -> str:
+        return f"StripeClient(api_base={self.api_base!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def check_reachable(self, timeout: float = 3.0) -> None:
+        """Fail in one line, without retries, if nothing listens at STRIPE_API_BASE."""
+        parts = urlsplit(self.api_base)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=timeout):
+                return
+        except OSError as exc:
+            raise ApiUnreachable(
+                f"the Stripe API at {self.api_base} is not reachable ({exc.strerror or exc}); "
+                "start the mock with `make mock-api` or set STRIPE_API_BASE"
+            ) from None
+
+    def server_time(self, stats: CallStats | None = None) -> float:
+        """The API's clock, from the Date header of a one-object list call.
+
+        Windows compare against `created`, which is the API's clock, so the run start is
+        taken from the API rather than from this host (a skewed host clock cannot open a
+        gap). Falls back to local time if the server sends no Date header.
+        """
+        response = self._get(Request("GET", "/v1/events"), "/v1/events", {"limit": 1}, stats)
+        date = response.headers.get("Date")
+        if date:
+            try:
+                return parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                pass
+        return time.time()
+
+    def iter_pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        stats: CallStats,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Page]:
+        """Every page of a list, newest first, until `has_more` is false."""
+        cursor: str | None = None
+        while not should_stop():
+            query = {**params, "limit": self.page_limit}
+            if cursor:
+                query["starting_after"] = cursor
+            request = Request("GET", path, cursor)
+            response = self._get(request, path, query, stats)
+            page = self._parse_page(request, response)
+            stats.add(pages=1)
+            yield page
+            if not page.has_more:
+                return
+            if not page.items:
+                raise MalformedPage(f"{request}: has_more is true but data is empty")
+            cursor = page.items[-1].id
+
+    def _get(
+        self, request: Request, path: str, query: dict[str, Any], stats: CallStats | None
+    ) -> requests.Response:
+        stats = stats or CallStats()
+        attempts = 0
+
+        def on_backoff(details: dict[str, Any]) -> None:
+            stats.add(retries=1)
+            logs.warn(
+                "api_retry",
+                step="extract",
+                request=str(request),
+                attempt=details["tries"],
+                wait_seconds=round(details["wait"], 3),
+                error=str(details["exception"]),
+            )
+
+        @backoff.on_exception(
+            lambda: retry_waits(self.backoff_base, self.backoff_cap),
+            RetryableError,
+            max_tries=self.max_tries,
+            jitter=None,
+            on_backoff=on_backoff,
+        )
+        def attempt() -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            self.limiter.acquire()
+            stats.add(api_calls=1)
+            try:
+                response = self.session.get(
+                    self.api_base + path, params=query, timeout=self.timeout
+                )
+                error = classify_response(
+                    request, response.status_code, response.headers, _json_or_none(response)
+                )
+            except requests.RequestException as exc:
+                raise classify_exception(request, exc, self.api_base) from None
+            if error is not None:
+                raise error
+            return response
+
+        try:
+            return attempt()
+        except RetryableError as exc:
+            raise RetriesExhausted(f"{exc} (gave up after {attempts} attempts)") from None
+
+    def _parse_page(self, request: Request, response: requests.Response) -> Page:
+        fetched_at = time.time()
+        try:
+            text = response.content.decode("utf-8")
+            members = parse_document(text, split_arrays=frozenset({"data"}))
+        except (UnicodeDecodeError, RawJsonError) as exc:
+            raise MalformedPage(f"{request}: response is not valid JSON ({exc})") from None
+        data = members.get("data")
+        has_more = members.get("has_more")
+        if not isinstance(data, list):
+            raise MalformedPage(f"{request}: response has no 'data' array")
+        if not isinstance(has_more, Span) or not isinstance(has_more.value, bool):
+            raise MalformedPage(f"{request}: response has no boolean 'has_more'")
+        items = []
+        for element in data:
+            obj = element.value
+            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                raise MalformedPage(f"{request}: a 'data' element is not an object with an id")
+            items.append(Item(obj["id"], text[element.start : element.end], obj, element))
+        return Page(text, items, has_more.value, fetched_at)
+
+
+def _json_or_none(response: requests.Response) -> object:
+    """The parsed error body of a failed response (for its message), else None."""
+    if 200 <= response.status_code < 300:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+__all__ = ["CallStats", "ExtractError", "Item", "Page", "StripeClient", "retry_waits"]
