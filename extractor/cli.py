@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full-relist",
         action="store_true",
-        help="re-list the entity over --days when the events watermark is older than 30 days",
+        help="events watermark older than 30 days: re-list every entity since its first run",
     )
     _add_run_id(p)
 
@@ -64,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full-relist",
         action="store_true",
-        help="re-list entities over --days when the events watermark is older than 30 days",
+        help="events watermark older than 30 days: re-list every entity since its first run",
     )
     _add_run_id(p)
 
-    p = sub.add_parser("backfill", help="re-extract an explicit date range; watermarks never move back")
+    p = sub.add_parser(
+        "backfill", help="re-extract an explicit date range; watermarks never move back"
+    )
     p.add_argument("--start", required=True, help="first UTC date, YYYY-MM-DD (inclusive)")
     p.add_argument("--end", required=True, help="last UTC date, YYYY-MM-DD (inclusive)")
     p.add_argument("--entity", action="append", choices=ENTITIES, help="repeatable; default all")

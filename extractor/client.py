@@ -72,7 +72,9 @@ class Page:
     text: str
     items: list[Item]
     has_more: bool
-    fetched_at: float
+    # When the page was served, on the API's clock (its Date header): the `_observed_at` of
+    # listed objects, comparable with `event.created` because both are the API's clock.
+    served_at: int
 
 
 def retry_waits(
@@ -146,7 +148,7 @@ class StripeClient:
                 "start the mock with `make mock-api` or set STRIPE_API_BASE"
             ) from None
 
-    def server_time(self, stats: CallStats | None = None) -> float:
+    def server_time(self, stats: CallStats | None = None) -> int:
         """The API's clock, from the Date header of a one-object list call.
 
         Windows compare against `created`, which is the API's clock, so the run start is
@@ -154,13 +156,7 @@ class StripeClient:
         gap). Falls back to local time if the server sends no Date header.
         """
         response = self._get(Request("GET", "/v1/events"), "/v1/events", {"limit": 1}, stats)
-        date = response.headers.get("Date")
-        if date:
-            try:
-                return parsedate_to_datetime(date).timestamp()
-            except (TypeError, ValueError):
-                pass
-        return time.time()
+        return _served_at(response)
 
     def iter_pages(
         self,
@@ -234,7 +230,6 @@ class StripeClient:
             raise RetriesExhausted(f"{exc} (gave up after {attempts} attempts)") from None
 
     def _parse_page(self, request: Request, response: requests.Response) -> Page:
-        fetched_at = time.time()
         try:
             text = response.content.decode("utf-8")
             members = parse_document(text, split_arrays=frozenset({"data"}))
@@ -252,7 +247,18 @@ class StripeClient:
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
                 raise MalformedPage(f"{request}: a 'data' element is not an object with an id")
             items.append(Item(obj["id"], text[element.start : element.end], obj, element))
-        return Page(text, items, has_more.value, fetched_at)
+        return Page(text, items, has_more.value, _served_at(response))
+
+
+def _served_at(response: requests.Response) -> int:
+    """Unix second of the response on the server's clock; this host's clock if no Date."""
+    date = response.headers.get("Date")
+    if date:
+        try:
+            return int(parsedate_to_datetime(date).timestamp())
+        except (TypeError, ValueError):
+            pass
+    return int(time.time())
 
 
 def _json_or_none(response: requests.Response) -> object:
