@@ -1,0 +1,156 @@
+"""A tiny Stripe-shaped list server for extractor tests, on a real loopback socket.
+
+Serves the list endpoints with `created[gte|lt]`, `starting_after`, `limit`, `type`
+wildcards, a settable clock (sent as the Date header), a request log and a fault script.
+The team's full mock lives in `mock_api/`; this stays small so the extractor can be tested
+on its own, with exact control of every page.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+RESOURCES = {
+    "/v1/customers": "customer",
+    "/v1/charges": "charge",
+    "/v1/payment_intents": "payment_intent",
+    "/v1/invoices": "invoice",
+    "/v1/events": "event",
+}
+
+
+@dataclass
+class Fault:
+    path: str
+    nth: int  # 1-based count of requests to `path`
+    status: int = 500
+    body: str | None = None  # raw body to send instead of an error object
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+
+
+class FakeStripe:
+    def __init__(self, now: int) -> None:
+        self.now = now
+        self.objects: dict[str, list[dict[str, Any]]] = {p: [] for p in RESOURCES}
+        self.requests: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        self.counts: dict[str, int] = {}
+        self.pretty = False
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- data ------------------------------------------------------------------------------
+    def add(self, path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        obj = {"id": obj["id"], "object": RESOURCES[path], **obj}
+        with self.lock:
+            self.objects[path].append(obj)
+        return obj
+
+    def add_event(self, event_id: str, event_type: str, created: int, obj: dict[str, Any]):
+        return self.add(
+            "/v1/events",
+            {"id": event_id, "type": event_type, "created": created, "data": {"object": obj}},
+        )
+
+    def ids(self, path: str) -> set[str]:
+        return {o["id"] for o in self.objects[path]}
+
+    # -- serving -----------------------------------------------------------------------------
+    def _list(self, path: str, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        with self.lock:
+            rows = [o for o in self.objects[path] if o["created"] < self.now + 1]
+        rows.sort(key=lambda o: (o["created"], o["id"]), reverse=True)
+        if "created[gte]" in query:
+            rows = [o for o in rows if o["created"] >= int(query["created[gte]"])]
+        if "created[lt]" in query:
+            rows = [o for o in rows if o["created"] < int(query["created[lt]"])]
+        if "type" in query:
+            pattern = query["type"]
+            if pattern.endswith(".*"):
+                rows = [o for o in rows if o["type"].startswith(pattern[:-1])]
+            else:
+                rows = [o for o in rows if o["type"] == pattern]
+        if "starting_after" in query:
+            ids = [o["id"] for o in rows]
+            rows = rows[ids.index(query["starting_after"]) + 1 :]
+        limit = int(query.get("limit", 10))
+        page = rows[:limit]
+        body = {"object": "list", "url": path, "has_more": len(rows) > limit, "data": page}
+        text = json.dumps(body, indent=2) if self.pretty else json.dumps(body)
+        return 200, text, {}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                query = dict(parse_qsl(parts.query))
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+                with fake.lock:
+                    fake.requests.append(
+                        {
+                            "path": parts.path,
+                            "query": query,
+                            "headers": headers,
+                            "authorization": self.headers.get("Authorization"),
+                        }
+                    )
+                    n = fake.counts[parts.path] = fake.counts.get(parts.path, 0) + 1
+                    fault = next(
+                        (
+                            f
+                            for f in fake.faults
+                            if f.path == parts.path and f.nth <= n < f.nth + f.times
+                        ),
+                        None,
+                    )
+                if fault is not None:
+                    body = fault.body
+                    if body is None:
+                        body = json.dumps(
+                            {"error": {"type": "api_error", "message": f"fault {fault.status}"}}
+                        )
+                    self._send(fault.status, body, fault.headers)
+                    return
+                if parts.path not in RESOURCES:
+                    self._send(404, json.dumps({"error": {"type": "invalid_request_error"}}), {})
+                    return
+                self._send(*fake._list(parts.path, query))
+
+            def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return formatdate(fake.now, usegmt=True)
+
+        return Handler
