@@ -133,10 +133,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         size = f"{length} bytes" if length is not None else "more than that"
         message = f"body is {size}; the limit is {max_body} bytes"
         logs.warn("webhook_refused", status=413, reason="body_too_large", message=message)
-        response, status = _refuse(413, "body_too_large", message)
-        # Werkzeug would otherwise try to drain an unread oversized body; close instead.
-        response.headers["Connection"] = "close"
-        return response, status
+        return _refuse(413, "body_too_large", message)
 
     def _refused_signature(exc: SignatureError) -> tuple[Response, int]:
         logs.warn("webhook_refused", status=400, reason=exc.code, message=str(exc))

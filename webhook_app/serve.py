@@ -25,6 +25,7 @@ from webhook_app.signature import DEFAULT_TOLERANCE_SECONDS
 
 DEFAULT_THREADS = 8
 EXIT_CONFIG = 2
+WAITRESS_BODY_FACTOR = 4
 
 
 def _route_waitress_logs() -> None:
@@ -72,7 +73,15 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
     threads = getattr(args, "threads", None) or DEFAULT_THREADS
-    server = waitress.create_server(app, host=args.host, port=args.port, threads=threads)
+    server = waitress.create_server(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=threads,
+        # Waitress buffers a whole body (de-chunking it) before the app runs; this backstop
+        # bounds that buffer, while the app answers the JSON 413 for anything up to it.
+        max_request_body_size=WAITRESS_BODY_FACTOR * config["MAX_BODY_BYTES"],
+    )
 
     def stop(signum: int, _frame: object) -> None:
         logs.log("webhook_server_stopping", signal=signal.Signals(signum).name)
