@@ -69,6 +69,12 @@ class FakeStripe:
             {"id": event_id, "type": event_type, "created": created, "data": {"object": obj}},
         )
 
+    def set_faults(self, *faults: Fault) -> None:
+        """Replace the fault script; `nth` counts from the next request on."""
+        with self.lock:
+            self.faults = list(faults)
+            self.counts.clear()
+
     def ids(self, path: str) -> set[str]:
         return {o["id"] for o in self.objects[path]}
 
