@@ -7,6 +7,7 @@ Keys are '/'-separated paths relative to LAKE_ROOT.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -266,7 +267,5 @@ def storage_for(settings: Settings) -> Storage:
 
 
 def _unlink_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,7 @@ class FakeStripe:
         self.faults: list[Fault] = []
         self.counts: dict[str, int] = {}
         self.pretty = False
+        self.delay = 0.0  # seconds to wait before answering a list call
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -144,6 +146,8 @@ class FakeStripe:
                 if parts.path not in RESOURCES:
                     self._send(404, json.dumps({"error": {"type": "invalid_request_error"}}), {})
                     return
+                if fake.delay:
+                    time.sleep(fake.delay)
                 self._send(*fake._list(parts.path, query))
 
             def _send(self, status: int, body: str, headers: dict[str, str]) -> None:

@@ -1,0 +1,144 @@
+"""The CLI as a user meets it: exit codes, one-line errors, summary, status, unlock, and a
+SIGKILLed run followed by a rerun that loses no window."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from extractor.cli import main
+from extractor.lock import RunLock
+from extractor.manifest import read_manifest
+from extractor.state import read_watermark
+from extractor.storage import LocalStorage
+from tests.extractor.conftest import API_KEY, DAY, ENTITY_PATHS, NOW
+from tests.support.servers import REPO_ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli_env(fake, tmp_path, monkeypatch):
+    env = {
+        "STRIPE_API_BASE": fake.url,
+        "STRIPE_API_KEY": API_KEY,
+        "LAKE_ROOT": str(tmp_path / "lake"),
+        "STRIPE_RATE_LIMIT_RPS": "5000",
+        "STRIPE_PAGE_LIMIT": "10",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("RUN_ID", raising=False)
+    return env
+
+
+def test_run_all_prints_summary_and_status(cli_env, capsys):
+    assert main(["run-all", "--days", "2", "--run-id", "cli-1"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("run cli-1 succeeded (run-all,")
+    assert "charges" in out and "total 192 records" in out  # 4 entities x 48
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert {entry["run_id"] for entry in logs} == {"cli-1"}
+    assert any(entry["event"] == "watermark_committed" for entry in logs)
+    assert API_KEY not in out + err
+
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "charges          2026-01-09T00:00:00Z  (run cli-1)" in out
+    assert "lock: free" in out
+    assert "cli-1  run-all   succeeded" in out
+
+
+def test_second_run_logs_that_it_continues_incrementally(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("RUN_ID", "env-run")
+    assert main(["run-batch", "--entity", "charges", "--days", "1"]) == 0
+    assert main(["run-batch", "--entity", "charges", "--days", "7", "--run-id", "cli-2"]) == 0
+    err = capsys.readouterr().err
+    notes = [json.loads(x) for x in err.splitlines() if "continuing_incrementally" in x]
+    assert notes[0]["entity"] == "charges" and notes[0]["run_id"] == "cli-2"
+    assert "--days 7 applies only to a first run" in notes[0]["detail"]
+    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    assert read_manifest(storage, "env-run")["extract"]["status"] == "succeeded"
+
+
+def test_unreachable_api_is_one_clear_line(cli_env, capsys, monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("STRIPE_API_BASE", url)
+    assert main(["run-all", "--run-id", "down-1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("payments-pipeline: error: run down-1 failed: the Stripe API at " + url)
+    assert "start the mock with `make mock-api`" in err
+    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    assert read_manifest(storage, "down-1")["extract"]["status"] == "failed"
+    assert storage.get("_state/lock.json") is None
+
+
+def test_locked_lake_exit_code_and_unlock(cli_env, capsys):
+    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    holder = RunLock(storage, "holder", "run-all")
+    holder.acquire()
+    assert main(["run-all", "--run-id", "second"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("payments-pipeline: error: lake ")
+    assert "is locked by run holder (run-all)" in err
+    assert main(["unlock"]) == 3  # our own pid is alive: refuse
+    assert "still alive on this host" in capsys.readouterr().err
+    assert main(["unlock", "--force"]) == 0
+    assert capsys.readouterr().out.startswith("cleared lock of run holder")
+
+
+@pytest.mark.parametrize("bad", [["run-all", "--run-id", "../evil"], ["run-all", "--days", "0"]])
+def test_bad_arguments_exit_2(cli_env, capsys, bad):
+    assert main(bad) == 2
+    assert capsys.readouterr().err.startswith("payments-pipeline: error: ")
+
+
+def test_backfill_rejects_bad_dates(cli_env, capsys):
+    assert main(["backfill", "--start", "2026-01-05", "--end", "2026-01-04"]) == 2
+    assert "--end 2026-01-04 is before --start 2026-01-05" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_loses_no_window(fake, cli_env, tmp_path):
+    fake.delay = 0.05  # slow pages so the kill lands mid-run
+    env = {**os.environ, **cli_env, "STRIPE_RATE_LIMIT_RPS": "200", "EXTRACT_MAX_WORKERS": "2"}
+    cmd = [sys.executable, "-m", "extractor", "run-all", "--days", "5", "--run-id", "killed"]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(fake.requests) < 15:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    assert storage.get("_state/lock.json") is not None  # left behind by the dead run
+    assert read_manifest(storage, "killed")["extract"]["status"] == "running"
+    assert read_watermark(storage, "charges") is None
+
+    fake.delay = 0.0
+    env["RUN_ID"] = "rerun"
+    done = subprocess.run(
+        [sys.executable, "-m", "extractor", "run-all", "--days", "5"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stale_lock_taken_over" in done.stderr
+    for name, path in ENTITY_PATHS.items():
+        got = set()
+        for key in storage.list(f"bronze/source=stripe/entity={name}/"):
+            if "/run_id=rerun/" in key:
+                got |= {json.loads(x)["data"]["id"] for x in storage.get(key).splitlines()}
+        expected = {o["id"] for o in fake.objects[path] if NOW - 5 * DAY <= o["created"] < NOW}
+        assert got == expected
+        assert read_watermark(storage, name).watermark == NOW
