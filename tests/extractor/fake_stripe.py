@@ -8,6 +8,7 @@ on its own, with exact control of every page.
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
@@ -44,6 +45,7 @@ class FakeStripe:
         self.faults: list[Fault] = []
         self.counts: dict[str, int] = {}
         self.pretty = False
+        self._cache: dict[str, Any] = {}
         self.delay = 0.0  # seconds to wait before answering a list call
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -63,6 +65,7 @@ class FakeStripe:
         obj = {"id": obj["id"], "object": RESOURCES[path], **obj}
         with self.lock:
             self.objects[path].append(obj)
+            self._cache.pop(path, None)
         return obj
 
     def add_event(self, event_id: str, event_type: str, created: int, obj: dict[str, Any]):
@@ -81,26 +84,42 @@ class FakeStripe:
         return {o["id"] for o in self.objects[path]}
 
     # -- serving -----------------------------------------------------------------------------
-    def _list(self, path: str, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+    def _sorted(self, path: str) -> tuple[list[dict[str, Any]], list[int], dict[str, int]]:
+        """Objects of `path` oldest first, their `created`, and id -> position; cached
+        until the next `add`."""
         with self.lock:
-            rows = [o for o in self.objects[path] if o["created"] < self.now + 1]
-        rows.sort(key=lambda o: (o["created"], o["id"]), reverse=True)
-        if "created[gte]" in query:
-            rows = [o for o in rows if o["created"] >= int(query["created[gte]"])]
-        if "created[lt]" in query:
-            rows = [o for o in rows if o["created"] < int(query["created[lt]"])]
-        if "type" in query:
-            pattern = query["type"]
-            if pattern.endswith(".*"):
-                rows = [o for o in rows if o["type"].startswith(pattern[:-1])]
-            else:
-                rows = [o for o in rows if o["type"] == pattern]
+            cached = self._cache.get(path)
+            if cached is None:
+                rows = sorted(self.objects[path], key=lambda o: (o["created"], o["id"]))
+                cached = (
+                    rows,
+                    [o["created"] for o in rows],
+                    {o["id"]: i for i, o in enumerate(rows)},
+                )
+                self._cache[path] = cached
+            return cached
+
+    def _list(self, path: str, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        rows, created, position = self._sorted(path)
+        lo = bisect.bisect_left(created, int(query.get("created[gte]", -(10**12))))
+        hi = bisect.bisect_left(created, min(int(query.get("created[lt]", 10**12)), self.now + 1))
         if "starting_after" in query:
-            ids = [o["id"] for o in rows]
-            rows = rows[ids.index(query["starting_after"]) + 1 :]
+            hi = min(hi, position[query["starting_after"]])
         limit = int(query.get("limit", 10))
-        page = rows[:limit]
-        body = {"object": "list", "url": path, "has_more": len(rows) > limit, "data": page}
+        page: list[dict[str, Any]] = []
+        pattern = query.get("type")
+        i = hi - 1
+        while i >= lo and len(page) <= limit:
+            obj = rows[i]
+            i -= 1
+            if pattern is not None:
+                kind = obj["type"]
+                if pattern.endswith(".*") and not kind.startswith(pattern[:-1]):
+                    continue
+                if not pattern.endswith(".*") and kind != pattern:
+                    continue
+            page.append(obj)
+        body = {"object": "list", "url": path, "has_more": len(page) > limit, "data": page[:limit]}
         text = json.dumps(body, indent=2) if self.pretty else json.dumps(body)
         return 200, text, {}
 
