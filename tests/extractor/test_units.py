@@ -309,3 +309,46 @@ def test_manifest_sections_are_independent(tmp_path):
     assert list_run_ids(storage) == ["r1"]
     with pytest.raises(ValueError, match="invalid manifest section"):
         update_section(storage, "r1", "run_id", {})
+
+
+def test_progress_line_and_summary():
+    import io
+
+    from extractor.progress import Progress, summary_text
+
+    now = [0.0]
+    progress = Progress(stream=io.StringIO(), enabled=True, clock=lambda: now[0])
+    progress.add("charges", 300)
+    progress.add("customers", 100)
+    now[0] = 2.0
+    assert progress.line() == "extract charges=300 customers=100 | 400 records, 200/s"
+    text = summary_text(
+        {
+            "status": "succeeded",
+            "command": "run-all",
+            "duration_seconds": 2.0,
+            "entities": {
+                "charges": {
+                    "records": 300,
+                    "records_event": 2,
+                    "pages": 3,
+                    "api_calls": 4,
+                    "retries": 1,
+                    "files": [{}],
+                }
+            },
+            "totals": {
+                "records": 300,
+                "files": 1,
+                "api_calls": 4,
+                "retries": 1,
+                "records_per_second": 150.0,
+            },
+        },
+        "r1",
+    )
+    assert text.splitlines()[0] == "run r1 succeeded (run-all, 2.0s)"
+    assert text.splitlines()[2].split()[:7] == ["charges", "300", "2", "3", "4", "1", "1"]
+    assert text.splitlines()[-1] == (
+        "total 300 records in 1 files, 4 API calls, 1 retries, 150.0 records/s"
+    )
