@@ -15,8 +15,9 @@ import pytest
 from extractor.cli import main
 from extractor.lock import RunLock
 from extractor.manifest import read_manifest
+from extractor.settings import Settings
 from extractor.state import read_watermark
-from extractor.storage import LocalStorage
+from extractor.storage import storage_for
 from tests.extractor.conftest import API_KEY, DAY, ENTITY_PATHS, NOW
 from tests.support.servers import REPO_ROOT, free_port
 
@@ -24,18 +25,24 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def cli_env(fake, tmp_path, monkeypatch):
+def cli_env(fake, lake, monkeypatch):
     env = {
         "STRIPE_API_BASE": fake.url,
         "STRIPE_API_KEY": API_KEY,
-        "LAKE_ROOT": str(tmp_path / "lake"),
+        "LAKE_ROOT": lake,
         "STRIPE_RATE_LIMIT_RPS": "5000",
         "STRIPE_PAGE_LIMIT": "10",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("RUN_ID", raising=False)
+    if lake.startswith("s3://"):
+        env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
     return env
+
+
+def lake_storage():
+    return storage_for(Settings.from_env())
 
 
 def test_run_all_prints_summary_and_status(cli_env, capsys):
@@ -63,7 +70,7 @@ def test_second_run_logs_that_it_continues_incrementally(cli_env, capsys, monkey
     notes = [json.loads(x) for x in err.splitlines() if "continuing_incrementally" in x]
     assert notes[0]["entity"] == "charges" and notes[0]["run_id"] == "cli-2"
     assert "--days 7 applies only to a first run" in notes[0]["detail"]
-    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    storage = lake_storage()
     assert read_manifest(storage, "env-run")["extract"]["status"] == "succeeded"
 
 
@@ -74,13 +81,13 @@ def test_unreachable_api_is_one_clear_line(cli_env, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("payments-pipeline: error: run down-1 failed: the Stripe API at " + url)
     assert "start the mock with `make mock-api`" in err
-    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    storage = lake_storage()
     assert read_manifest(storage, "down-1")["extract"]["status"] == "failed"
     assert storage.get("_state/lock.json") is None
 
 
 def test_locked_lake_exit_code_and_unlock(cli_env, capsys):
-    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    storage = lake_storage()
     holder = RunLock(storage, "holder", "run-all")
     holder.acquire()
     assert main(["run-all", "--run-id", "second"]) == 3
@@ -117,7 +124,7 @@ def test_sigkill_mid_run_then_rerun_loses_no_window(fake, cli_env, tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    storage = LocalStorage(cli_env["LAKE_ROOT"])
+    storage = lake_storage()
     assert storage.get("_state/lock.json") is not None  # left behind by the dead run
     assert read_manifest(storage, "killed")["extract"]["status"] == "running"
     assert read_watermark(storage, "charges") is None
