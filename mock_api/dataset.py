@@ -182,7 +182,11 @@ CURRENCIES = (
 )
 CURRENCY_EXPONENT = {row[0]: row[1] for row in CURRENCIES}
 _CITIES = {
-    "US": (("San Francisco", "CA", "94107"), ("New York", "NY", "10001"), ("Austin", "TX", "78701")),
+    "US": (
+        ("San Francisco", "CA", "94107"),
+        ("New York", "NY", "10001"),
+        ("Austin", "TX", "78701"),
+    ),
     "DE": (("Berlin", None, "10115"), ("Munich", None, "80331")),
     "FR": (("Paris", None, "75001"), ("Lyon", None, "69001")),
     "NL": (("Amsterdam", None, "1011"), ("Utrecht", None, "3511")),
@@ -193,45 +197,165 @@ _CITIES = {
     "KR": (("Seoul", None, "04524"), ("Busan", None, "48058")),
     "KW": (("Kuwait City", None, "13001"), ("Hawalli", None, "32001")),
 }
-_FIRST = ("Ada", "Grace", "Alan", "Linus", "Margaret", "Ken", "Barbara", "Edsger", "Hedy", "Yuki",
-          "Min-jun", "Fatima", "Noor", "Lars", "Chloe", "Mateo", "Aiko", "Omar", "Sofia", "Liam")
-_LAST = ("Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Thompson", "Liskov", "Dijkstra",
-         "Lamarr", "Tanaka", "Kim", "Al-Sabah", "Haddad", "Jensen", "Martin", "Garcia", "Sato",
-         "Rahman", "Rossi", "Murphy")
-_STREETS = ("Market St", "High St", "Main St", "Hauptstrasse", "Rue de Rivoli", "Gangnam-daero",
-            "Chuo-dori", "Gulf Rd", "Keizersgracht", "Gran Via")
-_PRODUCTS = (("Pro plan (monthly)", 4_900), ("Team seats", 1_500), ("Usage overage", 750),
-             ("Support add-on", 2_500), ("Annual licence", 29_900), ("Onboarding", 9_900))
+_FIRST = (
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Edsger",
+    "Hedy",
+    "Yuki",
+    "Min-jun",
+    "Fatima",
+    "Noor",
+    "Lars",
+    "Chloe",
+    "Mateo",
+    "Aiko",
+    "Omar",
+    "Sofia",
+    "Liam",
+)
+_LAST = (
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Dijkstra",
+    "Lamarr",
+    "Tanaka",
+    "Kim",
+    "Al-Sabah",
+    "Haddad",
+    "Jensen",
+    "Martin",
+    "Garcia",
+    "Sato",
+    "Rahman",
+    "Rossi",
+    "Murphy",
+)
+_STREETS = (
+    "Market St",
+    "High St",
+    "Main St",
+    "Hauptstrasse",
+    "Rue de Rivoli",
+    "Gangnam-daero",
+    "Chuo-dori",
+    "Gulf Rd",
+    "Keizersgracht",
+    "Gran Via",
+)
+_PRODUCTS = (
+    ("Pro plan (monthly)", 4_900),
+    ("Team seats", 1_500),
+    ("Usage overage", 750),
+    ("Support add-on", 2_500),
+    ("Annual licence", 29_900),
+    ("Onboarding", 9_900),
+)
 # failure_code, failure_message, outcome type, network_status, reason, risk_level, seller_message
 _FAILURES = (
-    ("card_declined", "Your card was declined.", "issuer_declined", "declined_by_network",
-     "generic_decline", "normal", "The bank did not return any further details with this decline."),
-    ("card_declined", "Your card has insufficient funds.", "issuer_declined",
-     "declined_by_network", "insufficient_funds", "normal",
-     "The bank returned the decline code `insufficient_funds`."),
-    ("expired_card", "Your card has expired.", "issuer_declined", "declined_by_network",
-     "expired_card", "normal", "The bank returned the decline code `expired_card`."),
-    ("incorrect_cvc", "Your card's security code is incorrect.", "issuer_declined",
-     "declined_by_network", "incorrect_cvc", "elevated",
-     "The bank returned the decline code `incorrect_cvc`."),
-    ("processing_error", "An error occurred while processing your card. Try again in a little bit.",
-     "issuer_declined", "declined_by_network", "processing_error", "normal",
-     "The bank returned the decline code `processing_error`."),
-    ("card_declined", "Your card was declined.", "blocked", "not_sent_to_network",
-     "highest_risk_level", "highest", "Stripe blocked this payment as too risky."),
+    (
+        "card_declined",
+        "Your card was declined.",
+        "issuer_declined",
+        "declined_by_network",
+        "generic_decline",
+        "normal",
+        "The bank did not return any further details with this decline.",
+    ),
+    (
+        "card_declined",
+        "Your card has insufficient funds.",
+        "issuer_declined",
+        "declined_by_network",
+        "insufficient_funds",
+        "normal",
+        "The bank returned the decline code `insufficient_funds`.",
+    ),
+    (
+        "expired_card",
+        "Your card has expired.",
+        "issuer_declined",
+        "declined_by_network",
+        "expired_card",
+        "normal",
+        "The bank returned the decline code `expired_card`.",
+    ),
+    (
+        "incorrect_cvc",
+        "Your card's security code is incorrect.",
+        "issuer_declined",
+        "declined_by_network",
+        "incorrect_cvc",
+        "elevated",
+        "The bank returned the decline code `incorrect_cvc`.",
+    ),
+    (
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+        "issuer_declined",
+        "declined_by_network",
+        "processing_error",
+        "normal",
+        "The bank returned the decline code `processing_error`.",
+    ),
+    (
+        "card_declined",
+        "Your card was declined.",
+        "blocked",
+        "not_sent_to_network",
+        "highest_risk_level",
+        "highest",
+        "Stripe blocked this payment as too risky.",
+    ),
 )
 _BRANDS = (("visa", 55), ("mastercard", 30), ("amex", 10), ("discover", 5))
-_DISPUTE_REASONS = (("fraudulent", 50), ("product_not_received", 20), ("duplicate", 10),
-                    ("subscription_canceled", 10), ("credit_not_processed", 10))
+_DISPUTE_REASONS = (
+    ("fraudulent", 50),
+    ("product_not_received", 20),
+    ("duplicate", 10),
+    ("subscription_canceled", 10),
+    ("credit_not_processed", 10),
+)
 
 # Salts: each decision draws from its own keyed hash, so deciding "is charge i refunded?" for
 # an event stream costs one hash, not a whole object.
-_S = {name: salt(name) for name in (
-    "created", "late", "late_by", "customer_back", "customer", "charge", "charge_fail",
-    "charge_meta", "refund", "refund_v", "dispute", "dispute_v", "pi_cancel_v", "cust_update",
-    "cust_update_v", "cust_delete", "cust_delete_v", "invoice", "inv_update", "inv_outcome",
-    "inv_paid_v", "request",
-)}
+_S = {
+    name: salt(name)
+    for name in (
+        "created",
+        "late",
+        "late_by",
+        "customer_back",
+        "customer",
+        "charge",
+        "charge_fail",
+        "charge_meta",
+        "refund",
+        "refund_v",
+        "dispute",
+        "dispute_v",
+        "pi_cancel_v",
+        "cust_update",
+        "cust_update_v",
+        "cust_delete",
+        "cust_delete_v",
+        "invoice",
+        "inv_update",
+        "inv_outcome",
+        "inv_paid_v",
+        "request",
+    )
+}
 _RESOURCE_SALT = {name: salt(f"resource:{name}") for name in RESOURCES}
 
 
@@ -339,7 +463,9 @@ class Dataset:
             30: lambda i: 0,
             31: self._invoice_update_variant,
             32: lambda i: 0,
-            33: lambda i: self._invoice_outcome(i)[1] if self._invoice_outcome(i)[0] == 33 else None,
+            33: lambda i: (
+                self._invoice_outcome(i)[1] if self._invoice_outcome(i)[0] == 33 else None
+            ),
             34: lambda i: 0 if self._invoice_outcome(i)[0] == 34 else None,
             35: lambda i: 0 if self._invoice_outcome(i)[0] == 35 else None,
         }
@@ -568,7 +694,9 @@ class Dataset:
         refund_variant = self._refund_variant(i)
         full_refund = rng.uniform() < 0.6
         partial_share = rng.randint(10, 90)
-        refund_amount = amount if full_refund else max(step, amount * partial_share // 100 // step * step)
+        refund_amount = (
+            amount if full_refund else max(step, amount * partial_share // 100 // step * step)
+        )
         return {
             "customer": customer,
             "customer_facts": cust_facts,
@@ -1144,7 +1272,9 @@ class Dataset:
         for index in indexes:
             if test(index) != variant:
                 continue
-            ref = _EventRef(line.created(index) + offset, index * SEQ_STRIDE + kind.code, kind, index)
+            ref = _EventRef(
+                line.created(index) + offset, index * SEQ_STRIDE + kind.code, kind, index
+            )
             if bound is not None:
                 key = (ref.created, ref.seq)
                 if (key <= bound) if ascending else (key >= bound):
@@ -1269,7 +1399,11 @@ class Dataset:
 
 
 EXPANDABLE: dict[str, dict[str, str]] = {
-    "charges": {"customer": "customers", "payment_intent": "payment_intents", "invoice": "invoices"},
+    "charges": {
+        "customer": "customers",
+        "payment_intent": "payment_intents",
+        "invoice": "invoices",
+    },
     "payment_intents": {
         "customer": "customers",
         "latest_charge": "charges",

@@ -97,3 +97,15 @@ def start_moto(log_dir: Path | None = None) -> ServerProcess:
         health_path="/moto-api/",
         log_dir=log_dir,
     )
+
+
+def start_mock_api(env: dict[str, str] | None = None, log_dir: Path | None = None) -> ServerProcess:
+    """The mock Stripe API (`python -m mock_api serve`) on a free port, configured by MOCK_* env."""
+    port = free_port()
+    return start_server(
+        "mock-api",
+        [sys.executable, "-m", "mock_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        port,
+        env=env,
+        log_dir=log_dir,
+    )

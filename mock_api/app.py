@@ -1,0 +1,295 @@
+"""Flask app factory for the mock Stripe API: thin HTTP over `mock_api.dataset`."""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import os
+import re
+import time
+from email.utils import formatdate
+from typing import Any
+
+from flask import Flask, Response, request
+
+from mock_api.control import Clock, Faults, RequestLog
+from mock_api.dataset import (
+    EVENT_TYPES,
+    RESOURCES,
+    CreatedFilter,
+    Dataset,
+    MockConfig,
+    MockError,
+    parse_time,
+)
+from mock_api.docs import DOCS_HTML, openapi_spec
+
+LIST_RESOURCES = (*RESOURCES, "events")
+_CREATED_KEY = re.compile(r"^created(?:\[(gt|gte|lt|lte)\])?$")
+_ARRAY_KEY = re.compile(r"^(expand|types)\[\d*\]$")
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+        headers=headers,
+    )
+
+
+def _error(exc: MockError, headers: dict[str, str] | None = None) -> Response:
+    return _json(exc.body(), exc.status, headers)
+
+
+def _int_param(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise MockError(
+            400, f"Invalid integer: {raw}", code="parameter_invalid_integer", param=name
+        ) from None
+
+
+def _created_filter(args) -> CreatedFilter:
+    gte: int | None = None
+    lte: int | None = None
+    for key in args:
+        match = _CREATED_KEY.match(key)
+        if not match:
+            continue
+        value = _int_param(key, args[key])
+        op = match.group(1)
+        if op is None:
+            gte, lte = value, value
+        elif op == "gt":
+            gte = value + 1 if gte is None else max(gte, value + 1)
+        elif op == "gte":
+            gte = value if gte is None else max(gte, value)
+        elif op == "lt":
+            lte = value - 1 if lte is None else min(lte, value - 1)
+        else:
+            lte = value if lte is None else min(lte, value)
+    return CreatedFilter(gte=gte, lte=lte)
+
+
+def _array(args, name: str) -> list[str]:
+    return [
+        v
+        for key in args
+        if _ARRAY_KEY.match(key) and key.startswith(name)
+        for v in args.getlist(key)
+    ]
+
+
+def _event_types(args) -> tuple[str, ...] | None:
+    patterns = _array(args, "types") + ([args["type"]] if "type" in args else [])
+    if not patterns:
+        return None
+    return tuple(t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in patterns))
+
+
+def _api_key(header: str) -> str | None:
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip()
+    if header.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(header[len("Basic ") :]).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.split(":", 1)[0]
+    return None
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` keys: MOCK_CONFIG (MockConfig), MOCK_NOW, MOCK_FAULTS, MOCK_API_KEYS."""
+    config = dict(config or {})
+    env = os.environ
+    mock_config = config.get("MOCK_CONFIG") or MockConfig.from_env()
+    now_raw = config.get("MOCK_NOW", env.get("MOCK_NOW"))
+    faults_raw = config.get("MOCK_FAULTS", env.get("MOCK_FAULTS"))
+    keys_raw = config.get("MOCK_API_KEYS", env.get("MOCK_API_KEYS", ""))
+
+    app = Flask(__name__)
+    dataset = Dataset(mock_config)
+    clock = Clock(parse_time(str(now_raw)) if now_raw not in (None, "") else None)
+    faults = Faults(json.loads(faults_raw) if isinstance(faults_raw, str) else faults_raw or {})
+    log = RequestLog()
+    api_keys = {k.strip() for k in str(keys_raw).split(",") if k.strip()}
+    app.extensions["mock"] = {"dataset": dataset, "clock": clock, "faults": faults, "log": log}
+
+    def authorised() -> bool:
+        key = _api_key(request.headers.get("Authorization", ""))
+        if key is None:
+            return False
+        return key in api_keys if api_keys else key.startswith("sk_test_")
+
+    def faulty(response: Response) -> Response:
+        """Apply this request's fault (decided before the handler ran) to its response."""
+        fault = request.environ.get("mock.fault")
+        if fault is None or fault.action is None:
+            return response
+        body = response.get_data()
+        if fault.action == "truncate":
+            response.set_data(body[: max(1, len(body) // 2)])
+        elif fault.action == "malformed":
+            response.set_data(b'{"object": "list", "data": [ this is not json')
+        elif fault.action == "drop":
+            # Promise the whole body, send half, then let the server close the socket.
+            half = body[: len(body) // 2]
+
+            def broken():
+                yield half
+                raise ConnectionAbortedError("mock fault: connection dropped")
+
+            dropped = Response(broken(), status=200, mimetype="application/json")
+            dropped.headers["Content-Length"] = str(len(body))
+            return dropped
+        return response
+
+    @app.before_request
+    def gate() -> Response | None:
+        if not request.path.startswith("/v1/"):
+            return None
+        log.add(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string.decode(),
+                "headers": {
+                    k: v for k, v in request.headers.items() if k.lower() != "authorization"
+                },
+                "at": time.time(),
+            }
+        )
+        if not authorised():
+            return _error(
+                MockError(
+                    401,
+                    "Invalid API Key provided. Pass it as a Bearer token or as the basic auth user.",
+                    error_type="invalid_request_error",
+                )
+            )
+        fault = faults.decide(request.path)
+        if faults.latency_seconds:
+            time.sleep(faults.latency_seconds)
+        if fault.status is not None:
+            headers = {"Stripe-Should-Retry": "true"}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
+            if fault.status == 429:
+                exc = MockError(
+                    429,
+                    "Too many requests hit the API too quickly.",
+                    code="rate_limit",
+                    error_type="invalid_request_error",
+                )
+            else:
+                exc = MockError(
+                    fault.status,
+                    "An unexpected error occurred (mock fault).",
+                    error_type="api_error",
+                )
+            return _error(exc, headers)
+        request.environ["mock.fault"] = fault
+        return None
+
+    @app.after_request
+    def stamp_date(response: Response) -> Response:
+        # The extractor takes "now" from the API's Date header: it must be the mock's clock.
+        response.headers["Date"] = formatdate(clock.now(), usegmt=True)
+        return faulty(response)
+
+    @app.errorhandler(MockError)
+    def mock_error(exc: MockError) -> Response:
+        return _error(exc)
+
+    @app.get("/health")
+    def health() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return _json(openapi_spec())
+
+    @app.get("/docs")
+    def docs() -> Response:
+        return Response(DOCS_HTML, mimetype="text/html")
+
+    @app.get("/v1/<resource>")
+    def list_resource(resource: str) -> Response:
+        if resource not in LIST_RESOURCES:
+            raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}).")
+        args = request.args
+        limit = _int_param("limit", args.get("limit", "10"))
+        if not 1 <= limit <= 100:
+            raise MockError(
+                400,
+                "Invalid limit: must be between 1 and 100",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
+        now = clock.now()
+        page = dataset.list_page(
+            resource,
+            now,
+            limit=limit,
+            starting_after=args.get("starting_after") or None,
+            ending_before=args.get("ending_before") or None,
+            created=_created_filter(args),
+            customer=args.get("customer")
+            if resource in ("charges", "payment_intents", "invoices")
+            else None,
+            types=_event_types(args) if resource == "events" else None,
+        )
+        expand = [p[len("data.") :] for p in _array(args, "expand") if p.startswith("data.")]
+        data = (
+            [dataset.expand(resource, obj, expand, now) for obj in page.data]
+            if expand
+            else page.data
+        )
+        return _json(
+            {"object": "list", "url": f"/v1/{resource}", "has_more": page.has_more, "data": data}
+        )
+
+    @app.get("/v1/<resource>/<object_id>")
+    def retrieve(resource: str, object_id: str) -> Response:
+        if resource not in LIST_RESOURCES:
+            raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}/{object_id}).")
+        now = clock.now()
+        obj = dataset.retrieve(object_id, now, resource)
+        expand = _array(request.args, "expand")
+        return _json(dataset.expand(resource, obj, expand, now) if expand else obj)
+
+    @app.route("/_mock/clock", methods=["GET", "POST"])
+    def mock_clock() -> Response:
+        if request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            if "now" in body:
+                clock.set(parse_time(str(body["now"])))
+            elif "advance" in body:
+                clock.advance(int(body["advance"]))
+            else:
+                return _json(
+                    {"error": {"message": "send {'now': unix} or {'advance': seconds}"}}, 400
+                )
+        return _json({"now": clock.now(), "frozen": clock.frozen})
+
+    @app.route("/_mock/faults", methods=["GET", "POST"])
+    def mock_faults() -> Response:
+        if request.method == "POST":
+            try:
+                faults.replace(request.get_json(silent=True) or {})
+            except (ValueError, TypeError, KeyError) as exc:
+                return _json({"error": {"message": str(exc)}}, 400)
+        return _json(faults.config)
+
+    @app.route("/_mock/requests", methods=["GET", "DELETE"])
+    def mock_requests() -> Response:
+        if request.method == "DELETE":
+            log.clear()
+            return _json({"cleared": True})
+        return _json({"data": log.last(int(request.args.get("limit", "100")))})
+
+    return app
