@@ -103,7 +103,7 @@ def _api_key(header: str) -> str | None:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. `config` keys: MOCK_CONFIG (MockConfig), MOCK_NOW, MOCK_FAULTS, MOCK_API_KEYS."""
+    """Build the app; `config` may set MOCK_CONFIG, MOCK_NOW, MOCK_FAULTS, MOCK_API_KEYS."""
     config = dict(config or {})
     env = os.environ
     mock_config = config.get("MOCK_CONFIG") or MockConfig.from_env()
@@ -167,7 +167,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return _error(
                 MockError(
                     401,
-                    "Invalid API Key provided. Pass it as a Bearer token or as the basic auth user.",
+                    "Invalid API Key provided. Send it as a Bearer token or as the basic auth user",
                     error_type="invalid_request_error",
                 )
             )
