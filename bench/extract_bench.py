@@ -29,7 +29,7 @@ import requests  # noqa: E402
 
 from extractor.client import StripeClient  # noqa: E402
 from extractor.runner import Extraction, Plan  # noqa: E402
-from extractor.settings import Secret, Settings  # noqa: E402
+from extractor.settings import DEFAULT_API_KEY, Secret, Settings  # noqa: E402
 from extractor.windows import Window, split  # noqa: E402
 
 NOW = 1767916800
@@ -68,6 +68,8 @@ time.sleep(3600)
 def ceiling(api_base: str, window: Window, workers: int) -> tuple[int, float]:
     """Fetch every page with bare requests, same slicing, no parsing: records, seconds."""
     session = requests.Session()
+    # The same key the extractor sends by default (the mock checks it; the fake server does not).
+    session.headers["Authorization"] = f"Bearer {DEFAULT_API_KEY}"
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers * 2)
     session.mount("http://", adapter)
 
