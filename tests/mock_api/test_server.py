@@ -221,3 +221,38 @@ def test_official_stripe_sdk_pages_everything_and_sees_429(api, mock) -> None:
     )
     with pytest.raises(stripe.RateLimitError):
         client.v1.customers.list({"limit": 3})
+
+
+def test_latency_fault_delays_answers(api, mock) -> None:
+    requests.post(f"{mock.url}/_mock/faults", json={"latency_ms": 300})
+    response = api.get(f"{mock.url}/v1/customers?limit=1")
+    assert response.status_code == 200
+    # A lower bound only: the delay is added on the server before the handler runs.
+    assert response.elapsed.total_seconds() >= 0.3
+
+
+def test_late_objects_appear_only_after_their_lag(mock) -> None:
+    data = Dataset(MockConfig(seed=7, start_date="2026-01-10", volume=40))
+    late = [
+        (resource, index)
+        for resource in ("charges", "customers")
+        for index in range(2000)
+        if data.visible_at(resource, index) > data.created(resource, index)
+    ]
+    assert late, "some objects must arrive late"
+    for resource, index in late[:20]:
+        created, visible = data.created(resource, index), data.visible_at(resource, index)
+        assert 0 < visible - created <= 300
+        ids_at_created = {o["id"] for o in data.objects(resource, created)}
+        assert data.object_id(resource, index) not in ids_at_created
+        assert data.object_id(resource, index) in {o["id"] for o in data.objects(resource, visible)}
+
+
+def test_random_faults_are_deterministic_given_a_seed(api, mock) -> None:
+    def statuses() -> list[int]:
+        requests.post(f"{mock.url}/_mock/faults", json={"seed": 5, "error_rate": 0.4})
+        return [api.get(f"{mock.url}/v1/customers?limit=1").status_code for _ in range(15)]
+
+    first = statuses()
+    assert first == statuses()
+    assert {200} < set(first) <= {200, 500, 503}
