@@ -14,7 +14,7 @@ from extractor.runner import Extraction, Plan
 from extractor.settings import Secret, Settings
 from extractor.state import read_watermark
 from extractor.storage import storage_for
-from mock_api.dataset import Dataset, MockConfig
+from mock_api.dataset import OBJECT_NAME, Dataset, MockConfig
 from tests.extractor.conftest import landed
 from tests.support.servers import ServerProcess, start_mock_api
 
@@ -24,12 +24,7 @@ T0 = 1768867200  # 2026-01-20T00:00:00Z
 DAY = 86400
 CONFIG = MockConfig(seed=7, start_date="2026-01-01", volume=60)
 RESOURCES = ("customers", "charges", "payment_intents", "invoices")
-OBJECT_OF = {
-    "customers": "customer",
-    "charges": "charge",
-    "payment_intents": "payment_intent",
-    "invoices": "invoice",
-}
+OBJECT_OF = OBJECT_NAME  # resource -> the `object` value Stripe gives its objects
 KEY = "sk_test_against_mock_123"
 
 
