@@ -1,6 +1,7 @@
-"""`make demo`: start the mock API if needed, extract into ./_local_data, and summarise.
+"""`make demo`: start the mock API if needed, extract into ./_local_data, build the dbt models
+that exist so far, and print Bronze counts and revenue per currency from Gold.
 
-Silver and Gold (the dbt project, issue 4) are not built yet; the demo says so plainly.
+Only part of Silver/Gold exists yet (issue 4); the demo says so plainly.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 from extractor.settings import Settings
 from extractor.storage import storage_for
@@ -84,10 +86,48 @@ def main() -> int:
     print(f"\nBronze:     {settings.lake_root}/bronze/source=stripe/entity=<entity>/dt=<date>/")
     print(f"Manifests:  {settings.lake_root}/_state/manifests/")
     print(f"Watermarks: {settings.lake_root}/_state/watermarks/")
+    if settings.is_s3:
+        print("\nthe demo builds Silver/Gold on a local lake only; unset LAKE_ROOT to see them")
+        return 0
+    built = _build_gold(settings.local_lake_path)
+    if built != 0:
+        return built
     print(
-        "\nNOT BUILT YET: Silver/Gold (dbt on DuckDB) and the quality gate are issue 4;"
-        " `make demo` will build and query them once that lands."
+        "\nNOT BUILT YET: only stg_stripe__charges and agg_daily_revenue exist; the other"
+        " Silver/Gold models and the quality gate are issue 4."
     )
+    return 0
+
+
+def _build_gold(lake: Path) -> int:
+    """Run dbt build over the local lake and print revenue per currency from Gold."""
+    import duckdb
+
+    # DuckDB creates a partitioned write's folder but not its parents.
+    (lake / "silver" / "source=stripe").mkdir(parents=True, exist_ok=True)
+    (lake / "gold").mkdir(parents=True, exist_ok=True)
+    print("\nbuilding Silver and Gold with dbt ...", flush=True)
+    dbt = Path(sys.executable).parent / "dbt"
+    result = subprocess.run(
+        [str(dbt), "build", "--project-dir", ".", "--profiles-dir", "."],
+        env={**os.environ, "LAKE_ROOT": str(lake)},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        print(result.stdout[-4000:], file=sys.stderr)
+        print(f"demo: dbt build failed (exit {result.returncode})", file=sys.stderr)
+        return result.returncode
+    gold = lake / "gold" / "model=agg_daily_revenue"
+    query = (
+        f"select currency, sum(gross) as gross, sum(refunded) as refunded, sum(net) as net, "
+        f"sum(succeeded_count) as succeeded, sum(failed_count) as failed "
+        f"from read_parquet('{gold}/*/*.parquet') group by currency order by currency"
+    )
+    print(f"Silver:     {lake}/silver/source=stripe/entity=charges/dt=<date>/")
+    print(f"Gold:       {gold}/dt=<date>/")
+    print("\nRevenue per currency (major units), from Gold:")
+    print(duckdb.sql(query))
     return 0
 
 

@@ -42,6 +42,10 @@ def test_demo_extracts_into_a_fresh_lake_and_stops_what_it_started(tmp_path) -> 
     assert set(lines) == {"customers", "charges", "payment_intents", "invoices", "events"}
     assert all(int(count) > 0 for count in lines.values())
     assert "NOT BUILT YET" in result.stdout
+    assert "Revenue per currency" in result.stdout
+    for currency in ("jpy", "krw", "kwd", "usd"):
+        assert f"│ {currency}" in result.stdout
+    assert list((tmp_path / "lake" / "gold" / "model=agg_daily_revenue").glob("dt=*/*.parquet"))
     assert list((tmp_path / "lake" / "_state" / "manifests").glob("run_*.json"))
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
