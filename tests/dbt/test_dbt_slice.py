@@ -101,6 +101,11 @@ def test_gold_matches_the_mock_and_a_rebuild_changes_nothing(lake: Path) -> None
             totals[3] += 1
 
     got = gold_rows(lake)
+    gold_glob = f"{lake}/gold/model=agg_daily_revenue/*/*.parquet"
+    described = duckdb.sql(f"describe select * from read_parquet('{gold_glob}')").fetchall()
+    types = {row[0]: row[1] for row in described}
+    assert types["gross_minor"] == "BIGINT" and types["refunded_minor"] == "BIGINT"
+    assert types["gross"].startswith("DECIMAL")
     assert [row[:5] for row in got] == [(cur, *want[cur]) for cur in sorted(want)]
     assert {"jpy", "krw", "kwd"} <= set(want)
     for currency, gross_minor, *_rest, gross in got:

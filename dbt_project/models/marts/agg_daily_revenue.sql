@@ -22,11 +22,13 @@ daily as (
     select
         cast(created_at as date) as revenue_date,
         currency,
-        sum(case when status = 'succeeded' then amount_minor else 0 end) as gross_minor,
-        sum(case when status = 'succeeded' then amount_refunded_minor else 0 end)
+        -- bigint, not the hugeint sum() gives: Parquet would store a hugeint as a double.
+        cast(sum(case when status = 'succeeded' then amount_minor else 0 end) as bigint)
+            as gross_minor,
+        cast(sum(case when status = 'succeeded' then amount_refunded_minor else 0 end) as bigint)
             as refunded_minor,
-        count(case when status = 'succeeded' then 1 end) as succeeded_count,
-        count(case when status = 'failed' then 1 end) as failed_count
+        cast(count(case when status = 'succeeded' then 1 end) as bigint) as succeeded_count,
+        cast(count(case when status = 'failed' then 1 end) as bigint) as failed_count
     from charges
     group by 1, 2
 
