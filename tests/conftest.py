@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.servers import ServerProcess, start_moto
+from tests.support.servers import ServerProcess, start_mock_api, start_moto
 
 # Credentials for moto only; real runs take them from the usual AWS chain.
 MOTO_ENV = {
@@ -39,3 +39,23 @@ def s3_lake(moto_server: ServerProcess, monkeypatch) -> dict[str, str]:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture
+def mock_api(tmp_path_factory) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory: `mock_api(MOCK_NOW=..., MOCK_VOLUME=...)` starts the mock API on a free port.
+
+    Every server the test started is stopped afterwards, even if the test fails.
+    """
+    started: list[ServerProcess] = []
+
+    def start(**env: str | int) -> ServerProcess:
+        server = start_mock_api(
+            {key: str(value) for key, value in env.items()}, tmp_path_factory.mktemp("mock_api")
+        )
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -256,3 +256,10 @@ def test_random_faults_are_deterministic_given_a_seed(api, mock) -> None:
     first = statuses()
     assert first == statuses()
     assert {200} < set(first) <= {200, 500, 503}
+
+
+@pytest.mark.integration
+def test_mock_api_fixture_factory_starts_a_configured_server(mock_api) -> None:
+    server = mock_api(MOCK_NOW=1767312000, MOCK_VOLUME=5)
+    clock = requests.get(f"{server.url}/_mock/clock", timeout=5).json()
+    assert clock == {"now": 1767312000, "frozen": True}
