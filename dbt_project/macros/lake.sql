@@ -1,17 +1,16 @@
-{# Where a layer's Parquet lives in the lake (DESIGN §3). #}
+{# Where each layer's Parquet lives in the lake (DESIGN §3). #}
 {% macro lake_root() -%}
-  {{ env_var('LAKE_ROOT', './_local_data') | replace('\\', '/') }}
+  {{ env_var('LAKE_ROOT', './_local_data').rstrip('/') }}
 {%- endmacro %}
 
-{% macro silver_location(entity) -%}
-  {{ lake_root() }}/silver/source=stripe/entity={{ entity }}
-{%- endmacro %}
-
-{% macro gold_location(model) -%}
-  {{ lake_root() }}/gold/model={{ model }}
-{%- endmacro %}
-
-{# Options for a dt-partitioned write that rewrites only the partitions its rows fall in. #}
-{% macro dt_partitioned() -%}
-  {{ return({'partition_by': 'dt', 'overwrite_or_ignore': 'true'}) }}
+{# Overrides dbt-duckdb's default so folders in dbt_project.yml set only the format and the
+   partitioning: a staging model `stg_stripe__<entity>` lands in Silver under its entity,
+   any other model in Gold under its own name. #}
+{% macro external_location(relation, config) -%}
+  {%- set name = relation.identifier -%}
+  {%- if name.startswith('stg_stripe__') -%}
+    {{ lake_root() }}/silver/source=stripe/entity={{ name[12:] }}
+  {%- else -%}
+    {{ lake_root() }}/gold/model={{ name }}
+  {%- endif -%}
 {%- endmacro %}

@@ -1,36 +1,28 @@
-{{ config(location=gold_location('agg_daily_revenue'), options=dt_partitioned()) }}
+with payments as (
 
-with charges as (
-
-    select * from {{ ref('stg_stripe__charges') }}
-
-),
-
-exponents as (
-
-    -- 1, 0.01 or 0.001 as an exact decimal: major = minor * factor never goes through a float.
-    select
-        currency,
-        exponent,
-        cast(1.0 / pow(10, exponent) as decimal(4, 3)) as minor_unit
-    from {{ ref('currency_exponents') }}
+    select * from {{ ref('fct_payments') }}
 
 ),
 
 daily as (
 
     select
-        cast(created_at as date) as revenue_date,
+        created_date as revenue_date,
         currency,
-        -- bigint, not the hugeint sum() gives: Parquet would store a hugeint as a double.
-        cast(sum(case when status = 'succeeded' then amount_minor else 0 end) as bigint)
-            as gross_minor,
-        cast(sum(case when status = 'succeeded' then amount_refunded_minor else 0 end) as bigint)
-            as refunded_minor,
+        {{ sum_minor("case when is_paid then amount_minor else 0 end") }} as gross_minor,
+        {{ sum_minor("case when is_paid then refunded_minor else 0 end") }} as refunded_minor,
+        {{ sum_minor("net_minor") }} as net_minor,
         cast(count(case when status = 'succeeded' then 1 end) as bigint) as succeeded_count,
-        cast(count(case when status = 'failed' then 1 end) as bigint) as failed_count
-    from charges
+        cast(count(case when status = 'failed' then 1 end) as bigint) as failed_count,
+        cast(count(case when is_refunded then 1 end) as bigint) as refunded_count
+    from payments
     group by 1, 2
+
+),
+
+exponents as (
+
+    select * from {{ ref('currency_exponents') }}
 
 ),
 
@@ -41,17 +33,17 @@ final as (
         daily.currency,
         daily.gross_minor,
         daily.refunded_minor,
-        daily.gross_minor - daily.refunded_minor as net_minor,
-        -- Major units use the currency's own exponent: yen has none, dinars have three.
-        cast(daily.gross_minor as decimal(34, 0)) * exponents.minor_unit as gross,
-        cast(daily.refunded_minor as decimal(34, 0)) * exponents.minor_unit as refunded,
-        cast(daily.gross_minor - daily.refunded_minor as decimal(34, 0))
-            * exponents.minor_unit as net,
+        daily.net_minor,
+        -- Major units use the currency's own exponent: yen have none, dinars have three.
+        {{ to_major('daily.gross_minor', minor_unit('exponents.exponent')) }} as gross,
+        {{ to_major('daily.refunded_minor', minor_unit('exponents.exponent')) }} as refunded,
+        {{ to_major('daily.net_minor', minor_unit('exponents.exponent')) }} as net,
         daily.succeeded_count,
         daily.failed_count,
+        daily.refunded_count,
         daily.revenue_date as dt
     from daily
-    inner join exponents
+    left join exponents
         on daily.currency = exponents.currency
 
 )

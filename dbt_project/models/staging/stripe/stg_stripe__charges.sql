@@ -1,5 +1,3 @@
-{{ config(location=silver_location('charges'), options=dt_partitioned()) }}
-
 with source as (
 
     select * from {{ source('stripe', 'charges') }}
@@ -13,38 +11,41 @@ renamed as (
         data ->> '$.payment_intent' as payment_intent_id,
         data ->> '$.customer' as customer_id,
         data ->> '$.invoice' as invoice_id,
+        data ->> '$.balance_transaction' as balance_transaction_id,
         data ->> '$.status' as status,
         cast(data -> '$.paid' as boolean) as is_paid,
+        cast(data -> '$.captured' as boolean) as is_captured,
         cast(data -> '$.refunded' as boolean) as is_refunded,
         cast(data -> '$.disputed' as boolean) as is_disputed,
+        cast(data -> '$.livemode' as boolean) as is_livemode,
         data ->> '$.failure_code' as failure_code,
+        data ->> '$.failure_message' as failure_message,
         lower(data ->> '$.currency') as currency,
         cast(data -> '$.amount' as bigint) as amount_minor,
+        cast(data -> '$.amount_captured' as bigint) as amount_captured_minor,
         cast(data -> '$.amount_refunded' as bigint) as amount_refunded_minor,
         data ->> '$.billing_details.address.country' as billing_country,
+        data ->> '$.payment_method_details.type' as payment_method_type,
         data ->> '$.payment_method_details.card.brand' as card_brand,
         data ->> '$.payment_method_details.card.last4' as card_last4,
+        data ->> '$.payment_method_details.card.funding' as card_funding,
         data ->> '$.outcome.type' as outcome_type,
+        data ->> '$.outcome.risk_level' as risk_level,
         data -> '$.metadata' as metadata,
-        to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as created_at,
+        {{ unix_to_timestamp('$.created') }} as created_at,
         _observed_at,
         _source,
         _loaded_at,
-        coalesce(_event_id, '') as _event_id
+        _event_id
     from source
 
 ),
 
 deduped as (
 
-    -- Keep each charge's latest state; ties go to the event (it names the change), then
-    -- to the latest load, then to the event id, so reruns always pick the same row.
     select *
     from renamed
-    qualify row_number() over (
-        partition by charge_id
-        order by _observed_at desc, (_source = 'event') desc, _loaded_at desc, _event_id desc
-    ) = 1
+    {{ latest_version('charge_id') }}
 
 ),
 

@@ -1,0 +1,63 @@
+{#- Per currency, paid charges' counts and sums in Silver equal fct_payments and
+    agg_daily_revenue. Returns the currencies where any figure differs. -#}
+
+with silver as (
+
+    select
+        currency,
+        count(*) filter (where is_paid) as paid_count,
+        sum(amount_minor) filter (where is_paid) as gross_minor,
+        sum(amount_refunded_minor) filter (where is_paid) as refunded_minor
+    from {{ ref('stg_stripe__charges') }}
+    group by 1
+
+),
+
+payments as (
+
+    select
+        currency,
+        count(*) filter (where is_paid) as paid_count,
+        sum(amount_minor) filter (where is_paid) as gross_minor,
+        sum(refunded_minor) filter (where is_paid) as refunded_minor,
+        sum(net_minor) as net_minor
+    from {{ ref('fct_payments') }}
+    group by 1
+
+),
+
+daily as (
+
+    select
+        currency,
+        sum(succeeded_count) as paid_count,
+        sum(gross_minor) as gross_minor,
+        sum(refunded_minor) as refunded_minor,
+        sum(net_minor) as net_minor
+    from {{ ref('agg_daily_revenue') }}
+    group by 1
+
+)
+
+select
+    coalesce(silver.currency, payments.currency, daily.currency) as currency,
+    silver.gross_minor as silver_gross_minor,
+    payments.gross_minor as fct_gross_minor,
+    daily.gross_minor as agg_gross_minor,
+    silver.refunded_minor as silver_refunded_minor,
+    payments.refunded_minor as fct_refunded_minor,
+    daily.refunded_minor as agg_refunded_minor,
+    payments.net_minor as fct_net_minor,
+    daily.net_minor as agg_net_minor
+from silver
+full outer join payments
+    on silver.currency = payments.currency
+full outer join daily
+    on coalesce(silver.currency, payments.currency) = daily.currency
+where silver.paid_count is distinct from payments.paid_count
+    or silver.paid_count is distinct from daily.paid_count
+    or coalesce(silver.gross_minor, 0) is distinct from coalesce(payments.gross_minor, 0)
+    or coalesce(silver.gross_minor, 0) is distinct from coalesce(daily.gross_minor, 0)
+    or coalesce(silver.refunded_minor, 0) is distinct from coalesce(payments.refunded_minor, 0)
+    or coalesce(silver.refunded_minor, 0) is distinct from coalesce(daily.refunded_minor, 0)
+    or payments.net_minor is distinct from daily.net_minor
