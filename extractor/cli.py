@@ -89,10 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run-pipeline", help="extract, transform and gate under one run id")
     p.add_argument("--days", type=int, default=3, help="look-back on the first run (default 3)")
+    p.add_argument(
+        "--full-relist",
+        action="store_true",
+        help="events watermark older than 30 days: re-list every entity since its first run",
+    )
     _add_run_id(p)
 
     p = sub.add_parser("query", help="run a SQL query against the Gold tables and print it")
     p.add_argument("sql", help='for example "select * from agg_daily_revenue limit 5"')
+    p.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
 
     p = sub.add_parser("run-webhooks", help="serve the webhook receiver on 127.0.0.1:8001")
     p.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,192 @@
+"""Run dbt as a subprocess against one lake and summarise what it did.
+
+A subprocess (not dbt's in-process runner) keeps dbt's global state and memory out of our
+process, and its artifacts (`run_results.json`, `sources.json`) are the stable contract we
+read results from. Each lake gets its own target folder, so partial parsing survives between
+runs and two lakes never read each other's results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from extractor.duckdb_setup import REPO_ROOT, extension_repo
+from extractor.settings import Settings
+
+# Result statuses dbt writes, sorted into what stops a run and what only warns.
+FAILING = {"error", "fail", "runtime error"}
+WARNING = {"warn"}
+
+
+class DbtError(RuntimeError):
+    """dbt could not run at all (missing executable, no artifacts written)."""
+
+
+@dataclass
+class DbtOutcome:
+    """What one dbt invocation did, in the shape the run manifest stores."""
+
+    command: str
+    exit_code: int
+    elapsed_seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    # The same counts per resource kind (model, seed, test, unit_test, source).
+    kind_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "status": "succeeded" if self.ok else "failed",
+            "exit_code": self.exit_code,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "counts": self.counts,
+            "counts_by_kind": self.kind_counts,
+            "failures": self.failures,
+            "warnings": self.warnings,
+            "models": self.models,
+        }
+
+
+def lake_target_dir(settings: Settings) -> Path:
+    """dbt's target folder for this lake: artifacts, partial parse, and (S3) the warehouse."""
+    digest = hashlib.sha1(settings.lake_root.encode()).hexdigest()[:12]
+    return REPO_ROOT / "target" / "lakes" / digest
+
+
+def warehouse_path(settings: Settings) -> Path:
+    """The DuckDB file holding the views over Gold and Silver (and the seed)."""
+    if settings.is_s3:
+        return lake_target_dir(settings) / "warehouse.duckdb"
+    return settings.local_lake_path / "_state" / "warehouse.duckdb"
+
+
+def prepare_lake(settings: Settings) -> None:
+    """Make what dbt cannot make itself: DuckDB's partitioned COPY creates its own folder
+    but not the parents, and an S3 lake needs the offline httpfs extension in place."""
+    if settings.is_s3:
+        extension_repo()
+        return
+    root = settings.local_lake_path
+    for folder in ("silver/source=stripe", "gold", "_state"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+
+
+def dbt_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbt"
+    found = str(beside_python) if beside_python.exists() else shutil.which("dbt")
+    if not found:
+        raise DbtError("dbt is not installed in this environment: run `make setup`")
+    return found
+
+
+def dbt_env(settings: Settings, run_id: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        LAKE_ROOT=settings.lake_root,
+        WAREHOUSE_PATH=str(warehouse_path(settings)),
+        DUCKDB_EXTENSION_REPO=str(REPO_ROOT),
+        PIPELINE_RUN_ID=run_id,
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    if settings.aws_endpoint_url:
+        env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+    return env
+
+
+def run_dbt(
+    command: str, settings: Settings, run_id: str, extra: list[str] | None = None
+) -> DbtOutcome:
+    """Run `dbt <command>` for this lake; dbt's own progress goes to our stderr."""
+    target = lake_target_dir(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    artifact = target / ("sources.json" if command == "source freshness" else "run_results.json")
+    artifact.unlink(missing_ok=True)
+    args = [
+        dbt_executable(),
+        *command.split(),
+        "--project-dir",
+        str(REPO_ROOT),
+        "--profiles-dir",
+        str(REPO_ROOT),
+        "--target-path",
+        str(target),
+        *(extra or []),
+    ]
+    prepare_lake(settings)
+    started = time.monotonic()
+    completed = subprocess.run(
+        args, cwd=REPO_ROOT, env=dbt_env(settings, run_id), stdout=sys.stderr, check=False
+    )
+    elapsed = time.monotonic() - started
+    if not artifact.exists():
+        raise DbtError(
+            f"dbt {command} exited {completed.returncode} without writing {artifact.name}: "
+            "a project or profile error; dbt's message is above"
+        )
+    return summarise(command, completed.returncode, elapsed, json.loads(artifact.read_text()))
+
+
+def summarise(command: str, exit_code: int, elapsed: float, artifact: dict) -> DbtOutcome:
+    """Fold a run_results.json or sources.json into counts, failures and model timings."""
+    outcome = DbtOutcome(command=command, exit_code=exit_code, elapsed_seconds=elapsed)
+    for result in artifact.get("results", []):
+        unique_id = result.get("unique_id", "")
+        kind = unique_id.split(".", 1)[0]
+        status = str(result.get("status", "")).lower()
+        outcome.counts[status] = outcome.counts.get(status, 0) + 1
+        per_kind = outcome.kind_counts.setdefault(kind, {})
+        per_kind[status] = per_kind.get(status, 0) + 1
+        entry = {
+            "name": display_name(unique_id),
+            "kind": kind,
+            "status": status,
+            "message": result.get("message") or _freshness_message(result),
+            "failures": result.get("failures"),
+        }
+        if status in FAILING:
+            outcome.failures.append(entry)
+        elif status in WARNING:
+            outcome.warnings.append(entry)
+        if kind in ("model", "seed"):
+            outcome.models.append(
+                {
+                    "name": display_name(unique_id),
+                    "status": status,
+                    "seconds": round(float(result.get("execution_time") or 0.0), 3),
+                }
+            )
+    return outcome
+
+
+def display_name(unique_id: str) -> str:
+    """`test.payments_pipeline.unique_fct_payments_charge_id.5a1b` -> the test's name;
+    `source.payments_pipeline.stripe.charges` -> `stripe.charges`."""
+    parts = unique_id.split(".")
+    if parts[0] == "source":
+        return ".".join(parts[2:])
+    if parts[0] == "test" and len(parts) >= 4:
+        return parts[2]
+    return parts[-1]
+
+
+def _freshness_message(result: dict) -> str | None:
+    age = result.get("max_loaded_at_time_ago_in_s")
+    if age is None:
+        return result.get("error")
+    return f"newest Bronze line loaded {age / 3600:.1f} h ago (max_loaded_at {result.get('max_loaded_at')})"

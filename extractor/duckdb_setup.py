@@ -1,0 +1,82 @@
+"""DuckDB connections to the lake that work offline, for dbt and for `query`.
+
+httpfs is never downloaded at run time (DESIGN §2): it ships in the pip package
+`duckdb-extension-httpfs`, and we copy it into a repo-local extension repository that
+dbt-duckdb installs from. The S3 secret is built from the same environment as profiles.yml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from extractor.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DuckDBSetupError(RuntimeError):
+    """The offline httpfs extension could not be found or installed."""
+
+
+def extension_repo() -> Path:
+    """The folder holding `v<version>/<platform>/httpfs.duckdb_extension`, filled if needed."""
+    version = duckdb.__version__
+    platform = duckdb.sql("pragma platform").fetchone()[0]
+    target = REPO_ROOT / f"v{version}" / platform / "httpfs.duckdb_extension"
+    if not target.exists():
+        try:
+            import duckdb_extension_httpfs
+        except ImportError as exc:
+            raise DuckDBSetupError(
+                "httpfs is needed for an s3:// LAKE_ROOT: pip install duckdb-extension-httpfs"
+                f"=={version} (make setup does)"
+            ) from exc
+        source = (
+            Path(duckdb_extension_httpfs.__file__).parent
+            / "extensions"
+            / f"v{version}"
+            / "httpfs.duckdb_extension"
+        )
+        if not source.exists():
+            raise DuckDBSetupError(f"httpfs for duckdb {version} is not in {source.parent}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    return REPO_ROOT
+
+
+def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
+    """CREATE SECRET for the lake's bucket, mirroring the `s3` target of profiles.yml."""
+    endpoint = settings.aws_endpoint_url or "https://s3.amazonaws.com"
+    host = endpoint.split("://")[-1].rstrip("/")
+    use_ssl = "false" if endpoint.startswith("http://") else "true"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    def quoted(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    return (
+        "create or replace temporary secret lake_s3 (type s3, "
+        f"key_id {quoted(env.get('AWS_ACCESS_KEY_ID', ''))}, "
+        f"secret {quoted(env.get('AWS_SECRET_ACCESS_KEY', ''))}, "
+        f"region {quoted(region)}, endpoint {quoted(host)}, use_ssl {use_ssl}, "
+        f"url_style {quoted(env.get('S3_URL_STYLE', 'path'))})"
+    )
+
+
+def connect(
+    path: Path, settings: Settings, env: dict[str, str], read_only: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file; for an S3 lake also load httpfs and the bucket's secret."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    if settings.is_s3:
+        repo = extension_repo()
+        con.execute("set autoinstall_known_extensions = false")
+        con.execute(f"install httpfs from '{repo}'")
+        con.execute("load httpfs")
+        con.execute(s3_secret_sql(settings, env))
+    return con

@@ -1,0 +1,73 @@
+"""`run-pipeline`: extract -> transform -> quality gate under one run id, stopping at the
+first failure. The gate's tests run inside the build (ADR 0011); freshness runs after it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from extractor import logs
+from extractor.dbt_runner import DbtError
+from extractor.duckdb_setup import DuckDBSetupError
+from extractor.ids import InvalidName, resolve_run_id
+from extractor.lock import LockHeld, RunLock
+from extractor.manifest import ManifestError, update_section
+from extractor.runner import cmd_run_all
+from extractor.settings import Settings
+from extractor.storage import StorageError, storage_for
+from extractor.transforms import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_USAGE,
+    _now_iso,
+    describe_failures,
+    freshness,
+    quality_section,
+    report_gate,
+    tests_only,
+    transform,
+)
+
+
+def _fail_line(message: str) -> None:
+    print(f"payments-pipeline: error: {message}", file=sys.stderr)
+
+
+def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        run_id = resolve_run_id(getattr(args, "run_id", None), settings.run_id)
+    except InvalidName as exc:
+        _fail_line(str(exc))
+        return EXIT_USAGE
+    args.run_id = run_id
+
+    extracted = cmd_run_all(args, settings)
+    if extracted != 0:
+        _fail_line(f"run {run_id}: pipeline stopped at extract (exit {extracted})")
+        return extracted
+
+    logs.configure(run_id)
+    storage = storage_for(settings)
+    try:
+        with RunLock(storage, run_id, "run-pipeline"):
+            started_at = _now_iso()
+            build = transform(settings, run_id)
+            if not build.ok:
+                section = quality_section(tests_only(build), None, started_at)
+                section["status"] = "failed"
+                update_section(storage, run_id, "quality", section)
+                _fail_line(
+                    f"run {run_id}: pipeline stopped at transform; Gold models downstream of a "
+                    f"failure keep their last good state:\n{describe_failures(build.failures)}"
+                )
+                return EXIT_FAILED
+            fresh = freshness(settings, run_id)
+            section = quality_section(tests_only(build), fresh, started_at)
+            update_section(storage, run_id, "quality", section)
+    except LockHeld as exc:
+        _fail_line(str(exc))
+        return EXIT_LOCKED
+    except (DbtError, DuckDBSetupError, StorageError, ManifestError) as exc:
+        _fail_line(f"run {run_id} failed: {exc}")
+        return EXIT_FAILED
+    return report_gate(run_id, section)

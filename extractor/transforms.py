@@ -1,0 +1,223 @@
+"""`run-transforms`, `run-quality` and `query`: dbt and DuckDB over the lake.
+
+run-transforms is `dbt build`: seeds, models and their tests interleaved, so a failing
+Silver test skips the Gold models built on it and Gold keeps its last good state (ADR 0011).
+run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest section
+(`transform`, `quality`) and exit non-zero naming every failing test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from extractor import logs
+from extractor.dbt_runner import DbtError, DbtOutcome, run_dbt, warehouse_path
+from extractor.duckdb_setup import DuckDBSetupError, connect
+from extractor.ids import InvalidName, resolve_run_id
+from extractor.lock import LockHeld, RunLock
+from extractor.manifest import ManifestError, update_section
+from extractor.settings import Settings
+from extractor.storage import StorageError, storage_for
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+# Tables `query` and the demo know about, in the order they are shown.
+GOLD_MODELS = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
+SILVER_MODELS = tuple(
+    f"stg_stripe__{entity}"
+    for entity in ("customers", "charges", "payment_intents", "invoices", "events")
+)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _fail_line(message: str) -> None:
+    print(f"payments-pipeline: error: {message}", file=sys.stderr)
+
+
+def transform_section(build: DbtOutcome, started_at: str) -> dict[str, Any]:
+    section = build.as_dict()
+    section["started_at"] = started_at
+    section["ended_at"] = _now_iso()
+    return section
+
+
+def quality_section(
+    tests: DbtOutcome | None, freshness: DbtOutcome | None, started_at: str
+) -> dict[str, Any]:
+    """One gate verdict from the tests (of a build or of `dbt test`) and freshness."""
+    parts = [p for p in (tests, freshness) if p is not None]
+    failures = [f for p in parts for f in p.failures]
+    section: dict[str, Any] = {
+        "status": "succeeded" if all(p.ok for p in parts) else "failed",
+        "started_at": started_at,
+        "ended_at": _now_iso(),
+        "failures": failures,
+        "warnings": [w for p in parts for w in p.warnings],
+    }
+    if tests is not None:
+        section["tests"] = {
+            "command": tests.command,
+            "counts": tests.counts,
+            "elapsed_seconds": round(tests.elapsed_seconds, 3),
+        }
+    if freshness is not None:
+        section["freshness"] = {
+            "counts": freshness.counts,
+            "elapsed_seconds": round(freshness.elapsed_seconds, 3),
+        }
+    return section
+
+
+def describe_failures(outcome_failures: list[dict[str, Any]]) -> str:
+    lines = []
+    for failure in outcome_failures:
+        detail = failure.get("message") or ""
+        lines.append(f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}".rstrip())
+    return "\n".join(lines)
+
+
+def tests_only(build: DbtOutcome) -> DbtOutcome:
+    """The test results of a `dbt build`, as if `dbt test` had run them."""
+    kinds = ("test", "unit_test")
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        for status, n in build.kind_counts.get(kind, {}).items():
+            counts[status] = counts.get(status, 0) + n
+    return DbtOutcome(
+        command="build (tests)",
+        exit_code=0 if not [f for f in build.failures if f["kind"] in kinds] else 1,
+        elapsed_seconds=0.0,
+        counts=counts,
+        kind_counts={k: v for k, v in build.kind_counts.items() if k in kinds},
+        failures=[f for f in build.failures if f["kind"] in kinds],
+        warnings=[w for w in build.warnings if w["kind"] in kinds],
+    )
+
+
+def transform(settings: Settings, run_id: str) -> DbtOutcome:
+    """dbt build, recorded in the manifest's `transform` section."""
+    storage = storage_for(settings)
+    started_at = _now_iso()
+    logs.log("transform_started", step="transform", lake=settings.lake_root)
+    build = run_dbt("build", settings, run_id)
+    update_section(storage, run_id, "transform", transform_section(build, started_at))
+    logs.log(
+        "transform_finished",
+        step="transform",
+        status="succeeded" if build.ok else "failed",
+        seconds=round(build.elapsed_seconds, 3),
+        counts=build.counts,
+    )
+    return build
+
+
+def freshness(settings: Settings, run_id: str) -> DbtOutcome:
+    return run_dbt("source freshness", settings, run_id)
+
+
+def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
+    """Run `work()` holding the lake's run lock; map our errors to exit codes."""
+    try:
+        storage = storage_for(settings)
+        with RunLock(storage, run_id, command):
+            return work()
+    except LockHeld as exc:
+        _fail_line(str(exc))
+        return EXIT_LOCKED
+    except (DbtError, DuckDBSetupError, StorageError, ManifestError) as exc:
+        _fail_line(f"run {run_id} {command} failed: {exc}")
+        return EXIT_FAILED
+
+
+def _run_id(args: argparse.Namespace, settings: Settings) -> str | None:
+    try:
+        return resolve_run_id(getattr(args, "run_id", None), settings.run_id)
+    except InvalidName as exc:
+        _fail_line(str(exc))
+        return None
+
+
+def cmd_run_transforms(args: argparse.Namespace, settings: Settings) -> int:
+    run_id = _run_id(args, settings)
+    if run_id is None:
+        return EXIT_USAGE
+    logs.configure(run_id)
+
+    def work() -> int:
+        build = transform(settings, run_id)
+        if not build.ok:
+            _fail_line(
+                f"run {run_id}: dbt build failed; Gold models downstream of a failure were "
+                f"skipped and keep their last good state:\n{describe_failures(build.failures)}"
+            )
+            return EXIT_FAILED
+        print(f"run {run_id} transforms succeeded ({build.elapsed_seconds:.1f}s): {build.counts}")
+        return EXIT_OK
+
+    return _with_lock(settings, run_id, "run-transforms", work)
+
+
+def cmd_run_quality(args: argparse.Namespace, settings: Settings) -> int:
+    run_id = _run_id(args, settings)
+    if run_id is None:
+        return EXIT_USAGE
+    logs.configure(run_id)
+
+    def work() -> int:
+        started_at = _now_iso()
+        tests = run_dbt("test", settings, run_id)
+        fresh = freshness(settings, run_id)
+        section = quality_section(tests, fresh, started_at)
+        update_section(storage_for(settings), run_id, "quality", section)
+        return report_gate(run_id, section)
+
+    return _with_lock(settings, run_id, "run-quality", work)
+
+
+def report_gate(run_id: str, section: dict[str, Any]) -> int:
+    """Print the gate's verdict; non-zero when any test or freshness check failed."""
+    if section["status"] != "succeeded":
+        _fail_line(
+            f"run {run_id}: quality gate failed ({len(section['failures'])} failing):\n"
+            + describe_failures(section["failures"])
+        )
+        return EXIT_FAILED
+    warned = len(section["warnings"])
+    print(f"run {run_id} quality gate passed" + (f" with {warned} warnings" if warned else ""))
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    """Run SQL against the warehouse views (Gold and Silver by model name) and print it."""
+    path = warehouse_path(settings)
+    if not path.exists():
+        _fail_line(f"no warehouse at {path}: run `payments-pipeline run-transforms` first")
+        return EXIT_FAILED
+    import duckdb
+
+    try:
+        con = connect(path, settings, dict(os.environ), read_only=True)
+        started = time.monotonic()
+        relation = con.sql(args.sql)
+        if relation is None:
+            return EXIT_OK
+        relation.show(max_rows=args.max_rows, max_width=10_000)
+        logs.log("query", seconds=round(time.monotonic() - started, 3))
+    except duckdb.Error as exc:
+        _fail_line(f"query failed: {' '.join(str(exc).split())}")
+        return EXIT_FAILED
+    except DuckDBSetupError as exc:
+        _fail_line(str(exc))
+        return EXIT_FAILED
+    return EXIT_OK
