@@ -189,4 +189,5 @@ def _freshness_message(result: dict) -> str | None:
     age = result.get("max_loaded_at_time_ago_in_s")
     if age is None:
         return result.get("error")
-    return f"newest Bronze line loaded {age / 3600:.1f} h ago (max_loaded_at {result.get('max_loaded_at')})"
+    newest = result.get("max_loaded_at")
+    return f"newest Bronze line loaded {age / 3600:.1f} h ago (max_loaded_at {newest})"

@@ -20,11 +20,11 @@ from extractor.transforms import (
     EXIT_LOCKED,
     EXIT_USAGE,
     _now_iso,
+    build_test_results,
     describe_failures,
     freshness,
     quality_section,
     report_gate,
-    tests_only,
     transform,
 )
 
@@ -53,7 +53,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
             started_at = _now_iso()
             build = transform(settings, run_id)
             if not build.ok:
-                section = quality_section(tests_only(build), None, started_at)
+                section = quality_section(build_test_results(build), None, started_at)
                 section["status"] = "failed"
                 update_section(storage, run_id, "quality", section)
                 _fail_line(
@@ -62,7 +62,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 return EXIT_FAILED
             fresh = freshness(settings, run_id)
-            section = quality_section(tests_only(build), fresh, started_at)
+            section = quality_section(build_test_results(build), fresh, started_at)
             update_section(storage, run_id, "quality", section)
     except LockHeld as exc:
         _fail_line(str(exc))

@@ -83,11 +83,12 @@ def describe_failures(outcome_failures: list[dict[str, Any]]) -> str:
     lines = []
     for failure in outcome_failures:
         detail = failure.get("message") or ""
-        lines.append(f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}".rstrip())
+        line = f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}"
+        lines.append(line.rstrip())
     return "\n".join(lines)
 
 
-def tests_only(build: DbtOutcome) -> DbtOutcome:
+def build_test_results(build: DbtOutcome) -> DbtOutcome:
     """The test results of a `dbt build`, as if `dbt test` had run them."""
     kinds = ("test", "unit_test")
     counts: dict[str, int] = {}

@@ -66,6 +66,7 @@ def start_server(
 ) -> ServerProcess:
     """Run `cmd` and wait until GET health_path answers (any HTTP status counts as up)."""
     log_dir = log_dir or Path(os.environ.get("TMPDIR", "/tmp"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log_path, "wb") as log_file:

@@ -1,0 +1,157 @@
+"""Objects that change in a later run rewrite the partition they belong to, and a broken
+Bronze record stops the gate before it reaches Gold."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mock_api.dataset import Dataset, MockConfig, parse_time
+from tests.dbt.lake_queries import gold, rows, silver
+from tests.dbt.test_pipeline_local import cli
+from tests.support.servers import start_mock_api
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+T1 = parse_time("2026-01-20T00:00:00Z")
+T2 = T1 + 5 * 86_400
+CONFIG = MockConfig(seed=42, start_date="2026-01-01", volume=200)
+
+
+def set_clock(url: str, now: int) -> None:
+    request = urllib.request.Request(
+        f"{url}/_mock/clock",
+        data=json.dumps({"now": now}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read())["now"] == now
+
+
+def test_a_late_refund_rewrites_its_charge_partition(tmp_path: Path) -> None:
+    mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
+    lake = tmp_path / "lake"
+    try:
+        first = cli(lake, mock, "run-pipeline", "--days", "3", "--run-id", "before")
+        assert first.returncode == 0, first.stderr[-3000:]
+
+        # Charges already in Gold that the mock refunds between T1 and T2.
+        dataset = Dataset(CONFIG)
+        listed = rows(f"select charge_id, created_date from {gold(lake, 'fct_payments')}")
+        refunded_later = {
+            charge_id: dt
+            for charge_id, dt in listed
+            if dataset.retrieve(charge_id, T2, "charges")["amount_refunded"]
+            > dataset.retrieve(charge_id, T1, "charges")["amount_refunded"]
+        }
+        assert refunded_later, "the scenario needs a charge refunded after the first run"
+        before = dict(
+            rows(
+                f"select revenue_date || currency, refunded_minor "
+                f"from {gold(lake, 'agg_daily_revenue')}"
+            )
+        )
+
+        set_clock(mock.url, T2)
+        second = cli(lake, mock, "run-pipeline", "--days", "3", "--run-id", "after")
+        assert second.returncode == 0, second.stderr[-3000:]
+    finally:
+        mock.stop()
+
+    for charge_id, dt in refunded_later.items():
+        truth = dataset.retrieve(charge_id, T2, "charges")
+        got = rows(
+            f"select refunded_minor, is_refunded, net_minor from {gold(lake, 'fct_payments')} "
+            f"where charge_id = '{charge_id}'"
+        )
+        net = truth["amount"] - truth["amount_refunded"]
+        assert got == [(truth["amount_refunded"], truth["refunded"], net)]
+        # Its partition was rewritten in place: still one file, the charge once in it.
+        folder = lake / "silver/source=stripe/entity=charges" / f"dt={dt}"
+        assert [p.name for p in folder.glob("*.parquet")] == ["data_0.parquet"]
+        in_partition = rows(
+            f"select count(*) from read_parquet('{folder}/*.parquet') "
+            f"where charge_id = '{charge_id}'"
+        )
+        assert in_partition == [(1,)]
+
+    # Every day's refunds equal the mock's truth at T2 for the charges Gold holds, and the
+    # days of the late refunds changed.
+    after = dict(
+        rows(
+            f"select revenue_date || currency, refunded_minor "
+            f"from {gold(lake, 'agg_daily_revenue')}"
+        )
+    )
+    truth_by_day: dict[str, int] = {}
+    for charge_id, day in rows(f"select charge_id, created_date from {gold(lake, 'fct_payments')}"):
+        truth = dataset.retrieve(charge_id, T2, "charges")
+        key = f"{day}{truth['currency']}"
+        refunded = truth["amount_refunded"] if truth["paid"] else 0
+        truth_by_day[key] = truth_by_day.get(key, 0) + refunded
+    assert after == truth_by_day
+    for charge_id, day in refunded_later.items():
+        key = f"{day}{dataset.retrieve(charge_id, T2, 'charges')['currency']}"
+        assert after[key] > before[key], key
+    charges = rows(f"select count(*), count(distinct charge_id) from {silver(lake, 'charges')}")
+    assert charges[0][0] == charges[0][1]
+
+
+BROKEN_CHARGES = [
+    # null id, unknown currency, negative amount: each must be named by the gate.
+    {"id": None, "object": "charge", "amount": 100, "amount_refunded": 0, "currency": "usd",
+     "status": "succeeded", "paid": True, "refunded": False, "disputed": False,
+     "created": T1 - 3600},
+    {"id": "ch_broken_currency", "object": "charge", "amount": 100, "amount_refunded": 0,
+     "currency": "xyz", "status": "succeeded", "paid": True, "refunded": False,
+     "disputed": False, "created": T1 - 3600},
+    {"id": "ch_broken_amount", "object": "charge", "amount": -500, "amount_refunded": 0,
+     "currency": "usd", "status": "succeeded", "paid": True, "refunded": False,
+     "disputed": False, "created": T1 - 3600},
+]
+
+
+def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -> None:
+    mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
+    lake = tmp_path / "lake"
+    try:
+        first = cli(lake, mock, "run-pipeline", "--days", "2", "--run-id", "good")
+        assert first.returncode == 0, first.stderr[-3000:]
+        gold_before = rows(f"select * from {gold(lake, 'agg_daily_revenue')} order by all")
+
+        part = lake / "bronze/source=stripe/entity=charges/dt=2026-01-20/run_id=broken"
+        part.mkdir(parents=True)
+        lines = [
+            json.dumps(
+                {"_run_id": "broken", "_loaded_at": "2026-11-28T12:00:00.000000Z",
+                 "_observed_at": T1, "_source": "list", "_event_id": None,
+                 "_event_type": None, "data": charge}
+            )
+            for charge in BROKEN_CHARGES
+        ]
+        (part / "part-00000.jsonl").write_text("\n".join(lines) + "\n")
+
+        build = cli(lake, mock, "run-transforms", "--run-id", "bad")
+        quality = cli(lake, mock, "run-quality", "--run-id", "bad")
+    finally:
+        mock.stop()
+
+    assert build.returncode == 1
+    assert "not_null_stg_stripe__charges_charge_id" in build.stderr
+    assert "relationships_stg_stripe__charges_currency" in build.stderr
+    assert "expression_is_true_stg_stripe__charges_amount_minor" in build.stderr
+    # Gold was not rebuilt from the bad Silver: it keeps its last good content.
+    assert rows(f"select * from {gold(lake, 'agg_daily_revenue')} order by all") == gold_before
+
+    assert quality.returncode == 1
+    assert "quality gate failed" in quality.stderr
+    doc = json.loads((lake / "_state/manifests/run_bad.json").read_text())
+    assert doc["transform"]["status"] == "failed"
+    assert doc["quality"]["status"] == "failed"
+    failing = {f["name"] for f in doc["quality"]["failures"]}
+    assert "not_null_stg_stripe__charges_charge_id" in failing
+    assert any(name.startswith("relationships_stg_stripe__charges_currency") for name in failing)
+    assert "assert_ids_reconcile_bronze_silver_gold" in failing
