@@ -9,26 +9,51 @@ from extractor.transforms import build_test_results, quality_section, report_gat
 
 RUN_RESULTS = {
     "results": [
-        {"unique_id": "model.payments_pipeline.fct_payments", "status": "success",
-         "execution_time": 0.5, "message": "OK"},
-        {"unique_id": "seed.payments_pipeline.currency_exponents", "status": "success",
-         "execution_time": 0.1, "message": "INSERT 155"},
-        {"unique_id": "test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
-         "status": "fail", "failures": 1, "message": "Got 1 result, configured to fail if != 0"},
-        {"unique_id": "test.payments_pipeline.relationships_fct_payments_customer_id.abc",
-         "status": "warn", "failures": 12, "message": "Got 12 results"},
-        {"unique_id": "unit_test.payments_pipeline.agg_daily_revenue.uses_exponents",
-         "status": "pass"},
+        {
+            "unique_id": "model.payments_pipeline.fct_payments",
+            "status": "success",
+            "execution_time": 0.5,
+            "message": "OK",
+        },
+        {
+            "unique_id": "seed.payments_pipeline.currency_exponents",
+            "status": "success",
+            "execution_time": 0.1,
+            "message": "INSERT 155",
+        },
+        {
+            "unique_id": "test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
+            "status": "fail",
+            "failures": 1,
+            "message": "Got 1 result, configured to fail if != 0",
+        },
+        {
+            "unique_id": "test.payments_pipeline.relationships_fct_payments_customer_id.abc",
+            "status": "warn",
+            "failures": 12,
+            "message": "Got 12 results",
+        },
+        {
+            "unique_id": "unit_test.payments_pipeline.agg_daily_revenue.uses_exponents",
+            "status": "pass",
+        },
         {"unique_id": "model.payments_pipeline.agg_daily_revenue", "status": "skipped"},
     ]
 }
 
 SOURCES = {
     "results": [
-        {"unique_id": "source.payments_pipeline.stripe.charges", "status": "error",
-         "max_loaded_at": "2026-11-25T00:00:00", "max_loaded_at_time_ago_in_s": 60 * 3600},
-        {"unique_id": "source.payments_pipeline.stripe.events", "status": "pass",
-         "max_loaded_at_time_ago_in_s": 60},
+        {
+            "unique_id": "source.payments_pipeline.stripe.charges",
+            "status": "error",
+            "max_loaded_at": "2026-11-25T00:00:00",
+            "max_loaded_at_time_ago_in_s": 60 * 3600,
+        },
+        {
+            "unique_id": "source.payments_pipeline.stripe.events",
+            "status": "pass",
+            "max_loaded_at_time_ago_in_s": 60,
+        },
     ]
 }
 
@@ -36,10 +61,14 @@ SOURCES = {
 @pytest.mark.parametrize(
     ("unique_id", "name"),
     [
-        ("test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
-         "not_null_stg_stripe__charges_charge_id"),
-        ("test.payments_pipeline.assert_ids_reconcile_bronze_silver_gold",
-         "assert_ids_reconcile_bronze_silver_gold"),
+        (
+            "test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
+            "not_null_stg_stripe__charges_charge_id",
+        ),
+        (
+            "test.payments_pipeline.assert_ids_reconcile_bronze_silver_gold",
+            "assert_ids_reconcile_bronze_silver_gold",
+        ),
         ("source.payments_pipeline.stripe.charges", "stripe.charges"),
         ("model.payments_pipeline.fct_payments", "fct_payments"),
         ("unit_test.payments_pipeline.agg_daily_revenue.uses_exponents", "uses_exponents"),

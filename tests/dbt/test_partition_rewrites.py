@@ -102,15 +102,42 @@ def test_a_late_refund_rewrites_its_charge_partition(tmp_path: Path) -> None:
 
 BROKEN_CHARGES = [
     # null id, unknown currency, negative amount: each must be named by the gate.
-    {"id": None, "object": "charge", "amount": 100, "amount_refunded": 0, "currency": "usd",
-     "status": "succeeded", "paid": True, "refunded": False, "disputed": False,
-     "created": T1 - 3600},
-    {"id": "ch_broken_currency", "object": "charge", "amount": 100, "amount_refunded": 0,
-     "currency": "xyz", "status": "succeeded", "paid": True, "refunded": False,
-     "disputed": False, "created": T1 - 3600},
-    {"id": "ch_broken_amount", "object": "charge", "amount": -500, "amount_refunded": 0,
-     "currency": "usd", "status": "succeeded", "paid": True, "refunded": False,
-     "disputed": False, "created": T1 - 3600},
+    {
+        "id": None,
+        "object": "charge",
+        "amount": 100,
+        "amount_refunded": 0,
+        "currency": "usd",
+        "status": "succeeded",
+        "paid": True,
+        "refunded": False,
+        "disputed": False,
+        "created": T1 - 3600,
+    },
+    {
+        "id": "ch_broken_currency",
+        "object": "charge",
+        "amount": 100,
+        "amount_refunded": 0,
+        "currency": "xyz",
+        "status": "succeeded",
+        "paid": True,
+        "refunded": False,
+        "disputed": False,
+        "created": T1 - 3600,
+    },
+    {
+        "id": "ch_broken_amount",
+        "object": "charge",
+        "amount": -500,
+        "amount_refunded": 0,
+        "currency": "usd",
+        "status": "succeeded",
+        "paid": True,
+        "refunded": False,
+        "disputed": False,
+        "created": T1 - 3600,
+    },
 ]
 
 
@@ -126,9 +153,15 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
         part.mkdir(parents=True)
         lines = [
             json.dumps(
-                {"_run_id": "broken", "_loaded_at": "2026-11-28T12:00:00.000000Z",
-                 "_observed_at": T1, "_source": "list", "_event_id": None,
-                 "_event_type": None, "data": charge}
+                {
+                    "_run_id": "broken",
+                    "_loaded_at": "2026-11-28T12:00:00.000000Z",
+                    "_observed_at": T1,
+                    "_source": "list",
+                    "_event_id": None,
+                    "_event_type": None,
+                    "data": charge,
+                }
             )
             for charge in BROKEN_CHARGES
         ]

@@ -139,8 +139,7 @@ def test_invoices_match_the_mock_per_currency_and_status(lake: Path, expected) -
     )
     assert got == [(c, s, *expected.invoices[(c, s)]) for c, s in sorted(expected.invoices)]
     paid = rows(
-        f"select min(days_to_pay), count(*) from {gold(lake, 'fct_invoices')} "
-        "where status = 'paid'"
+        f"select min(days_to_pay), count(*) from {gold(lake, 'fct_invoices')} where status = 'paid'"
     )
     assert paid[0][0] >= 0 and paid[0][1] > 0
 

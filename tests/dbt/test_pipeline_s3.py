@@ -48,7 +48,11 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "extractor", *args],
-            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
 
     try:
@@ -64,7 +68,10 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
         k.startswith("gold/model=") and "/dt=" in k and k.endswith("/data_0.parquet") for k in keys
     )
     assert {k.split("/")[1] for k in keys} == {
-        "model=agg_daily_revenue", "model=dim_customers", "model=fct_invoices", "model=fct_payments"
+        "model=agg_daily_revenue",
+        "model=dim_customers",
+        "model=fct_invoices",
+        "model=fct_payments",
     }
 
     expected = expected_after_first_run(Dataset(MockConfig()), NOW, DAYS)
@@ -93,6 +100,7 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
     assert download(s3_lake, "gold/", second) == keys
     for key in keys:
         query = "select * from read_parquet('{}') order by all"
-        assert duckdb.sql(query.format(first / key)).fetchall() == duckdb.sql(
-            query.format(second / key)
-        ).fetchall(), key
+        assert (
+            duckdb.sql(query.format(first / key)).fetchall()
+            == duckdb.sql(query.format(second / key)).fetchall()
+        ), key
