@@ -64,13 +64,15 @@ run-pipeline: setup ## extract, transform and gate under one run id: make run-pi
 run-webhooks: setup ## serve the webhook receiver on 127.0.0.1:8001 (foreground)
 	$(BIN)/payments-pipeline run-webhooks
 
-docs: setup ## build the dbt docs site offline (not built yet: the dbt project is issue 4)
-	@echo "make docs: the dbt project (issue 4) is not built yet; nothing to document" >&2; exit 1
+docs: setup ## build the dbt docs site offline into target/docs (one self-contained HTML file)
+	@mkdir -p "$(LAKE_ROOT)/_state"
+	$(BIN)/dbt docs generate --static --project-dir . --profiles-dir . --target-path target/docs
+	@echo "dbt docs: open target/docs/static_index.html (no server or network needed)"
 
 demo: setup ## the whole pipeline on the mock API, end to end, then a summary
 	$(PY) -m extractor.demo
 
-bench: setup ## run the benchmarks that exist so far (mock ceiling, extraction, webhooks)
+bench: setup ## run the benchmarks (mock ceiling, extraction, webhooks)
 	$(PY) bench/mock_ceiling.py
 	$(PY) bench/extract_bench.py
 	$(PY) bench/webhook_bench.py

@@ -1,11 +1,11 @@
-"""`make demo`: start the mock API if needed, extract into ./_local_data, build the dbt models
-that exist so far, and print Bronze counts and revenue per currency from Gold.
-
-Only part of Silver/Gold exists yet (issue 4); the demo says so plainly.
+"""`make demo`: start the mock API if needed, run the whole pipeline (extract -> dbt build with
+the quality gate -> freshness) into LAKE_ROOT, then print records per layer, the Gold tables,
+the gate's result, where the files are, and an example query. Stops what it started.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -16,8 +16,13 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from extractor.dbt_runner import warehouse_path
+from extractor.duckdb_setup import REPO_ROOT, connect
+from extractor.ids import new_run_id
+from extractor.manifest import read_manifest
 from extractor.settings import Settings
 from extractor.storage import storage_for
+from extractor.transforms import GOLD_MODELS, SILVER_MODELS
 
 DAYS = os.environ.get("DAYS", "3")
 
@@ -57,77 +62,93 @@ def _bronze_summary(settings: Settings) -> Counter:
     storage = storage_for(settings)
     counts: Counter = Counter()
     for key in storage.list("bronze/source=stripe/"):
-        if key.endswith(".jsonl"):
+        if ".jsonl" in key:
             entity = key.split("/")[2].removeprefix("entity=")
-            counts[entity] += (storage.get(key) or b"").count(b"\n")
+            raw = storage.get(key) or b""
+            if key.endswith(".gz"):
+                raw = gzip.decompress(raw)
+            counts[entity] += raw.count(b"\n")
     return counts
+
+
+EXAMPLE_QUERY = (
+    "select currency, sum(gross) as gross, sum(refunded) as refunded, sum(net) as net, "
+    "sum(succeeded_count) as succeeded, sum(failed_count) as failed "
+    "from agg_daily_revenue group by currency order by currency"
+)
+
+
+def _run_pipeline(settings: Settings, log_path: Path) -> tuple[int, str]:
+    """run-pipeline in a child process; its summary goes to our stdout, logs to a file."""
+    run_id = new_run_id()
+    print(f"running the pipeline (run {run_id}): extract {DAYS} days -> dbt build -> gate ...")
+    print(f"  dbt output and JSON logs: {log_path}", flush=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        result = subprocess.run(
+            [sys.executable, "-m", "extractor", "run-pipeline", "--days", DAYS, "--run-id", run_id],
+            stderr=log,
+        )
+    return result.returncode, run_id
+
+
+def _print_summary(settings: Settings, run_id: str) -> None:
+    con = connect(warehouse_path(settings), settings, dict(os.environ), read_only=True)
+    bronze = _bronze_summary(settings)
+    print("\nRecords per layer (Bronze keeps every copy; Silver one row per object):")
+    print(f"  {'entity':<16} {'bronze lines':>12} {'silver rows':>12}")
+    for model in SILVER_MODELS:
+        entity = model.removeprefix("stg_stripe__")
+        silver_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
+        print(f"  {entity:<16} {bronze.get(entity, 0):>12} {silver_rows:>12}")
+    print("\nGold tables:")
+    for model in GOLD_MODELS:
+        gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
+        print(f"  {model:<18} {gold_rows:>8} rows")
+
+    doc = read_manifest(storage_for(settings), run_id) or {}
+    gate = doc.get("quality") or {}
+    counts = (gate.get("tests") or {}).get("counts", {})
+    fresh = (gate.get("freshness") or {}).get("counts", {})
+    print(
+        f"\nQuality gate: {gate.get('status', 'not run')} "
+        f"(tests {counts}, freshness {fresh}, {len(gate.get('warnings', []))} warnings)"
+    )
+    for warning in gate.get("warnings", []):
+        print(f"  warn {warning['name']}: {warning.get('message')}")
+    if any(w["name"].endswith("_extracted") for w in gate.get("warnings", [])):
+        print(
+            "  (*_extracted: ids that point at objects created before the extracted window;"
+            " `payments-pipeline backfill` of older days resolves them)"
+        )
+
+    root = settings.lake_root
+    print("\nWhere the files are:")
+    print(f"  Bronze     {root}/bronze/source=stripe/entity=<entity>/dt=<date>/run_id=<run>/")
+    print(f"  Silver     {root}/silver/source=stripe/entity=<entity>/dt=<created date>/")
+    print(f"  Gold       {root}/gold/model=<model>/dt=<date>/")
+    print(f"  Manifest   {root}/_state/manifests/run_{run_id}.json")
+    print(f"  Warehouse  {warehouse_path(settings)} (views over Silver and Gold)")
+
+    print(f'\nExample query: payments-pipeline query "{EXAMPLE_QUERY}"')
+    con.sql(EXAMPLE_QUERY).show(max_width=10_000)
 
 
 def main() -> int:
     settings = Settings.from_env()
+    log_path = REPO_ROOT / "target" / "demo.log"
     mock = _start_mock(settings)
     try:
-        print(f"extracting {DAYS} days into {settings.lake_root} ...", flush=True)
-        extract = subprocess.run(
-            [sys.executable, "-m", "extractor", "run-all", "--days", DAYS],
-            stderr=subprocess.DEVNULL,
-        )
-        if extract.returncode != 0:
-            print(f"demo: extraction failed (exit {extract.returncode})", file=sys.stderr)
-            return extract.returncode
+        code, run_id = _run_pipeline(settings, log_path)
     finally:
         if mock is not None:
             mock.terminate()
             mock.wait(timeout=10)
-    counts = _bronze_summary(settings)
-    print("\nBronze lines per entity (all runs so far):")
-    for entity, lines in sorted(counts.items()):
-        print(f"  {entity:<16} {lines:>8}")
-    print(f"\nBronze:     {settings.lake_root}/bronze/source=stripe/entity=<entity>/dt=<date>/")
-    print(f"Manifests:  {settings.lake_root}/_state/manifests/")
-    print(f"Watermarks: {settings.lake_root}/_state/watermarks/")
-    if settings.is_s3:
-        print("\nthe demo builds Silver/Gold on a local lake only; unset LAKE_ROOT to see them")
-        return 0
-    built = _build_gold(settings.local_lake_path)
-    if built != 0:
-        return built
-    print(
-        "\nNOT BUILT YET: only stg_stripe__charges and agg_daily_revenue exist; the other"
-        " Silver/Gold models and the quality gate are issue 4."
-    )
-    return 0
-
-
-def _build_gold(lake: Path) -> int:
-    """Run dbt build over the local lake and print revenue per currency from Gold."""
-    import duckdb
-
-    # DuckDB creates a partitioned write's folder but not its parents.
-    (lake / "silver" / "source=stripe").mkdir(parents=True, exist_ok=True)
-    (lake / "gold").mkdir(parents=True, exist_ok=True)
-    print("\nbuilding Silver and Gold with dbt ...", flush=True)
-    dbt = Path(sys.executable).parent / "dbt"
-    result = subprocess.run(
-        [str(dbt), "build", "--project-dir", ".", "--profiles-dir", "."],
-        env={**os.environ, "LAKE_ROOT": str(lake)},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        print(result.stdout[-4000:], file=sys.stderr)
-        print(f"demo: dbt build failed (exit {result.returncode})", file=sys.stderr)
-        return result.returncode
-    gold = lake / "gold" / "model=agg_daily_revenue"
-    query = (
-        f"select currency, sum(gross) as gross, sum(refunded) as refunded, sum(net) as net, "
-        f"sum(succeeded_count) as succeeded, sum(failed_count) as failed "
-        f"from read_parquet('{gold}/*/*.parquet') group by currency order by currency"
-    )
-    print(f"Silver:     {lake}/silver/source=stripe/entity=charges/dt=<date>/")
-    print(f"Gold:       {gold}/dt=<date>/")
-    print("\nRevenue per currency (major units), from Gold:")
-    print(duckdb.sql(query))
+            print("stopped the mock Stripe API")
+    if code != 0:
+        print(f"demo: the pipeline failed (exit {code}); see {log_path}", file=sys.stderr)
+        return code
+    _print_summary(settings, run_id)
     return 0
 
 

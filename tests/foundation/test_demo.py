@@ -1,4 +1,5 @@
-"""`make demo`'s program on a fresh lake: starts the mock, extracts, summarises, stops the mock."""
+"""`make demo`'s program on a fresh lake: starts the mock, runs the pipeline, summarises the
+layers and the gate, prints an example query, stops the mock."""
 
 from __future__ import annotations
 
@@ -34,17 +35,28 @@ def test_demo_extracts_into_a_fresh_lake_and_stops_what_it_started(tmp_path) -> 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"started the mock Stripe API at http://127.0.0.1:{port}" in result.stdout
-    lines = dict(
-        line.split()[:2]
-        for line in result.stdout.splitlines()
-        if line.startswith("  ") and len(line.split()) == 2
-    )
-    assert set(lines) == {"customers", "charges", "payment_intents", "invoices", "events"}
-    assert all(int(count) > 0 for count in lines.values())
-    assert "NOT BUILT YET" in result.stdout
-    assert "Revenue per currency" in result.stdout
+    out = result.stdout
+    assert "quality gate passed" in out
+    assert "Quality gate: succeeded" in out
+    layer_rows = {
+        parts[0]: (int(parts[1]), int(parts[2]))
+        for parts in (line.split() for line in out.splitlines())
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
+    }
+    assert set(layer_rows) == {"customers", "charges", "payment_intents", "invoices", "events"}
+    # Bronze keeps every copy; Silver has one row per object, never more.
+    assert all(0 < silver <= bronze for bronze, silver in layer_rows.values())
+    gold_rows = {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in out.splitlines())
+        if len(parts) == 3 and parts[2] == "rows"
+    }
+    assert set(gold_rows) == {"dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue"}
+    assert gold_rows["fct_payments"] == layer_rows["charges"][1]
+    assert 'Example query: payments-pipeline query "select currency' in out
     for currency in ("jpy", "krw", "kwd", "usd"):
-        assert f"│ {currency}" in result.stdout
+        assert f"│ {currency}" in out
+    assert "stopped the mock Stripe API" in out
     assert list((tmp_path / "lake" / "gold" / "model=agg_daily_revenue").glob("dt=*/*.parquet"))
     assert list((tmp_path / "lake" / "_state" / "manifests").glob("run_*.json"))
     with pytest.raises(OSError):
