@@ -21,6 +21,7 @@ from typing import Any
 
 from extractor.duckdb_setup import REPO_ROOT, extension_repo
 from extractor.settings import Settings
+from extractor.storage import storage_for
 
 # Result statuses dbt writes, sorted into what stops a run and what only warns.
 FAILING = {"error", "fail", "runtime error"}
@@ -76,15 +77,27 @@ def warehouse_path(settings: Settings) -> Path:
     return settings.local_lake_path / "_state" / "warehouse.duckdb"
 
 
+# The partition DuckDB writes rows with a null `dt` to. dbt-duckdb writes one all-null row
+# when a model is empty (e.g. no webhooks captured yet); that file would outlive the next,
+# non-empty build, so it is removed before every build and rewritten only if still true.
+NULL_PARTITION = "/dt=__HIVE_DEFAULT_PARTITION__/"
+
+
 def prepare_lake(settings: Settings) -> None:
     """Make what dbt cannot make itself: DuckDB's partitioned COPY creates its own folder
-    but not the parents, and an S3 lake needs the offline httpfs extension in place."""
+    but not the parents, an S3 lake needs the offline httpfs extension in place, and
+    null-partition files of a previous build must not survive into this one."""
     if settings.is_s3:
         extension_repo()
-        return
-    root = settings.local_lake_path
-    for folder in ("silver/source=stripe", "gold", "_state"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+    else:
+        root = settings.local_lake_path
+        for folder in ("silver/source=stripe", "gold", "_state"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+    storage = storage_for(settings)
+    for layer in ("silver/", "gold/"):
+        for key in list(storage.list(layer)):
+            if NULL_PARTITION in key:
+                storage.delete(key)
 
 
 def dbt_executable() -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import duckdb
+
 from extractor import logs
 from extractor.dbt_runner import DbtError
 from extractor.duckdb_setup import DuckDBSetupError
@@ -23,7 +25,9 @@ from extractor.transforms import (
     build_test_results,
     describe_failures,
     freshness,
+    print_reconciliation,
     quality_section,
+    reconciliation_counts,
     report_gate,
     transform,
 )
@@ -63,11 +67,13 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                 return EXIT_FAILED
             fresh = freshness(settings, run_id)
             section = quality_section(build_test_results(build), fresh, started_at)
+            section["webhook_reconciliation"] = reconciliation_counts(settings)
             update_section(storage, run_id, "quality", section)
     except LockHeld as exc:
         _fail_line(str(exc))
         return EXIT_LOCKED
-    except (DbtError, DuckDBSetupError, StorageError, ManifestError) as exc:
+    except (DbtError, DuckDBSetupError, StorageError, ManifestError, duckdb.Error) as exc:
         _fail_line(f"run {run_id} failed: {exc}")
         return EXIT_FAILED
+    print_reconciliation(section["webhook_reconciliation"])
     return report_gate(run_id, section)

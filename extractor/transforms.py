@@ -199,6 +199,31 @@ def report_gate(run_id: str, section: dict[str, Any]) -> int:
     return EXIT_OK
 
 
+def reconciliation_counts(settings: Settings) -> dict[str, int]:
+    """Events per reconciliation status, counted while the webhook receiver was listening
+    (before its first capture every event is trivially a missing webhook)."""
+    con = connect(warehouse_path(settings), settings, dict(os.environ), read_only=True)
+    try:
+        result = con.sql(
+            "select reconciliation_status, count(*) from rpt_webhook_reconciliation "
+            "where is_in_webhook_coverage or is_seen_by_webhook group by 1 order by 1"
+        ).fetchall()
+        outside = con.sql(
+            "select count(*) from rpt_webhook_reconciliation "
+            "where not is_in_webhook_coverage and not is_seen_by_webhook"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    counts = {status: int(n) for status, n in result}
+    counts["before_first_webhook"] = int(outside)
+    return counts
+
+
+def print_reconciliation(counts: dict[str, int]) -> None:
+    shown = ", ".join(f"{status} {n}" for status, n in counts.items())
+    print(f"webhook reconciliation: {shown}")
+
+
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     """Run SQL against the warehouse views (Gold and Silver by model name) and print it."""
     path = warehouse_path(settings)

@@ -14,3 +14,14 @@
     {{ lake_root() }}/gold/model={{ name }}
   {%- endif -%}
 {%- endmacro %}
+
+{# True when at least one file matches `glob_pattern` (checked at run time; at parse time
+   the answer does not matter). Lets a model read an optional part of the lake, such as
+   webhook captures, without failing when nothing was captured yet. #}
+{% macro lake_files_exist(glob_pattern) -%}
+  {%- if not execute -%}
+    {{ return(true) }}
+  {%- endif -%}
+  {%- set result = run_query("select count(*) from glob('" ~ glob_pattern ~ "')") -%}
+  {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}

@@ -12,6 +12,9 @@ renamed as (
         data ->> '$.api_version' as api_version,
         data ->> '$.data.object.id' as object_id,
         data ->> '$.data.object.object' as object_type,
+        data ->> '$.data.object.status' as object_status,
+        -- Compared with the webhook copy of the same event (rpt_webhook_reconciliation).
+        md5(cast(data -> '$.data.object' as varchar)) as object_digest,
         data -> '$.data.previous_attributes' as previous_attributes,
         data ->> '$.request.id' as request_id,
         cast(data -> '$.pending_webhooks' as bigint) as pending_webhooks,

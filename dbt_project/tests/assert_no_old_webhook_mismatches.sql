@@ -1,0 +1,11 @@
+{{ config(severity='warn') }}
+
+{#- Warns with every event the two paths still disagree on after
+    `webhook_mismatch_warn_after_hours`, counted only while the receiver was listening. -#}
+
+select *
+from {{ ref('rpt_webhook_reconciliation') }}
+where reconciliation_status in ('missing_webhook', 'missing_in_batch', 'state_mismatch')
+    and is_in_webhook_coverage
+    and created_at < cast(now() at time zone 'UTC' as timestamp)
+        - interval ({{ var('webhook_mismatch_warn_after_hours', 1) }}) hour

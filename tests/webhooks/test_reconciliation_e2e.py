@@ -1,0 +1,129 @@
+"""Webhooks and batch reconciled end to end, on local disk and on moto S3.
+
+The sender posts the mock's events as signed deliveries (duplicates, shuffled order, some
+dropped) to the real receiver; the batch pipeline then reads the same mock over HTTP; Gold's
+rpt_webhook_reconciliation must mark every delivered event `matched` and every dropped one
+`missing_webhook`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from extractor.dbt_runner import warehouse_path
+from extractor.duckdb_setup import connect
+from extractor.settings import Settings
+from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
+from tests.support.servers import REPO_ROOT, start_mock_api
+from tests.webhooks.conftest import SECRET
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOW = parse_time("2026-02-20T00:00:00Z")
+SINCE = NOW - 2 * DAY
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
+    mock = start_mock_api({"MOCK_NOW": str(NOW)}, tmp_path / "mock")
+    receiver = start_webhook_server(lake_root)
+    env = {**os.environ, "LAKE_ROOT": lake_root, "STRIPE_API_BASE": mock.url}
+    env.update(STRIPE_RATE_LIMIT_RPS="1000", STRIPE_WEBHOOK_SECRET=SECRET)
+    env.pop("RUN_ID", None)
+    try:
+        sent = run(
+            [
+                sys.executable,
+                "-m",
+                "mock_api.send_webhooks",
+                "--to",
+                f"{receiver.url}/webhooks/stripe",
+                "--secret",
+                SECRET,
+                "--now",
+                str(NOW),
+                "--since",
+                str(SINCE),
+                "--duplicate-rate",
+                "0.2",
+                "--drop-rate",
+                "0.03",
+                "--reorder",
+                "--concurrency",
+                "4",
+                "--seed",
+                "7",
+            ],
+            env,
+        )
+        assert sent.returncode == 0, sent.stderr[-3000:]
+        summary = json.loads(sent.stdout.strip().splitlines()[-1])
+        assert summary["duplicated"] > 0 and summary["dropped"] > 0
+
+        pipeline = run(
+            [sys.executable, "-m", "extractor", "run-pipeline", "--days", "3", "--run-id", "rec"],
+            env,
+        )
+    finally:
+        mock.stop()
+    assert pipeline.returncode == 0, pipeline.stderr[-4000:]
+
+    events = {
+        e["id"]: e["created"] for e in Dataset(MockConfig()).events(NOW) if e["created"] >= SINCE
+    }
+    dropped = set(summary["dropped_ids"])
+    delivered = set(events) - dropped
+    assert len(delivered) == summary["events"] - summary["dropped"]
+
+    settings = Settings.from_env(env)
+    con = connect(warehouse_path(settings), settings, env)
+    report = {
+        row[0]: row[1:]
+        for row in con.sql(
+            "select event_id, reconciliation_status, matched_by, is_in_webhook_coverage "
+            "from rpt_webhook_reconciliation"
+        ).fetchall()
+    }
+    con.close()
+    assert {e for e, r in report.items() if r[0] == "matched"} == delivered
+    assert all(report[e][1] == "event" for e in delivered)
+    first_webhook = min(events[e] for e in delivered)
+    for event_id in dropped:
+        assert report[event_id][0] == "missing_webhook"
+        assert report[event_id][2] == (events[event_id] >= first_webhook)
+    # Older batch events (before the receiver listened) are outside webhook coverage.
+    older = {e for e, r in report.items() if e not in events}
+    assert older and all(report[e] == ("missing_webhook", None, False) for e in older)
+    statuses = {r[0] for r in report.values()}
+    assert statuses <= {"matched", "missing_webhook"}
+
+    covered_missing = sum(1 for e in dropped if events[e] >= first_webhook)
+    assert f"webhook reconciliation: matched {len(delivered)}, " in pipeline.stdout
+    assert f"missing_webhook {covered_missing}" in pipeline.stdout
+    assert "quality gate passed" in pipeline.stdout
+    manifest = (
+        Path(lake_root) / "_state/manifests/run_rec.json"
+        if not lake_root.startswith("s3://")
+        else None
+    )
+    if manifest is not None:
+        quality = json.loads(manifest.read_text())["quality"]
+        assert quality["webhook_reconciliation"]["matched"] == len(delivered)
+        assert "assert_no_old_webhook_mismatches" in {w["name"] for w in quality["warnings"]}
+
+
+def test_reconciliation_on_local_disk(tmp_path: Path, start_webhook_server) -> None:
+    reconcile(str(tmp_path / "lake"), tmp_path, start_webhook_server)
+
+
+def test_reconciliation_on_s3(s3_lake: dict[str, str], tmp_path: Path, start_webhook_server):
+    reconcile(s3_lake["LAKE_ROOT"], tmp_path, start_webhook_server)
