@@ -220,6 +220,12 @@ def reconciliation_counts(settings: Settings) -> dict[str, int]:
 
 
 def print_reconciliation(counts: dict[str, int]) -> None:
+    if set(counts) == {"before_first_webhook"}:
+        print(
+            "webhook reconciliation: no webhooks captured yet "
+            f"({counts['before_first_webhook']} batch events to reconcile once they arrive)"
+        )
+        return
     shown = ", ".join(f"{status} {n}" for status, n in counts.items())
     print(f"webhook reconciliation: {shown}")
 

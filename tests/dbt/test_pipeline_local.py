@@ -160,7 +160,7 @@ def test_manifest_records_transform_and_gate(lake: Path) -> None:
     doc = json.loads((lake / "_state/manifests/run_first.json").read_text())
     assert doc["extract"]["status"] == "succeeded"
     assert doc["transform"]["status"] == "succeeded"
-    assert doc["transform"]["counts_by_kind"]["model"] == {"success": 9}
+    assert doc["transform"]["counts_by_kind"]["model"] == {"success": 11}
     assert {m["name"] for m in doc["transform"]["models"]} >= {"fct_payments", "dim_customers"}
     assert doc["quality"]["status"] == "succeeded"
     assert doc["quality"]["failures"] == []
@@ -180,7 +180,7 @@ def test_query_prints_gold(lake: Path, mock) -> None:
 
 def test_rebuild_and_rerun_leave_silver_and_gold_identical(lake: Path, mock) -> None:
     before = content_digest(lake)
-    assert len(before) == 9
+    assert len(before) == 11
     rebuilt = cli(lake, mock, "run-transforms", "--run-id", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
     assert content_digest(lake) == before
@@ -221,7 +221,7 @@ def test_docs_site_builds_offline_and_describes_every_model_and_column(
     catalog = json.loads((target / "catalog.json").read_text())
     manifest = json.loads((target / "manifest.json").read_text())
     models = {uid: node for uid, node in catalog["nodes"].items() if uid.startswith("model.")}
-    assert len(models) == 9
+    assert len(models) == 11
     for uid, node in models.items():
         documented = manifest["nodes"][uid]
         assert documented["description"], uid
