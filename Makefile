@@ -11,6 +11,12 @@ PYTEST_ARGS ?=
 
 export LAKE_ROOT ?= ./_local_data
 
+# dbt's external_root: DuckDB creates a partitioned write's folder but not its parents, so
+# `make extract && dbt build` needs these (the CLI's run-transforms makes them itself).
+define make_external_root
+	@case "$(LAKE_ROOT)" in s3://*) ;; *) mkdir -p "$(LAKE_ROOT)/silver/source=stripe" "$(LAKE_ROOT)/gold" "$(LAKE_ROOT)/_state";; esac
+endef
+
 .PHONY: help setup test test-fast lint format mock-api extract run-batch run-all run-pipeline \
 	run-transforms run-quality run-webhooks docs demo bench clean
 
@@ -22,6 +28,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade 'pip>=24'
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@# httpfs for the dbt s3 target, copied from its pip package (never downloaded).
+	$(PY) -c "from extractor.duckdb_setup import extension_repo; extension_repo()"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install pinned dependencies
@@ -43,14 +51,16 @@ format: setup ## apply ruff formatting and fixes
 mock-api: setup ## serve the mock Stripe API on 127.0.0.1:8000 (foreground)
 	$(PY) -m mock_api serve --host 127.0.0.1 --port 8000
 
-extract: setup ## extract every entity into Bronze (DAYS=3)
+extract: setup ## extract every entity into Bronze (DAYS=3); then `dbt build` works as is
 	$(BIN)/payments-pipeline run-all --days $(DAYS)
+	$(make_external_root)
 
 run-batch: setup ## extract one entity: make run-batch ENTITY=charges DAYS=3
 	$(BIN)/payments-pipeline run-batch --entity $(ENTITY) --days $(DAYS)
 
 run-all: setup ## extract every entity: make run-all DAYS=3
 	$(BIN)/payments-pipeline run-all --days $(DAYS)
+	$(make_external_root)
 
 run-transforms: setup ## build Silver and Gold with dbt
 	$(BIN)/payments-pipeline run-transforms
@@ -65,7 +75,7 @@ run-webhooks: setup ## serve the webhook receiver on 127.0.0.1:8001 (foreground)
 	$(BIN)/payments-pipeline run-webhooks
 
 docs: setup ## build the dbt docs site offline into target/docs (one self-contained HTML file)
-	@mkdir -p "$(LAKE_ROOT)/_state"
+	$(make_external_root)
 	$(BIN)/dbt docs generate --static --project-dir . --profiles-dir . --target-path target/docs
 	@echo "dbt docs: open target/docs/static_index.html (no server or network needed)"
 

@@ -85,14 +85,17 @@ NULL_PARTITION = "/dt=__HIVE_DEFAULT_PARTITION__/"
 
 def prepare_lake(settings: Settings) -> None:
     """Make what dbt cannot make itself: DuckDB's partitioned COPY creates its own folder
-    but not the parents, an S3 lake needs the offline httpfs extension in place, and
-    null-partition files of a previous build must not survive into this one."""
+    but not the parents, and an S3 lake needs the offline httpfs extension in place."""
     if settings.is_s3:
         extension_repo()
-    else:
-        root = settings.local_lake_path
-        for folder in ("silver/source=stripe", "gold", "_state"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
+        return
+    root = settings.local_lake_path
+    for folder in ("silver/source=stripe", "gold", "_state"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+
+
+def remove_null_partitions(settings: Settings) -> None:
+    """Before a build only: a previous build's null-partition files must not survive it."""
     storage = storage_for(settings)
     for layer in ("silver/", "gold/"):
         for key in list(storage.list(layer)):
@@ -142,6 +145,8 @@ def run_dbt(
         *(extra or []),
     ]
     prepare_lake(settings)
+    if command.split()[0] in ("build", "run"):
+        remove_null_partitions(settings)
     started = time.monotonic()
     completed = subprocess.run(
         args, cwd=REPO_ROOT, env=dbt_env(settings, run_id), stdout=sys.stderr, check=False

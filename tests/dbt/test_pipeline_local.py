@@ -232,3 +232,25 @@ def test_docs_site_builds_offline_and_describes_every_model_and_column(
             if not documented["columns"].get(column, {}).get("description")
         ]
         assert undescribed == [], uid
+
+
+def test_make_extract_then_plain_dbt_build_works_from_the_repo_root(mock, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    env = {**os.environ, "STRIPE_API_BASE": mock.url, "LAKE_ROOT": str(lake)}
+    env.update(STRIPE_RATE_LIMIT_RPS="1000", DAYS="2")
+    env.pop("RUN_ID", None)
+    extract = subprocess.run(
+        ["make", "extract"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert extract.returncode == 0, extract.stdout[-2000:] + extract.stderr[-2000:]
+    build = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "LAKE_ROOT": str(lake)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    assert "Completed successfully" in build.stdout or "Completed with" in build.stdout
+    assert list((lake / "gold/model=fct_payments").glob("dt=*/data_0.parquet"))

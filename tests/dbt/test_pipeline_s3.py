@@ -72,6 +72,7 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
         "model=dim_customers",
         "model=fct_invoices",
         "model=fct_payments",
+        "model=rpt_webhook_reconciliation",
     }
 
     expected = expected_after_first_run(Dataset(MockConfig()), NOW, DAYS)
