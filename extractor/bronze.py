@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from extractor import failpoints
 from extractor.ids import validate_entity, validate_run_id
 from extractor.storage import Storage
 
@@ -128,3 +129,4 @@ class PartWriter:
         self.storage.put(key, body)
         with self._lock:
             self.files.append(PartFile(key, len(lines), len(body)))
+        failpoints.hit("extract.part_written")

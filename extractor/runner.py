@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from extractor import logs
+from extractor import failpoints, logs
 from extractor.bronze import (
     SOURCE_EVENT,
     SOURCE_LIST,
@@ -174,7 +174,9 @@ class Extraction:
                 finally:
                     self.progress.stop()
                 self._close_writers()
+                failpoints.hit("extract.before_manifest")
                 self._finish(started, "succeeded")
+                failpoints.hit("extract.before_watermarks")
                 self._commit_watermarks(run_start)
             except BaseException as exc:
                 self.stop.set()
@@ -356,6 +358,7 @@ class Extraction:
             for page in self.client.iter_pages(
                 stream.path, params, entity_run.stats, should_stop=self.stop.is_set
             ):
+                failpoints.hit("extract.page_fetched")
                 if stream.is_change_feed:
                     records += self._write_events(entity_run, page)
                 else:
@@ -500,6 +503,7 @@ class Extraction:
             history = entity_run.window.gte
             mark = advance(self.storage, name, run_start, history, self.run_id)
             logs.log("watermark_committed", step="extract", entity=name, watermark=mark.watermark)
+            failpoints.hit("extract.between_watermarks")
 
     def _fail(self, started: float, exc: BaseException) -> None:
         """Record the failure in the manifest (best effort: the original error wins)."""

@@ -137,4 +137,5 @@ class Settings:
             max_retries=_int(env, "STRIPE_MAX_RETRIES", 8),
             page_limit=_int(env, "STRIPE_PAGE_LIMIT", 100, minimum=1),
             compress_parts=env.get("BRONZE_GZIP", "0").lower() in ("1", "true", "yes"),
+            part_max_records=_int(env, "BRONZE_PART_MAX_RECORDS", 50_000, minimum=1),
         )
