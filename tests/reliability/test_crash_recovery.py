@@ -20,6 +20,7 @@ import pytest
 
 from extractor.settings import Settings
 from extractor.storage import storage_for
+from tests.dbt.lake_queries import content_digest
 from tests.reliability.pipeline_support import (
     DAYS,
     assert_watermarks_only_over_durable_data,
@@ -27,7 +28,6 @@ from tests.reliability.pipeline_support import (
     pipeline_env,
     run_cli,
 )
-from tests.dbt.lake_queries import content_digest
 from tests.support.servers import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -7,6 +7,7 @@ behind it survives.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -40,10 +41,8 @@ class TcpProxy:
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
     def _accept(self, server: socket.socket) -> None:
@@ -71,7 +70,5 @@ class TcpProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
