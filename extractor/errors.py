@@ -140,9 +140,11 @@ def classify_exception(request: Request, exc: BaseException, api_base: str) -> E
     ):
         return RetryableError(f"{request}: connection to {api_base} failed ({name})")
     if isinstance(exc, requests.exceptions.Timeout):
-        return RetryableError(f"{request}: timed out ({name})")
+        return RetryableError(f"{request}: {api_base} timed out ({name})")
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     ):
-        return RetryableError(f"{request}: response body broken in transit ({name})")
+        return RetryableError(
+            f"{request}: response body from {api_base} broken in transit ({name})"
+        )
     return FatalApiError(f"{request}: {name}: {exc}")
