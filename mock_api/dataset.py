@@ -27,6 +27,12 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
 
 `charge.invoice` and `invoice.charge` are always null: invoices are settled out of band in
 this mock, which keeps the charge <-> payment_intent pairing 1:1 and simple to predict.
+
+Schema drift (off by default): with `schema_drift_at` set (env `MOCK_SCHEMA_DRIFT_AT`), every
+customer, charge, payment intent and invoice *created* at or after that time is rendered, in
+lists, retrieves and event payloads alike, with one field the extractor has never seen
+(`risk_insights`, deterministic per object) and without two optional ones (`description` and,
+on charges, `failure_message`), the way a new API version changes a payload mid-history.
 """
 
 from __future__ import annotations
@@ -101,6 +107,8 @@ class MockConfig:
     start_date: dt.date | str = dt.date(2026, 1, 1)
     volume: int = 200
     late_max_seconds: int = 300
+    # Objects created at or after this unix second are rendered drifted (see module doc).
+    schema_drift_at: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.start_date, str):
@@ -132,7 +140,19 @@ class MockConfig:
             start_date=env.get("MOCK_START_DATE") or "2026-01-01",
             volume=integer("MOCK_VOLUME", 200),
             late_max_seconds=integer("MOCK_LATE_MAX_SECONDS", 300),
+            schema_drift_at=_drift_at(env.get("MOCK_SCHEMA_DRIFT_AT", "")),
         )
+
+
+def _drift_at(raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise ValueError(
+            f"MOCK_SCHEMA_DRIFT_AT={raw!r} is not unix seconds or an ISO-8601 time"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -354,6 +374,7 @@ _S = {
         "inv_outcome",
         "inv_paid_v",
         "request",
+        "drift",
     )
 }
 _RESOURCE_SALT = {name: salt(f"resource:{name}") for name in RESOURCES}
@@ -590,7 +611,18 @@ class Dataset:
             "payment_intents": self._render_payment_intent,
             "invoices": self._render_invoice,
         }[resource]
-        return renderer(index, applied)
+        obj = renderer(index, applied)
+        drift_at = self.config.schema_drift_at
+        if drift_at is not None and obj["created"] >= drift_at:
+            obj = self._drifted(resource, index, obj)
+        return obj
+
+    def _drifted(self, resource: str, index: int, obj: dict) -> dict:
+        """The object as a newer API version renders it: one unknown field, two fewer."""
+        out = {k: v for k, v in obj.items() if k not in ("description", "failure_message")}
+        key = index * 4 + RESOURCES.index(resource)
+        out["risk_insights"] = {"model": "v2", "score_v2": self._h("drift", key) % 1000}
+        return out
 
     def state(self, resource: str, index: int, now: int) -> dict:
         """The object as of `now` (the caller checks that it exists)."""
