@@ -153,3 +153,29 @@ def test_gold_identical(lakes: dict[str, Path], model: str) -> None:
 
     plain = table(lakes["plain"])
     assert plain and table(lakes["drift"]) == plain
+
+
+def test_drift_setting_and_its_boundary() -> None:
+    assert MockConfig.from_env({}).schema_drift_at is None
+    assert MockConfig.from_env(
+        {"MOCK_SCHEMA_DRIFT_AT": "2026-02-18T12:00:00Z"}
+    ).schema_drift_at == (DRIFT_AT)
+    assert MockConfig.from_env({"MOCK_SCHEMA_DRIFT_AT": str(DRIFT_AT)}).schema_drift_at == DRIFT_AT
+    with pytest.raises(ValueError, match="MOCK_SCHEMA_DRIFT_AT='soon' is not unix seconds"):
+        MockConfig.from_env({"MOCK_SCHEMA_DRIFT_AT": "soon"})
+
+    plain = Dataset(MockConfig())
+    index = plain.timelines["charges"].last_at_or_before(DRIFT_AT)
+    at = plain.created("charges", index)
+    assert plain.created("charges", index - 1) < at
+    drifting = Dataset(MockConfig(schema_drift_at=at))
+    for resource in ("charges", "payment_intents"):
+        first, before = (
+            drifting.state(resource, index, NOW),
+            drifting.state(resource, index - 1, NOW),
+        )
+        assert "risk_insights" in first and "description" not in first, resource
+        assert before == plain.state(resource, index - 1, NOW), resource
+        # Nothing else about the object changes.
+        expected = {k: v for k, v in plain.state(resource, index, NOW).items() if k not in DROPPED}
+        assert {k: v for k, v in first.items() if k != "risk_insights"} == expected
