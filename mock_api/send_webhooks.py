@@ -9,8 +9,9 @@ with every `--secret` (two secrets give two v1 signatures, as Stripe does while 
 rolled). Like Stripe, delivery is at least once and out of order: `--duplicate-rate` sends
 some events again, `--reorder` shuffles the deliveries, `--drop-rate` never sends some (their
 ids are reported so a reconciliation can be checked against them). All choices come from
-`--seed`, so a run is reproducible. A 5xx or connection error is retried a few times, as
-Stripe would; the summary on stdout is one JSON object.
+`--seed`, so a run is reproducible. A 5xx or connection error is retried (`--retries`, default
+3), as Stripe would; the summary on stdout is one JSON object, whose `acknowledged_ids` are the
+events that got a 200 at least once (the receiver promised to have stored them).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def plan_deliveries(
 class Outcome:
     sent: int = 0
     acknowledged_duplicates: int = 0
+    acknowledged: set[str] = field(default_factory=set)
     failed: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,6 +99,7 @@ def deliver(
     concurrency: int = 1,
     clock: Callable[[], float] = time.time,
     timeout: float = 10.0,
+    retries: int = RETRIES,
 ) -> Outcome:
     """Send every planned delivery; each attempt is signed afresh (Stripe re-signs retries)."""
     outcome = Outcome()
@@ -107,7 +110,7 @@ def deliver(
         if session is None:
             session = local.session = requests.Session()
         status: int | None = None
-        for attempt in range(RETRIES + 1):
+        for attempt in range(retries + 1):
             headers = {"Content-Type": "application/json; charset=utf-8"}
             if secrets:
                 headers["Stripe-Signature"] = sign_header(delivery.body, secrets, int(clock()))
@@ -116,7 +119,7 @@ def deliver(
                 status = response.status_code
             except requests.RequestException:
                 status = None
-            if status is not None and status < 500:
+            if (status is not None and status < 500) or attempt == retries:
                 break
             time.sleep(min(2.0, 0.1 * 2**attempt))
         with outcome.lock:
@@ -124,6 +127,7 @@ def deliver(
             outcome.statuses[key] = outcome.statuses.get(key, 0) + 1
             if status == 200:
                 outcome.sent += 1
+                outcome.acknowledged.add(delivery.event_id)
                 if response.json().get("duplicate"):
                     outcome.acknowledged_duplicates += 1
             else:
@@ -170,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reorder", action="store_true", help="shuffle the delivery order")
     parser.add_argument("--delay-ms", type=int, default=0, help="pause after each delivery")
     parser.add_argument("--concurrency", type=int, default=1, help="parallel senders (default 1)")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=RETRIES,
+        help=f"retries of a 5xx or connection error per delivery (default {RETRIES})",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for drop/duplicate/order choices")
     parser.add_argument("--limit", type=int, help="send at most this many events (the newest)")
     parser.add_argument(
@@ -228,7 +238,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
     )
     started = time.perf_counter()
-    outcome = deliver(plan, args.to, secrets, delay_ms=args.delay_ms, concurrency=args.concurrency)
+    if args.retries < 0:
+        raise SystemExit(f"send_webhooks: --retries={args.retries} must be >= 0")
+    outcome = deliver(
+        plan,
+        args.to,
+        secrets,
+        delay_ms=args.delay_ms,
+        concurrency=args.concurrency,
+        retries=args.retries,
+    )
     summary = {
         "events": plan.events,
         "deliveries": len(plan.deliveries),
@@ -239,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dropped_ids": sorted(plan.dropped),
         "failed": len(outcome.failed),
         "failed_ids": sorted(set(outcome.failed)),
+        "acknowledged_ids": sorted(outcome.acknowledged),
         "statuses": outcome.statuses,
         "signatures_per_delivery": len(secrets),
         "seconds": round(time.perf_counter() - started, 3),
