@@ -72,11 +72,14 @@ def connect(
     path: Path, settings: Settings, env: dict[str, str], read_only: bool = True
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; for an S3 lake also load httpfs and the bucket's secret."""
-    con = duckdb.connect(str(path), read_only=read_only)
-    if settings.is_s3:
-        repo = extension_repo()
-        con.execute("set autoinstall_known_extensions = false")
-        con.execute(f"install httpfs from '{repo}'")
-        con.execute("load httpfs")
-        con.execute(s3_secret_sql(settings, env))
+    if not settings.is_s3:
+        return duckdb.connect(str(path), read_only=read_only)
+    repo = extension_repo()
+    # Installed into this checkout (as profiles.yml does), never into ~/.duckdb.
+    config = {"extension_directory": str(repo / "target" / "duckdb_extensions")}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con.execute("set autoinstall_known_extensions = false")
+    con.execute(f"install httpfs from '{repo}'")
+    con.execute("load httpfs")
+    con.execute(s3_secret_sql(settings, env))
     return con
