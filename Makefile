@@ -18,7 +18,7 @@ define make_external_root
 endef
 
 .PHONY: help setup test test-fast lint format mock-api extract run-batch run-all run-pipeline \
-	run-transforms run-quality run-webhooks docs demo bench clean
+	run-transforms run-quality run-webhooks docs demo bench clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -34,7 +34,11 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP) ## create .venv and install pinned dependencies
 
-test: setup ## run every test suite (unit, integration, end-to-end)
+# The report tests render the HTML in headless Chromium (Debian's package; installs once).
+chromium: ## install headless Chromium for the report tests if it is missing
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: setup chromium ## run every test suite (unit, integration, end-to-end)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: setup ## unit and quick integration tests only (seconds)

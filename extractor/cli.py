@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "run-quality": "extractor.transforms:cmd_run_quality",
     "run-pipeline": "extractor.pipeline:cmd_run_pipeline",
     "query": "extractor.transforms:cmd_query",
+    "report": "extractor.report:cmd_report",
     "run-webhooks": "webhook_app.serve:cmd_run_webhooks",
 }
 
@@ -99,6 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("query", help="run a SQL query against the Gold tables and print it")
     p.add_argument("sql", help='for example "select * from agg_daily_revenue limit 5"')
     p.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run (no network needed to view it)",
+        description=(
+            "Write one static HTML page for a run: step times and status, records per layer, "
+            "the quality gate's results, webhook reconciliation and a daily net revenue chart "
+            "per currency. Needs the run's manifest and the warehouse (run-pipeline first)."
+        ),
+    )
+    p.add_argument(
+        "--run-id", help="the run to report (default: the newest run that has a manifest)"
+    )
+    p.add_argument(
+        "--out",
+        help=(
+            "output file (default: <LAKE_ROOT>/_state/reports/run_<run_id>.html; "
+            "target/reports/run_<run_id>.html for an s3:// lake)"
+        ),
+    )
 
     p = sub.add_parser("run-webhooks", help="serve the webhook receiver on 127.0.0.1:8001")
     p.add_argument("--host", default="127.0.0.1")

@@ -1,6 +1,7 @@
 """`make demo`: start the mock API if needed, run the whole pipeline (extract -> dbt build with
 the quality gate -> freshness) into LAKE_ROOT, then print records per layer, the Gold tables,
-the gate's result, where the files are, and an example query. Stops what it started.
+the gate's result, where the files are, an example query and the HTML run report's path.
+Stops what it started.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from extractor.dbt_runner import warehouse_path
 from extractor.duckdb_setup import REPO_ROOT, connect
 from extractor.ids import new_run_id
 from extractor.manifest import read_manifest
+from extractor.report import write_report
 from extractor.settings import Settings
 from extractor.storage import storage_for
 from extractor.transforms import GOLD_MODELS, SILVER_MODELS
@@ -149,6 +151,7 @@ def main() -> int:
         print(f"demo: the pipeline failed (exit {code}); see {log_path}", file=sys.stderr)
         return code
     _print_summary(settings, run_id)
+    print(f"\nRun report: {write_report(settings, run_id)}")
     return 0
 
 

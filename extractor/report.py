@@ -1,0 +1,264 @@
+"""`report`: one self-contained HTML page describing a run.
+
+The page is static and offline by design (no scripts, no external styles, fonts or images):
+run id and section times from the manifest, records per layer, the gate's results, the
+webhook reconciliation and a daily revenue chart per currency drawn as inline SVG.
+Silver and Gold figures are read from the warehouse views, so they show the lake as it is now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from extractor.dbt_runner import warehouse_path
+from extractor.duckdb_setup import REPO_ROOT, DuckDBSetupError, connect
+from extractor.ids import InvalidName, validate_run_id
+from extractor.manifest import ManifestError, list_run_ids, read_manifest
+from extractor.settings import Settings
+from extractor.storage import Storage, StorageError, storage_for
+from extractor.transforms import GOLD_MODELS, SILVER_MODELS, reconciliation_counts
+
+FIRST = "run `payments-pipeline run-pipeline` first"
+SECTIONS = ("extract", "transform", "quality", "webhooks")
+
+CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 9px; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.succeeded { color: #17702b; } .failed { color: #b3261e; } .warn { color: #8a5a00; }
+.charts { display: flex; flex-wrap: wrap; gap: 14px; }
+figure { margin: 0; border: 1px solid #ddd; padding: 6px; }
+figcaption { font-weight: 600; }
+svg text { font: 10px sans-serif; fill: #444; }
+"""
+
+
+class ReportError(RuntimeError):
+    """The report cannot be written; the message says what to do."""
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """An HTML table; numbers are right-aligned; every cell is escaped."""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for value in row:
+            numeric = isinstance(value, int | float | Decimal)
+            css = ' class="n"' if numeric else ""
+            cells.append(f"<td{css}>{escape('' if value is None else str(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def section_times(doc: dict[str, Any]) -> str:
+    rows = []
+    for name in SECTIONS:
+        section = doc.get(name)
+        if isinstance(section, dict):
+            status = str(section.get("status", ""))
+            status_html = f'<span class="{escape(status)}">{escape(status)}</span>'
+            rows.append(
+                "<tr>"
+                f"<td>{escape(name)}</td><td>{status_html}</td>"
+                f"<td>{escape(str(section.get('started_at', '')))}</td>"
+                f"<td>{escape(str(section.get('ended_at', '')))}</td>"
+                "</tr>"
+            )
+    head = "<tr><th>section</th><th>status</th><th>started (UTC)</th><th>ended (UTC)</th></tr>"
+    return f"<h2>Run steps</h2><table>{head}{''.join(rows)}</table>"
+
+
+def bronze_lines(storage: Storage, doc: dict[str, Any], entity: str) -> tuple[int, str]:
+    """Bronze lines this run wrote for an entity: from the manifest, else by counting its parts."""
+    recorded = ((doc.get("extract") or {}).get("entities") or {}).get(entity)
+    if isinstance(recorded, dict) and "records_list" in recorded:
+        lines = int(recorded.get("records_list") or 0) + int(recorded.get("records_event") or 0)
+        return lines, "manifest"
+    lines = 0
+    for key in storage.list(f"bronze/source=stripe/entity={entity}/"):
+        if f"/run_id={doc['run_id']}/" in key and ".jsonl" in key:
+            raw = storage.get(key) or b""
+            lines += (gzip.decompress(raw) if key.endswith(".gz") else raw).count(b"\n")
+    return lines, "counted"
+
+
+def records_per_layer(con: duckdb.DuckDBPyConnection, storage: Storage, doc: dict) -> str:
+    rows = []
+    for model in SILVER_MODELS:
+        entity = model.removeprefix("stg_stripe__")
+        lines, origin = bronze_lines(storage, doc, entity)
+        silver = con.sql(f"select count(*) from {model}").fetchone()[0]
+        rows.append((entity, lines, origin, model, silver))
+    gold = [(m, con.sql(f"select count(*) from {m}").fetchone()[0]) for m in GOLD_MODELS]
+    return (
+        "<h2>Records per layer</h2>"
+        "<p>Bronze: lines this run wrote (every copy). Silver: one row per object, all runs.</p>"
+        + _table(("entity", "bronze lines", "source", "silver model", "silver rows"), rows)
+        + "<h3>Gold</h3>"
+        + _table(("model", "rows"), gold)
+    )
+
+
+def quality_gate(doc: dict[str, Any]) -> str:
+    gate = doc.get("quality")
+    if not isinstance(gate, dict):
+        return "<h2>Quality gate</h2><p>The gate did not run for this run.</p>"
+    status = escape(str(gate.get("status", "")))
+    tests = (gate.get("tests") or {}).get("counts") or {}
+    fresh = (gate.get("freshness") or {}).get("counts") or {}
+    issues = [("failure", f) for f in gate.get("failures") or []]
+    issues += [("warning", w) for w in gate.get("warnings") or []]
+    issue_rows = [
+        (level, i.get("kind"), i.get("name"), i.get("status"), i.get("message"))
+        for level, i in issues
+    ]
+    return (
+        f'<h2>Quality gate: <span class="{status}">{status}</span></h2>'
+        + "<h3>Tests</h3>"
+        + _table(("status", "count"), sorted(tests.items()))
+        + "<h3>Source freshness</h3>"
+        + _table(("status", "count"), sorted(fresh.items()))
+        + "<h3>Failures and warnings</h3>"
+        + (_table(("level", "kind", "name", "status", "message"), issue_rows) if issues else "")
+        + ("" if issues else "<p>None.</p>")
+    )
+
+
+def reconciliation(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "<h2>Webhook reconciliation</h2><p>Not available in this warehouse.</p>"
+    return "<h2>Webhook reconciliation</h2>" + _table(("status", "events"), counts.items())
+
+
+def bar_chart(currency: str, points: Sequence[tuple[date, Any]]) -> str:
+    """A small SVG bar chart of net revenue per day for one currency, zero line included.
+
+    Bars sit at their day's offset from the first day, so days without revenue show as gaps.
+    """
+    width, height, pad = 340, 170, 28
+    values = [float(v) for _, v in points]
+    top, bottom = max(0.0, *values), min(0.0, *values)
+    span = (top - bottom) or 1.0
+    plot_h = height - 2 * pad
+    y0 = pad + plot_h * top / span
+    first_day, last_day = points[0][0], points[-1][0]
+    step = (width - 2 * pad) / ((last_day - first_day).days + 1)
+    bars = []
+    for (day, raw), value in zip(points, values, strict=True):
+        bar_h = plot_h * abs(value) / span
+        y = y0 - bar_h if value >= 0 else y0
+        x = pad + (day - first_day).days * step + step * 0.1
+        label = escape(f"{day}: {raw} {currency}")
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.8:.1f}" height="{bar_h:.1f}" '
+            f'fill="#3b6fb6"><title>{label}</title></rect>'
+        )
+    peak = max(raw for _, raw in points)
+    return (
+        f"<figure><figcaption>{escape(currency.upper())} net per day</figcaption>"
+        f'<svg class="chart" data-currency="{escape(currency)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(currency)} daily net revenue">'
+        f'<line x1="{pad}" y1="{y0:.1f}" x2="{width - pad}" y2="{y0:.1f}" stroke="#999"/>'
+        + "".join(bars)
+        + f'<text x="{pad}" y="12">max {escape(str(peak))}</text>'
+        f'<text x="{pad}" y="{height - 8}">{escape(str(first_day))}</text>'
+        f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">'
+        f"{escape(str(last_day))}</text>"
+        f'<text x="{width - pad}" y="12" text-anchor="end">{escape(currency)}</text>'
+        "</svg></figure>"
+    )
+
+
+def daily_revenue(con: duckdb.DuckDBPyConnection) -> str:
+    """One chart per currency (amounts are never added across currencies) and the table."""
+    rows = con.sql(
+        "select currency, revenue_date, gross, refunded, net, succeeded_count, failed_count "
+        "from agg_daily_revenue order by currency, revenue_date"
+    ).fetchall()
+    by_currency: dict[str, list[tuple[date, Any]]] = {}
+    for currency, day, _gross, _refunded, net, *_ in rows:
+        by_currency.setdefault(currency, []).append((day, net))
+    charts = "".join(bar_chart(c, points) for c, points in by_currency.items())
+    headers = ("currency", "revenue_date", "gross", "refunded", "net", "succeeded", "failed")
+    return (
+        "<h2>Daily revenue per currency (net, major units)</h2>"
+        f'<div class="charts">{charts or "<p>No revenue rows.</p>"}</div>' + _table(headers, rows)
+    )
+
+
+def render(doc: dict[str, Any], storage: Storage, settings: Settings) -> str:
+    try:
+        counts: dict[str, int] | None = reconciliation_counts(settings)
+    except duckdb.Error:
+        counts = None
+    con = connect(warehouse_path(settings), settings, dict(os.environ), read_only=True)
+    try:
+        body = (
+            section_times(doc)
+            + records_per_layer(con, storage, doc)
+            + quality_gate(doc)
+            + reconciliation(counts)
+            + daily_revenue(con)
+        )
+    finally:
+        con.close()
+    run_id = escape(str(doc["run_id"]))
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Run {run_id}</title><style>{CSS}</style></head><body>"
+        f"<h1>Payments pipeline run {run_id}</h1>"
+        f"<p>Lake: {escape(settings.lake_root)}</p>{body}</body></html>\n"
+    )
+
+
+def default_output(settings: Settings, run_id: str) -> Path:
+    if settings.is_s3:
+        return REPO_ROOT / "target" / "reports" / f"run_{run_id}.html"
+    return settings.local_lake_path / "_state" / "reports" / f"run_{run_id}.html"
+
+
+def write_report(settings: Settings, run_id: str | None = None, out: Path | None = None) -> Path:
+    """Render the report of `run_id` (default: the newest run with a manifest) to `out`."""
+    storage = storage_for(settings)
+    run_id = validate_run_id(run_id) if run_id else (list_run_ids(storage) or [None])[-1]
+    doc = read_manifest(storage, run_id) if run_id else None
+    if doc is None:
+        which = f"run {run_id}" if run_id else settings.lake_root
+        raise ReportError(f"no manifest for {which}: {FIRST}")
+    if not warehouse_path(settings).exists():
+        raise ReportError(f"no warehouse at {warehouse_path(settings)}: {FIRST}")
+    doc.setdefault("run_id", run_id)
+    path = out or default_output(settings, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(doc, storage, settings), encoding="utf-8")
+    return path
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    out = Path(args.out) if args.out else None
+    try:
+        path = write_report(settings, args.run_id, out)
+    except (ReportError, InvalidName, ManifestError, StorageError, DuckDBSetupError) as exc:
+        print(f"payments-pipeline: error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        detail = " ".join(str(exc).split())
+        print(f"payments-pipeline: error: report query failed: {detail}; {FIRST}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
