@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,9 @@ def test_demo_extracts_into_a_fresh_lake_and_stops_what_it_started(tmp_path) -> 
     for currency in ("jpy", "krw", "kwd", "usd"):
         assert f"│ {currency}" in out
     assert "stopped the mock Stripe API" in out
+    report = next(line for line in out.splitlines() if line.startswith("Run report: "))
+    report_path = Path(report.removeprefix("Run report: "))
+    assert report_path.is_file() and "<svg" in report_path.read_text()
     assert list((tmp_path / "lake" / "gold" / "model=agg_daily_revenue").glob("dt=*/*.parquet"))
     assert list((tmp_path / "lake" / "_state" / "manifests").glob("run_*.json"))
     with pytest.raises(OSError):
