@@ -74,12 +74,19 @@ def connect(
     """Open the warehouse file; for an S3 lake also load httpfs and the bucket's secret."""
     if not settings.is_s3:
         return duckdb.connect(str(path), read_only=read_only)
+    con = connect_with_httpfs(str(path), read_only=read_only)
+    con.execute(s3_secret_sql(settings, env))
+    return con
+
+
+def connect_with_httpfs(database: str = ":memory:", read_only: bool = False):
+    """A connection with httpfs loaded from the pip package, installed into this checkout's
+    `target/duckdb_extensions` (as profiles.yml does), never into ~/.duckdb: an install there
+    records its origin, and a second checkout would be refused."""
     repo = extension_repo()
-    # Installed into this checkout (as profiles.yml does), never into ~/.duckdb.
     config = {"extension_directory": str(repo / "target" / "duckdb_extensions")}
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    con = duckdb.connect(database, read_only=read_only, config=config)
     con.execute("set autoinstall_known_extensions = false")
     con.execute(f"install httpfs from '{repo}'")
     con.execute("load httpfs")
-    con.execute(s3_secret_sql(settings, env))
     return con

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractor.duckdb_setup import extension_repo, s3_secret_sql
+from extractor.duckdb_setup import connect_with_httpfs, s3_secret_sql
 from extractor.settings import Settings
 from extractor.storage import LocalStorage
 from mock_api.dataset import Dataset, MockConfig, parse_time
@@ -139,10 +139,7 @@ def s3_lake_view(lake_root: str, env: dict[str, str]) -> Lake:
             for item in page.get("Contents", [])
         }
 
-    con = duckdb.connect()
-    con.execute("set autoinstall_known_extensions = false")
-    con.execute(f"install httpfs from '{extension_repo()}'")
-    con.execute("load httpfs")
+    con = connect_with_httpfs()
     con.execute(s3_secret_sql(Settings.from_env(env), env))
     return Lake(lake_root, listing, con)
 
