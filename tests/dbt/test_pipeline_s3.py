@@ -1,7 +1,8 @@
 """run-pipeline end to end on an S3 lake (moto_server on loopback), httpfs loaded offline.
 
 Gold is downloaded with boto3 and read locally, so the check does not go through the code
-under test; it must equal the mock's own figures, as on local disk.
+under test; it must equal the mock's own figures, as on local disk. (Rewrites over existing
+S3 objects are proven by the S3 crash chain in tests/reliability/.)
 """
 
 from __future__ import annotations
@@ -93,15 +94,3 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
     queried = cli("query", "select count(*) as charges from fct_payments")
     assert queried.returncode == 0, queried.stderr
     assert str(len(expected.ids["charges"])) in queried.stdout
-
-    # A rebuild rewrites the same objects with the same content.
-    rebuilt = cli("run-transforms", "--run-id", "s3rebuild")
-    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
-    second = tmp_path / "second"
-    assert download(s3_lake, "gold/", second) == keys
-    for key in keys:
-        query = "select * from read_parquet('{}') order by all"
-        assert (
-            duckdb.sql(query.format(first / key)).fetchall()
-            == duckdb.sql(query.format(second / key)).fetchall()
-        ), key

@@ -69,10 +69,10 @@ def kill_during_dbt(env: dict[str, str], silver_written) -> int:
     return proc.returncode
 
 
-def crash_chain(lake_root: str, api_base: str, silver_written) -> None:
+def crash_chain(lake_root: str, api_base: str, silver_written, kills=EXTRACT_KILLS) -> None:
     storage = storage_for(Settings.from_env({"LAKE_ROOT": lake_root}))
     env = pipeline_env(lake_root, api_base)
-    for failpoint, committed in EXTRACT_KILLS:
+    for failpoint, committed in kills:
         killed = run_cli({**env, "PIPELINE_FAILPOINTS": failpoint}, "run-pipeline", "--days", DAYS)
         assert killed.returncode == -signal.SIGKILL, (failpoint, killed.stderr[-2000:])
         marked = assert_watermarks_only_over_durable_data(storage)
@@ -119,7 +119,10 @@ def test_crash_at_every_step_then_rerun_equals_the_baseline_on_s3(
         listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{root}/silver/")
         return any(item["Key"].endswith(".parquet") for item in listed.get("Contents", []))
 
-    crash_chain(s3_lake["LAKE_ROOT"], mock.url, silver_written)
+    # The storage-facing steps (parts written, manifest, watermarks) plus dbt; the local
+    # chain covers every failpoint.
+    kills = [k for k in EXTRACT_KILLS if not k[0].startswith("extract.page_fetched")]
+    crash_chain(s3_lake["LAKE_ROOT"], mock.url, silver_written, kills)
     assert s3_digest(s3, bucket, root, tmp_path) == baseline
 
 

@@ -98,7 +98,7 @@ schedules = st.lists(st.integers(min_value=60, max_value=2 * DAY), min_size=1, m
 
 
 @settings(
-    max_examples=5,
+    max_examples=3,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

@@ -26,7 +26,7 @@ from tests.webhooks.conftest import SECRET
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NOW = parse_time("2026-02-20T00:00:00Z")
-SINCE = NOW - 2 * DAY
+SINCE = NOW - DAY
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
