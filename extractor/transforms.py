@@ -18,7 +18,7 @@ from typing import Any
 from extractor import logs
 from extractor.dbt_runner import DbtError, DbtOutcome, run_dbt, warehouse_path
 from extractor.duckdb_setup import DuckDBSetupError, connect
-from extractor.ids import InvalidName, resolve_run_id
+from extractor.ids import ENTITIES, InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
 from extractor.settings import Settings
@@ -141,6 +141,30 @@ def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
         return EXIT_FAILED
 
 
+def entities_without_bronze(settings: Settings) -> list[str]:
+    """Entities with no Bronze part yet: dbt would fail on each with a long IO error."""
+    storage = storage_for(settings)
+    return [
+        entity
+        for entity in ENTITIES
+        if next(iter(storage.list(f"bronze/source=stripe/entity={entity}/")), None) is None
+    ]
+
+
+def _bronze_missing_line(settings: Settings) -> str | None:
+    """One line saying what to do when dbt would find no Bronze to read, else None."""
+    try:
+        missing = entities_without_bronze(settings)
+    except StorageError as exc:
+        return str(exc)
+    if not missing:
+        return None
+    return (
+        f"no Bronze yet for {', '.join(missing)} under {settings.lake_root}/bronze: extract "
+        "first (`make extract` or `payments-pipeline run-all --days 3`) with the same LAKE_ROOT"
+    )
+
+
 def _run_id(args: argparse.Namespace, settings: Settings) -> str | None:
     try:
         return resolve_run_id(getattr(args, "run_id", None), settings.run_id)
@@ -153,6 +177,9 @@ def cmd_run_transforms(args: argparse.Namespace, settings: Settings) -> int:
     run_id = _run_id(args, settings)
     if run_id is None:
         return EXIT_USAGE
+    if (missing := _bronze_missing_line(settings)) is not None:
+        _fail_line(missing)
+        return EXIT_FAILED
     logs.configure(run_id)
 
     def work() -> int:
@@ -173,6 +200,9 @@ def cmd_run_quality(args: argparse.Namespace, settings: Settings) -> int:
     run_id = _run_id(args, settings)
     if run_id is None:
         return EXIT_USAGE
+    if (missing := _bronze_missing_line(settings)) is not None:
+        _fail_line(missing)
+        return EXIT_FAILED
     logs.configure(run_id)
 
     def work() -> int:

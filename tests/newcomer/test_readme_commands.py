@@ -1,0 +1,161 @@
+"""A newcomer's first hour, literally: clone the repository into an empty folder and run the
+README's commands as written, in order, in a clean environment (no LAKE_ROOT, no keys, no
+venv). `make demo` alone must reach a queried Gold table; every other command must work
+against the state the earlier ones left, as it would for a reader following along.
+
+`make test` is the one README command not run here: it is what runs this test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.newcomer.readme import Command, readme_commands
+from tests.support.servers import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+# The README's servers run in the foreground; here they run in the background until the end.
+SERVER_PORTS = {"mock-api": 8000, "run-webhooks": 8001}
+# Env a developer's shell (or the outer `make test`) may set that a newcomer would not have.
+NEWCOMER_DROPS = re.compile(
+    r"^(LAKE_ROOT|WAREHOUSE_PATH|RUN_ID|VIRTUAL_ENV|PIPELINE_.*|STRIPE_.*|MOCK_.*|AWS_.*|DBT_.*"
+    r"|BRONZE_.*|PYTEST_.*|MAKE.*|MFLAGS)$"
+)
+
+
+def test_every_make_target_in_the_readme_exists() -> None:
+    """Fast guard: a renamed Make target breaks the README before the slow test runs."""
+    help_text = subprocess.run(
+        ["make", "-s", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    targets = set(re.findall(r"^\s+([a-z-]+)\s", help_text, re.MULTILINE))
+    named = {c.make_target for c in readme_commands(README) if c.make_target}
+    menu = re.search(r"## Make menu\n(.*?)\n## ", README.read_text(), re.DOTALL).group(1)
+    named |= set(re.findall(r"`([a-z-]+)(?: [A-Z]+=)*`", menu))
+    assert named, "no make targets found in the README"
+    assert named <= targets, f"README names targets `make help` lacks: {named - targets}"
+
+
+def _newcomer_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not NEWCOMER_DROPS.match(k)}
+    # Python from the machine, not from the venv running this test.
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(REPO_ROOT))
+    )
+    return env
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_for_health(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120  # the first `make` of a target may still check the venv
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server on {port} exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"nothing answered on {port}: {log.read_text()[-2000:]}")
+
+
+def _run(command: Command, clone: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["bash", "-c", command.text],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, (
+        f"README command failed ({command.section}): {command.text}\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+    return result
+
+
+def _check_output(command: Command, out: str, seen: dict[str, int]) -> None:
+    """What each command must show, beyond exiting 0."""
+    target = command.make_target
+    if target == "demo":
+        assert "Quality gate: succeeded" in out
+        assert re.search(r"^  fct_payments\s+[1-9]\d* rows$", out, re.MULTILINE), out
+        assert "Example query:" in out and "│ jpy" in out and "│ kwd" in out
+        assert "stopped the mock Stripe API" in out
+    elif "payments-pipeline query" in command.text:
+        assert "revenue_date" in out and "gross_minor" in out and "│ usd" in out, out
+    elif command.text.startswith("curl "):
+        assert len(json.loads(out)["data"]) == 3
+    elif target == "run-all":
+        seen["run-all"] = seen.get("run-all", 0) + 1
+        assert "charges" in out, out
+    elif target in ("run-transforms", "run-quality"):
+        assert "succeeded" in out or "quality gate passed" in out, out
+    elif "dbt build" in command.text:
+        assert re.search(r"Completed successfully|Done\. PASS=\d+", out), out[-2000:]
+    elif command.words[1:2] == ["status"]:
+        assert "lock: free" in out, out
+    elif "send_webhooks" in command.text:
+        seen["webhooks_sent"] = 1
+    elif target == "run-pipeline":
+        assert "quality gate passed" in out, out
+        if "webhooks_sent" in seen:
+            matched = re.search(r"webhook reconciliation: .*matched (\d+)", out)
+            assert matched and int(matched.group(1)) > 0, out
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_fresh_clone_runs_the_readme_as_written(tmp_path: Path) -> None:
+    for port in SERVER_PORTS.values():
+        assert _port_is_free(port), f"127.0.0.1:{port} is taken; the README's commands need it"
+    clone = tmp_path / "payments-pipeline"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
+    env = _newcomer_env()
+    commands = [c for c in readme_commands(README) if c.make_target != "test"]
+    assert commands[0].make_target == "demo", "the README's first command must be make demo"
+
+    servers: list[subprocess.Popen] = []
+    seen: dict[str, int] = {}
+    try:
+        for command in commands:
+            if command.make_target in SERVER_PORTS:
+                log = tmp_path / f"{command.make_target}.log"
+                with log.open("w") as sink:
+                    server = subprocess.Popen(
+                        ["bash", "-c", command.text],
+                        cwd=clone,
+                        env=env,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # make and its child stop together
+                    )
+                servers.append(server)
+                _wait_for_health(SERVER_PORTS[command.make_target], server, log)
+                continue
+            result = _run(command, clone, env)
+            _check_output(command, result.stdout + result.stderr, seen)
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+    assert seen.get("run-all") == 2 and "webhooks_sent" in seen
+    lake = clone / "_local_data"
+    assert list((lake / "gold" / "model=fct_payments").glob("dt=*/*.parquet"))
+    assert list((lake / "bronze" / "source=stripe" / "entity=webhook_events").glob("dt=*/*.json"))
