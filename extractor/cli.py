@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from extractor.settings import ConfigError, Settings
+from extractor.settings import ENVIRONMENT_HELP, ConfigError, Settings
 
 ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
 
@@ -38,15 +38,32 @@ def _add_run_id(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _environment_epilog() -> str:
+    width = max(len(name) for name, _, _ in ENVIRONMENT_HELP)
+    rows = [
+        f"  {name:<{width}}  {purpose} (default: {default})"
+        for name, default, purpose in ENVIRONMENT_HELP
+    ]
+    return "\n".join(
+        [
+            "settings, from the environment:",
+            *rows,
+            "",
+            "first time: `make demo`, or start the mock (`make mock-api`) and run",
+            "`payments-pipeline run-pipeline --days 3`, then `payments-pipeline query ...`.",
+        ]
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="payments-pipeline",
         description=(
-            "Extract Stripe-style objects into an immutable Bronze lake, build Silver/Gold "
-            "with dbt on DuckDB, and gate each run on data tests. Settings come from the "
-            "environment: STRIPE_API_BASE, STRIPE_API_KEY, LAKE_ROOT, AWS_ENDPOINT_URL, "
-            "SAFETY_WINDOW_SECONDS, STRIPE_WEBHOOK_SECRET, RUN_ID."
+            "Extract Stripe-style objects into an immutable Bronze lake, build Silver/Gold\n"
+            "with dbt on DuckDB, and gate each run on data tests."
         ),
+        epilog=_environment_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -122,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("run-webhooks", help="serve the webhook receiver on 127.0.0.1:8001")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
     p.add_argument(
         "--insecure-no-verify",
         action="store_true",

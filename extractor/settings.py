@@ -16,6 +16,26 @@ DEFAULT_API_KEY = "sk_test_mock_payments_pipeline"
 DEFAULT_LAKE_ROOT = "./_local_data"
 DEFAULT_STRIPE_VERSION = "2024-06-20"
 
+# Every environment setting: (name, default as shown, what it does), printed by `--help`;
+# a test checks each shown default against what from_env really uses.
+ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
+    ("STRIPE_API_BASE", DEFAULT_API_BASE, "the mock, or https://api.stripe.com"),
+    ("STRIPE_API_KEY", "a mock test key", "sk_... or a read-only rk_... key"),
+    ("STRIPE_VERSION", DEFAULT_STRIPE_VERSION, "Stripe-Version sent on every request"),
+    ("LAKE_ROOT", DEFAULT_LAKE_ROOT, "local folder or s3://bucket/prefix"),
+    ("AWS_ENDPOINT_URL", "AWS", "an S3-compatible endpoint (MinIO, moto)"),
+    ("SAFETY_WINDOW_SECONDS", "600", "overlap re-read before each watermark (late arrivals)"),
+    ("STRIPE_RATE_LIMIT_RPS", "20", "requests/s ceiling (Stripe test mode allows 25)"),
+    ("EXTRACT_MAX_WORKERS", "4", "parallel time slices per entity"),
+    ("STRIPE_TIMEOUT_SECONDS", "30", "per-request timeout"),
+    ("STRIPE_MAX_RETRIES", "8", "retries of 429/5xx/connection errors"),
+    ("STRIPE_PAGE_LIMIT", "100", "objects per page"),
+    ("BRONZE_GZIP", "0", "1 writes part-*.jsonl.gz"),
+    ("BRONZE_PART_MAX_RECORDS", "50000", "records per Bronze part file"),
+    ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
+    ("RUN_ID", "generated", "fixes the run id"),
+)
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and what to do."""

@@ -47,3 +47,44 @@ def test_secrets_never_render() -> None:
     assert "whsec_abc" not in rendered
     assert settings.api_key.reveal() == key
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+def test_help_lists_every_setting_with_the_default_from_env_uses(capsys) -> None:
+    """`payments-pipeline --help` shows each environment setting and its real default."""
+    import re
+    from pathlib import Path
+
+    from extractor import settings as settings_module
+    from extractor.cli import main
+    from extractor.settings import ENVIRONMENT_HELP
+
+    source = Path(settings_module.__file__).read_text()
+    read = set(re.findall(r'env(?:\.get\(|, )"([A-Z_]+)"', source))
+    shown = {name for name, _, _ in ENVIRONMENT_HELP}
+    assert read <= shown, f"settings missing from --help: {read - shown}"
+
+    defaults = Settings.from_env({})
+    numeric = {
+        "SAFETY_WINDOW_SECONDS": defaults.safety_window_seconds,
+        "STRIPE_RATE_LIMIT_RPS": defaults.rate_limit_rps,
+        "EXTRACT_MAX_WORKERS": defaults.max_workers,
+        "STRIPE_TIMEOUT_SECONDS": defaults.request_timeout_seconds,
+        "STRIPE_MAX_RETRIES": defaults.max_retries,
+        "STRIPE_PAGE_LIMIT": defaults.page_limit,
+        "BRONZE_PART_MAX_RECORDS": defaults.part_max_records,
+    }
+    help_defaults = {name: default for name, default, _ in ENVIRONMENT_HELP}
+    for name, value in numeric.items():
+        assert float(help_defaults[name]) == value, name
+    assert help_defaults["STRIPE_API_BASE"] == defaults.api_base
+    assert help_defaults["LAKE_ROOT"] == defaults.lake_root
+    assert help_defaults["STRIPE_VERSION"] == defaults.stripe_version
+    assert help_defaults["BRONZE_GZIP"] == "0" and not defaults.compress_parts
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name, default, _ in ENVIRONMENT_HELP:
+        assert re.search(rf"^  {name} +.*\(default: {re.escape(default)}\)$", out, re.M), name
+    assert "first time: `make demo`" in out
