@@ -89,8 +89,11 @@ def _run(command: Command, clone: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
-def _check_output(command: Command, out: str, seen: dict[str, int]) -> None:
+def _check_output(
+    command: Command, result: subprocess.CompletedProcess, seen: dict[str, int]
+) -> None:
     """What each command must show, beyond exiting 0."""
+    out = result.stdout + result.stderr
     target = command.make_target
     if target == "demo":
         assert "Quality gate: succeeded" in out
@@ -100,7 +103,7 @@ def _check_output(command: Command, out: str, seen: dict[str, int]) -> None:
     elif "payments-pipeline query" in command.text:
         assert "revenue_date" in out and "gross_minor" in out and "│ usd" in out, out
     elif command.text.startswith("curl "):
-        assert len(json.loads(out)["data"]) == 3
+        assert len(json.loads(result.stdout)["data"]) == 3
     elif target == "run-all":
         seen["run-all"] = seen.get("run-all", 0) + 1
         assert "charges" in out, out
@@ -149,7 +152,7 @@ def test_a_fresh_clone_runs_the_readme_as_written(tmp_path: Path) -> None:
                 _wait_for_health(SERVER_PORTS[command.make_target], server, log)
                 continue
             result = _run(command, clone, env)
-            _check_output(command, result.stdout + result.stderr, seen)
+            _check_output(command, result, seen)
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
