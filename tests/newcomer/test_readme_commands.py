@@ -89,17 +89,44 @@ def _run(command: Command, clone: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
+def _check_demo(out: str, clone: Path) -> None:
+    """The summary `make demo` ends with: layers, Gold, the gate, where files are, a query."""
+    assert "started the mock Stripe API at http://127.0.0.1:8000" in out, out
+    assert "quality gate passed" in out and "Quality gate: succeeded" in out, out
+    layer_rows = {
+        parts[0]: (int(parts[1]), int(parts[2]))
+        for parts in (line.split() for line in out.splitlines())
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
+    }
+    assert set(layer_rows) == {"customers", "charges", "payment_intents", "invoices", "events"}
+    # Bronze keeps every copy; Silver has one row per object, never more.
+    assert all(0 < silver <= bronze for bronze, silver in layer_rows.values()), layer_rows
+    gold_rows = {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in out.splitlines())
+        if len(parts) == 3 and parts[2] == "rows"
+    }
+    assert set(gold_rows) == {"dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue"}
+    assert gold_rows["fct_payments"] == layer_rows["charges"][1]
+    assert "Gold       ./_local_data/gold/model=<model>/dt=<date>/" in out
+    assert 'Example query: payments-pipeline query "select currency' in out
+    for currency in ("jpy", "krw", "kwd", "usd"):
+        assert f"│ {currency}" in out
+    assert "stopped the mock Stripe API" in out
+    assert _port_is_free(8000), "make demo left the mock running"
+    report = next(line for line in out.splitlines() if line.startswith("Run report: "))
+    report_path = clone / report.removeprefix("Run report: ")  # absolute paths stay as they are
+    assert report_path.is_file() and "<svg" in report_path.read_text()
+
+
 def _check_output(
-    command: Command, result: subprocess.CompletedProcess, seen: dict[str, int]
+    command: Command, result: subprocess.CompletedProcess, seen: dict[str, int], clone: Path
 ) -> None:
     """What each command must show, beyond exiting 0."""
     out = result.stdout + result.stderr
     target = command.make_target
     if target == "demo":
-        assert "Quality gate: succeeded" in out
-        assert re.search(r"^  fct_payments\s+[1-9]\d* rows$", out, re.MULTILINE), out
-        assert "Example query:" in out and "│ jpy" in out and "│ kwd" in out
-        assert "stopped the mock Stripe API" in out
+        _check_demo(result.stdout, clone)
     elif "payments-pipeline query" in command.text:
         assert "revenue_date" in out and "gross_minor" in out and "│ usd" in out, out
     elif command.text.startswith("curl "):
@@ -152,7 +179,7 @@ def test_a_fresh_clone_runs_the_readme_as_written(tmp_path: Path) -> None:
                 _wait_for_health(SERVER_PORTS[command.make_target], server, log)
                 continue
             result = _run(command, clone, env)
-            _check_output(command, result, seen)
+            _check_output(command, result, seen, clone)
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
