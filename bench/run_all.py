@@ -64,7 +64,7 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             str(args.dbt_runs),
             "--no-dbt-run",
             "--out",
-            str(RESULTS / "dbt_bench.json"),
+            "bench/results/dbt_bench.json",
         ],
         "incremental": [
             PY,
