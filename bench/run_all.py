@@ -13,6 +13,7 @@ column shows the exact command of each row.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -116,6 +117,8 @@ def main() -> int:
             (RESULTS / f"{name}.json").unlink(missing_ok=True)
         print(f"   {'FAILED: ' + failed[name] if name in failed else 'ok'} ({took:.0f} s)")
     total = time.monotonic() - started
+    meta = {"failed": failed, "total_seconds": total, "argv": sys.argv[1:]}
+    (RESULTS / "run_all.json").write_text(json.dumps(meta, indent=2) + "\n")
     render(failed=failed, total_seconds=total, argv=sys.argv[1:])
     print(f"docs/benchmarks.md rewritten; {total / 60:.1f} min in all")
     return 1 if failed else 0
