@@ -20,7 +20,7 @@ define make_external_root
 endef
 
 .PHONY: help setup test test-fast lint format mock-api extract run-batch run-all run-pipeline \
-	run-transforms run-quality run-webhooks docs demo bench clean chromium
+	run-transforms run-quality run-webhooks docs demo bench bench-dlt-venv clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -88,10 +88,20 @@ docs: setup ## build the dbt docs site offline into target/docs (one self-contai
 demo: setup ## the whole pipeline on the mock API, end to end, then a summary
 	$(PY) -m extractor.demo
 
-bench: setup ## run the benchmarks (mock ceiling, extraction, webhooks)
-	$(PY) bench/mock_ceiling.py
-	$(PY) bench/extract_bench.py
-	$(PY) bench/webhook_bench.py
+# dlt is a bench-only dependency: its own virtualenv, so it never touches the project's pins.
+DLT_VENV := bench/.venv-dlt
+DLT_VERSION ?= 1.31.0
+BENCH_ARGS ?=
+
+$(DLT_VENV)/.installed:
+	@test -x $(DLT_VENV)/bin/python || $(PY_BOOT) -m venv $(DLT_VENV)
+	$(DLT_VENV)/bin/python -m pip install -q 'dlt[filesystem]==$(DLT_VERSION)'
+	@touch $@
+
+bench-dlt-venv: $(DLT_VENV)/.installed ## the dlt peer's own virtualenv (bench/.venv-dlt)
+
+bench: setup bench-dlt-venv ## run every benchmark and rewrite docs/benchmarks.md (BENCH_ARGS=...)
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean: ## remove the local lake and dbt artefacts (keeps .venv)
 	rm -rf _local_data dbt_project/target dbt_project/logs target logs

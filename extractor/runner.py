@@ -33,7 +33,7 @@ from extractor.ids import InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock, read_lock, unlock
 from extractor.manifest import ManifestError, list_run_ids, read_manifest, update_section
 from extractor.progress import Progress, summary_text
-from extractor.rawjson import RawJsonError, nested_span, one_line, with_member_true
+from extractor.rawjson import RawJsonError, one_line, path_span, with_member_true
 from extractor.settings import Settings
 from extractor.state import StateError, Watermark, advance, read_watermark
 from extractor.storage import Storage, StorageError, storage_for
@@ -421,8 +421,7 @@ class Extraction:
             if target is None:
                 continue  # e.g. a dispute: kept in entity=events only
             try:
-                data_span = nested_span(page.text, item.span, "data")
-                obj_span = nested_span(page.text, data_span, "object") if data_span else None
+                obj_span = path_span(page.text, item.span, ("data", "object"))
             except RawJsonError as exc:
                 raise ExtractError(f"GET {EVENTS.path}: event {item.id}: {exc}") from None
             if obj_span is None:
@@ -455,8 +454,13 @@ class Extraction:
     # -- committing --------------------------------------------------------------------------
 
     def _close_writers(self) -> None:
-        for entity_run in self.runs.values():
-            files = entity_run.writer.close()
+        """Flush every entity's last part, all at once: the writes and fsyncs overlap."""
+        runs = list(self.runs.values())
+        if not runs:
+            return
+        with ThreadPoolExecutor(len(runs), thread_name_prefix="close") as pool:
+            closed = list(pool.map(lambda run: run.writer.close(), runs))
+        for entity_run, files in zip(runs, closed, strict=True):
             entity_run.files = [{"key": f.key, "rows": f.rows, "bytes": f.bytes} for f in files]
 
     def _entities_dict(self) -> dict[str, Any]:

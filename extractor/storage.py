@@ -8,8 +8,10 @@ Keys are '/'-separated paths relative to LAKE_ROOT.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +72,14 @@ class LocalStorage(Storage):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root_path = Path(root).resolve()
         self.root = str(self.root_path)
+        # Folders this process made or saw, so a hot writer (the webhook receiver) does not
+        # stat its partition folder on every event; a folder removed behind our back is
+        # recreated on the ENOENT that follows.
+        self._folders: set[Path] = set()
+        self._dir_sync = DirectorySync()
+        # Exclusive create through an unnamed O_TMPFILE inode, linked in when complete
+        # (Linux); falls back to a named temp file + link + unlink where unsupported.
+        self._tmpfile_ok = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 
     def _path(self, key: str) -> Path:
         return self.root_path / validate_key(key)
@@ -110,19 +120,58 @@ class LocalStorage(Storage):
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
         try:
-            tmp = self._write_temp(path, data)
             try:
-                # link() is atomic and fails if the target exists: readers never see a
-                # half-written file and two writers cannot both win.
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            finally:
-                _unlink_quietly(tmp)
-            self._fsync_dir(path.parent)
-            return True
+                created = self._link_new(path, data)
+            except FileNotFoundError:
+                # The folder is new (or was removed since we cached it).
+                self._folders.discard(path.parent)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                created = self._link_new(path, data)
+            self._folders.add(path.parent)
+            # Durable before True *or* False: a duplicate may arrive while the first copy's
+            # directory entry is not yet synced, and its caller must not acknowledge an event
+            # that a crash could still lose. Concurrent callers share one directory fsync.
+            self._dir_sync.sync(path.parent)
+            return created
         except OSError as exc:
             raise StorageError(f"cannot create {path}: {exc.strerror or exc}") from exc
+
+    def _link_new(self, path: Path, data: bytes) -> bool:
+        """Write `data` durably to a new inode, then link it at `path` unless it exists.
+
+        link() is atomic and fails if the target exists: readers never see a half-written
+        file and two writers cannot both win. The data is fsynced before the link.
+        """
+        if path.parent not in self._folders and not path.parent.is_dir():
+            raise FileNotFoundError(path.parent)
+        if self._tmpfile_ok:
+            try:
+                fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise
+                self._tmpfile_ok = False  # this filesystem has no O_TMPFILE
+            else:
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                    try:
+                        # linkat(AT_SYMLINK_FOLLOW) through /proc names the open inode;
+                        # a src_dir_fd makes os.link use linkat with that flag.
+                        os.link(str(fd), path, src_dir_fd=_proc_fd_dir(), follow_symlinks=True)
+                    except FileExistsError:
+                        return False
+                    return True
+                finally:
+                    os.close(fd)
+        tmp = self._write_temp(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            _unlink_quietly(tmp)
+        return True
 
     def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -264,6 +313,84 @@ def storage_for(settings: Settings) -> Storage:
     if settings.is_s3:
         return S3Storage(settings.lake_root, endpoint_url=settings.aws_endpoint_url)
     return LocalStorage(settings.lake_root)
+
+
+_PROC_FD: dict[int, int] = {}
+
+
+def _proc_fd_dir() -> int:
+    """A descriptor of /proc/self/fd, one per process (a fork gets its own)."""
+    pid = os.getpid()
+    fd = _PROC_FD.get(pid)
+    if fd is None:
+        fd = _PROC_FD[pid] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class DirectorySync:
+    """Group commit for directory fsyncs.
+
+    `sync(folder)` returns only after an fsync of `folder` that *started after the call*
+    has succeeded (so it covers every entry the caller made before calling), and raises
+    that fsync's error otherwise. Callers arriving while one runs wait for the next one,
+    which then covers all of them: with N writers in flight a folder costs about one fsync
+    per round instead of N.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folders: dict[Path, _FolderSync] = {}
+
+    def sync(self, folder: Path) -> None:
+        with self._lock:
+            state = self._folders.get(folder)
+            if state is None:
+                state = self._folders[folder] = _FolderSync()
+        state.sync(folder)
+
+
+class _FolderSync:
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.started = 0  # fsyncs begun
+        self.done = 0  # fsyncs finished (in order: one at a time)
+        self.running = False
+        self.errors: dict[int, OSError] = {}
+
+    def sync(self, folder: Path) -> None:
+        with self.cond:
+            target = self.started + 1  # the first fsync to begin after this call
+            while self.done < target:
+                if self.running:
+                    self.cond.wait()
+                    continue
+                self.running = True
+                self.started += 1
+                generation = self.started
+                error: OSError | None = None
+                self.cond.release()
+                try:
+                    LocalStorage._fsync_dir(folder)
+                except OSError as exc:
+                    error = exc
+                finally:
+                    self.cond.acquire()
+                    self.running = False
+                    self.done = generation
+                    if error is not None:
+                        self.errors[generation] = error
+                    for old in [g for g in self.errors if g < generation - 1000]:
+                        del self.errors[old]
+                    self.cond.notify_all()
+            error = self.errors.get(target)
+        if error is not None:
+            raise error
 
 
 def _unlink_quietly(path: str) -> None:

@@ -1,0 +1,266 @@
+"""Render docs/benchmarks.md from bench/results/*.json (this run) and bench/reference/*.json.
+
+    .venv/bin/python bench/report.py      # re-render from the last results
+
+`bench/reference/` holds committed results of larger, separately run sizes (1M charges and
+the like); they are shown in their own table, labelled with their command and date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+REFERENCE = REPO / "bench" / "reference"
+DOC = REPO / "docs" / "benchmarks.md"
+ORDER = ("extract", "ratelimit", "extract_memory", "dbt", "incremental", "webhook")
+
+HEADER = """# Benchmarks
+
+Written by `make bench` (`bench/run_all.py`; re-render with `.venv/bin/python bench/report.py`).
+Every figure is measured on this project's 2-core machine, everything on loopback, each
+benchmark a fresh process; peak memory is the kernel's peak RSS of the measured process
+(`wait4`). Figures are medians of the rounds shown; each ratio compares two figures taken in
+the same invocation, so the noise of this shared machine (other builds and test suites run on
+it) hits both sides of a ratio alike. Sizes are options of `bench/run_all.py`
+(`make bench BENCH_ARGS="--extract-charges 100000"`); the defaults finish in under 15
+minutes. Raw figures: `bench/results/*.json` (not committed) and `bench/reference/*.json`.
+"""
+
+
+def load(folder: Path, name: str) -> dict[str, Any] | None:
+    path = folder / f"{name}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def ratio_text(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def met_text(met: bool | None) -> str:
+    return "—" if met is None else ("**yes**" if met else "**no**")
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| benchmark | figure | baseline (same run) | ratio | goal | met? | peak memory "
+        "| command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        peak = row.get("peak_rss_mib")
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(x)
+                for x in (
+                    row["benchmark"],
+                    row["figure"],
+                    row["baseline"],
+                    ratio_text(row.get("ratio")),
+                    row["goal"],
+                    met_text(row.get("met")),
+                    "—" if peak is None else f"{peak:,.0f} MiB",
+                    f"`{row['command']}`",
+                )
+            )
+            + " |"
+        )
+    return lines
+
+
+def reasons(name: str, document: dict[str, Any]) -> list[str]:
+    """Why a goal was missed, from the figures of that run."""
+    details = document["details"]
+    out = []
+    for row in document["rows"]:
+        if row.get("met") is not False:
+            continue
+        if name == "extract" and "dlt" in row["benchmark"]:
+            medians = details["medians"]
+            cap = medians["ceiling_records_per_s"] / medians["dlt_records_per_s"]
+            out.append(
+                f"Extraction vs dlt missed ({row['ratio']:.2f}×): the mock renders every object "
+                "in Python, single process, so it bounds both clients on loopback; dlt already "
+                f"reaches {1 / cap:.0%} of the mock's ceiling, so even an extractor running at "
+                f"the ceiling would be only {cap:.2f}× dlt. 3× dlt needs a faster server, not a "
+                "faster client."
+            )
+        elif name == "extract":
+            rounds = details["rounds"]
+            written = rounds[0]["extractor"]["records_written"]
+            received = rounds[0]["extractor"]["records"]
+            mib = rounds[0]["extractor"]["bronze_bytes"] / 2**20
+            out.append(
+                f"Extraction vs ceiling missed ({row['ratio']:.2f}×): the mock and the client "
+                "share the 2 cores (and the machine's other work), so every CPU-second the "
+                "extractor spends is taken from the mock that sets the pace. The ceiling client "
+                "only decodes each page; the extractor also finds each object's exact source "
+                f"text, envelopes and writes {written:,} Bronze lines for {received:,} received "
+                f"({mib:,.0f} MiB, fsynced), and its wall time includes process start-up, the "
+                "lock, manifest and watermarks."
+            )
+        elif name == "ratelimit":
+            out.append(f"Rate-limited run missed: {row['figure']}.")
+        elif name == "extract_memory":
+            out.append(
+                f"Extractor memory missed ({row['ratio']:.2f}×): each entity's current Bronze "
+                "part is buffered in memory until it reaches 50,000 lines or 64 MiB, so peak "
+                "memory grows until the parts reach those bounds and is flat beyond them; the "
+                "small run never reaches them (see the notes below)."
+            )
+        elif name == "dbt":
+            parts = []
+            if "failed" in row["figure"]:
+                parts.append("the build failed (error in the figure column)")
+            elif row["ratio"] is not None and "here ≤" in row["goal"]:
+                allowed = float(row["goal"].split("here ≤ ")[1].split(" s")[0])
+                seconds = float(row["figure"].split(" s")[0].replace(",", ""))
+                if seconds > allowed:
+                    parts.append(
+                        f"time: {seconds:.1f} s against an allowance of {allowed:.1f} s. dbt's "
+                        "fixed costs (process start, parse, the 116 data tests and 3 unit tests "
+                        "of `dbt build`, which the script does not run, a warehouse table per "
+                        "model before each Parquet COPY) weigh most at small sizes, and two "
+                        "models run at once on the 2 cores"
+                    )
+            if "peak RSS max" in row["figure"]:
+                peak = float(
+                    row["figure"].split("peak RSS max ")[1].split(" MiB")[0].replace(",", "")
+                )
+                if peak > 1024:
+                    parts.append(
+                        f"memory: peak {peak:,.0f} MiB. It is DuckDB's, reading Bronze JSON "
+                        "into the Silver models; capping it with memory_limit makes the build "
+                        "fail instead (see the notes)"
+                    )
+            out.append("dbt vs script missed: " + "; ".join(parts or ["see the figures"]) + ".")
+        elif name == "incremental":
+            runs = details["runs"]
+            out.append(
+                f"Incremental missed ({row['ratio']:.2f}× the full run): the 1% run extracts "
+                f"{runs['incremental']['records_received']:,} records instead of "
+                f"{runs['full']['records_received']:,}, but `dbt build` rebuilds every Silver "
+                "and Gold model from all of Bronze and runs every test on every run, so the "
+                "transform step costs the same as in the full run and dominates both. Meeting "
+                "it needs Silver/Gold to rebuild only the `dt` partitions a run touched "
+                "(incremental models keyed on the run's partitions); that is a change to the "
+                "dbt models, which are being refactored on another branch, so it is not built "
+                "here."
+            )
+        elif name == "webhook":
+            out.append(
+                f"Webhooks missed ({row['figure']}): every acknowledged event costs two "
+                "journal commits in sequence (the event file's fsync, then the folder's "
+                "after the link), which is what the durability contract requires; on this "
+                "machine's shared virtual disk those take milliseconds each, so throughput "
+                "is concurrency / commit latency. The hello-world baseline does no I/O."
+            )
+    return out
+
+
+def git_head() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def render(
+    failed: dict[str, str] | None = None,
+    total_seconds: float | None = None,
+    argv: list[str] | None = None,
+) -> str:
+    failed = failed or {}
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    loads = []
+    for name in ORDER:
+        document = load(RESULTS, name)
+        if name in failed or document is None:
+            why = failed.get(name, "not run in this invocation (no bench/results file)")
+            rows.append(
+                {
+                    "benchmark": name,
+                    "figure": "—",
+                    "baseline": "—",
+                    "ratio": None,
+                    "goal": "—",
+                    "met": None,
+                    "peak_rss_mib": None,
+                    "command": f"bench/run_all.py --only {name}",
+                }
+            )
+            notes.append(f"`{name}` did not produce figures: {why}.")
+            continue
+        rows.extend(document["rows"])
+        notes.extend(reasons(name, document))
+        loads.append(f"{name} {document['finished_at']} (load {document['load_average'][0]:.1f})")
+    lines = [HEADER]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    took = f", {total_seconds / 60:.1f} min" if total_seconds else ""
+    args = " ".join(argv or [])
+    lines.append(
+        f"## This run\n\nRendered {when} at commit `{git_head()}`; `make bench"
+        + (f' BENCH_ARGS="{args}"' if args else "")
+        + f"`{took}; {os.cpu_count()} CPUs. Finished (1-minute load average): "
+        + "; ".join(loads)
+        + ".\n"
+    )
+    lines.extend(table(rows))
+    if notes:
+        lines.append("\nWhere a goal is missed, why:\n")
+        lines.extend(f"- {note}" for note in notes)
+    reference_rows = []
+    for path in sorted(REFERENCE.glob("*.json")) if REFERENCE.exists() else []:
+        document = json.loads(path.read_text())
+        for row in document["rows"]:
+            reference_rows.append({**row, "benchmark": f"{row['benchmark']} ({path.stem})"})
+    if reference_rows:
+        lines.append(
+            "\n## Larger sizes, run separately\n\nEach row is one separate invocation of the "
+            "command shown (results committed in `bench/reference/`), on the same machine, "
+            "with the same caveats.\n"
+        )
+        lines.extend(table(reference_rows))
+        ref_notes = []
+        for path in sorted(REFERENCE.glob("*.json")):
+            document = json.loads(path.read_text())
+            # The longest benchmark name the file is named after (extract_memory_*, not extract).
+            name = max((n for n in ORDER if path.stem.startswith(n)), key=len, default="")
+            ref_notes.extend(f"{path.stem}: {n}" for n in reasons(name, document))
+            ref_notes.extend(document.get("notes", []))
+        if ref_notes:
+            lines.append("")
+            lines.extend(f"- {note}" for note in ref_notes)
+    extra = REPO / "bench" / "NOTES.md"
+    if extra.exists():
+        lines.append("\n" + extra.read_text().strip())
+    text = "\n".join(lines) + "\n"
+    DOC.write_text(text)
+    return text
+
+
+def main() -> None:
+    """Re-render from the last results, with the last `make bench` run's total if recorded."""
+    run = RESULTS / "run_all.json"
+    meta = json.loads(run.read_text()) if run.exists() else {}
+    render(meta.get("failed"), meta.get("total_seconds"), meta.get("argv"))
+
+
+if __name__ == "__main__":
+    main()
+    print(f"wrote {DOC}", file=sys.stderr)
