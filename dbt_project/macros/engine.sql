@@ -157,3 +157,27 @@
 {% macro spark__star_except(columns) -%}
   * except ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{# Spark's local session has an in-memory catalog: tables are forgotten between runs, but a
+   seed's managed table leaves its folder in the warehouse, and Spark refuses to create a
+   managed table over an existing folder. Dropping the seeds schema (cascade) removes the
+   folder; it is created again empty (dbt made the schemas before this hook), and the run's
+   seed step fills it. With a real metastore nothing is dropped. #}
+{% macro reset_seed_warehouse() -%}
+  {{ return(adapter.dispatch('reset_seed_warehouse')()) }}
+{%- endmacro %}
+
+{% macro duckdb__reset_seed_warehouse() -%}
+{%- endmacro %}
+
+{% macro spark__reset_seed_warehouse() -%}
+  {%- if execute -%}
+    {%- set catalog = run_query('set spark.sql.catalogImplementation').columns[1].values()[0] -%}
+    {%- if catalog == 'in-memory' -%}
+      {%- set seeds = target.schema ~ '_seeds' -%}
+      {% do run_query('create database if not exists ' ~ seeds) %}
+      {% do run_query('drop database ' ~ seeds ~ ' cascade') %}
+      {% do run_query('create database ' ~ seeds) %}
+    {%- endif -%}
+  {%- endif -%}
+{%- endmacro %}
