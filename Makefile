@@ -20,8 +20,9 @@ define make_external_root
 	@case "$(LAKE_ROOT)" in s3://*) ;; *) mkdir -p "$(LAKE_ROOT)/silver/source=stripe" "$(LAKE_ROOT)/gold" "$(LAKE_ROOT)/_state";; esac
 endef
 
-.PHONY: help setup setup-spark java build-spark test test-fast lint format mock-api extract run-batch run-all run-pipeline \
-	run-transforms run-quality run-webhooks docs demo bench clean chromium
+.PHONY: help setup setup-spark java build-spark test test-fast lint format mock-api extract \
+	run-batch run-all run-pipeline run-transforms run-quality run-webhooks docs demo bench clean \
+	chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
