@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 ENTITY ?= charges
 DAYS ?= 3
 PYTEST_ARGS ?=
@@ -19,8 +20,9 @@ define make_external_root
 	@case "$(LAKE_ROOT)" in s3://*) ;; *) mkdir -p "$(LAKE_ROOT)/silver/source=stripe" "$(LAKE_ROOT)/gold" "$(LAKE_ROOT)/_state";; esac
 endef
 
-.PHONY: help setup test test-fast lint format mock-api extract run-batch run-all run-pipeline \
-	run-transforms run-quality run-webhooks docs demo bench bench-dlt-venv clean chromium
+.PHONY: help setup setup-spark java build-spark test test-fast lint format mock-api extract \
+	run-batch run-all run-pipeline run-transforms run-quality run-webhooks docs demo bench \
+	bench-dlt-venv clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,11 +38,28 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP) ## create .venv and install pinned dependencies
 
+# The Spark target (ADR 0030): dbt-spark + pyspark, pinned in the lock like everything else.
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev,spark]'
+	@touch $(SPARK_STAMP)
+
+# pyspark starts a JVM: Debian's Java 17 runtime, installed once if `java` is missing.
+java: ## install Debian's Java 17 runtime for Spark if it is missing
+	command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless)
+
+setup-spark: $(SPARK_STAMP) java ## add the Spark target's dependencies (dbt-spark, pyspark, Java)
+
+# dbt's data and unit tests stay DuckDB-only (ADR 0030): seeds and models only.
+build-spark: setup-spark ## build Silver and Gold with Apache Spark (local, in-process) into LAKE_ROOT
+	$(make_external_root)
+	$(BIN)/dbt build --target spark --exclude-resource-type test --exclude-resource-type unit_test \
+		--project-dir . --profiles-dir . --target-path target/spark/dbt
+
 # The report tests render the HTML in headless Chromium (Debian's package; installs once).
 chromium: ## install headless Chromium for the report tests if it is missing
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: setup chromium ## run every test suite (unit, integration, end-to-end)
+test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup ## unit and quick integration tests only (seconds)

@@ -59,7 +59,8 @@ final as (
         marked_uncollectible_at,
         -- From sending (finalization) to payment, in days with hour precision.
         round(
-            (epoch(paid_at) - epoch(coalesce(finalized_at, created_at))) / 86400.0, 2
+            ({{ epoch_seconds('paid_at') }} - {{ epoch_seconds('coalesce(finalized_at, created_at)') }})
+            / 86400.0, 2
         ) as days_to_pay,
         cast(created_at as date) as dt
     from with_unit

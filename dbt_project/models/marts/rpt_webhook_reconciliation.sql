@@ -84,7 +84,7 @@ classified as (
             -- Webhook only: the batch may still hold the object from a list read.
             when batch_objects.object_id is not null then 'matched'
             -- Too recent for the batch to have read yet (its safety window).
-            when epoch(joined.created_at) >= batch_horizon.observed_until
+            when {{ epoch_seconds('joined.created_at') }} >= batch_horizon.observed_until
                 - {{ var('reconciliation_safety_window_seconds', 600) }}
                 or batch_horizon.observed_until is null
                 then 'pending'
@@ -107,7 +107,7 @@ final as (
         object_type,
         created_at,
         webhook_received_at,
-        epoch(webhook_received_at) - epoch(created_at) as webhook_delay_seconds,
+        {{ epoch_seconds('webhook_received_at') }} - {{ epoch_seconds('created_at') }} as webhook_delay_seconds,
         is_seen_by_webhook,
         is_seen_by_batch,
         coalesce(is_in_webhook_coverage, false) as is_in_webhook_coverage,

@@ -1,24 +1,24 @@
 with source as (
 
-    select * from {{ source('stripe', 'customers') }}
+    select * from {{ bronze(source('stripe', 'customers')) }}
 
 ),
 
 renamed as (
 
     select
-        data ->> '$.id' as customer_id,
-        data ->> '$.email' as email,
-        data ->> '$.name' as customer_name,
-        data ->> '$.description' as description,
-        lower(data ->> '$.currency') as currency,
-        data ->> '$.address.country' as address_country,
-        data ->> '$.address.city' as address_city,
-        data ->> '$.tax_exempt' as tax_exempt,
-        cast(data -> '$.balance' as bigint) as balance_minor,
-        cast(data -> '$.delinquent' as boolean) as is_delinquent,
-        cast(data -> '$.livemode' as boolean) as is_livemode,
-        data -> '$.metadata' as metadata,
+        {{ json_text('$.id') }} as customer_id,
+        {{ json_text('$.email') }} as email,
+        {{ json_text('$.name') }} as customer_name,
+        {{ json_text('$.description') }} as description,
+        lower({{ json_text('$.currency') }}) as currency,
+        {{ json_text('$.address.country') }} as address_country,
+        {{ json_text('$.address.city') }} as address_city,
+        {{ json_text('$.tax_exempt') }} as tax_exempt,
+        {{ json_cast('$.balance', 'bigint') }} as balance_minor,
+        {{ json_cast('$.delinquent', 'boolean') }} as is_delinquent,
+        {{ json_cast('$.livemode', 'boolean') }} as is_livemode,
+        {{ json_value('$.metadata') }} as metadata,
         {{ unix_to_timestamp('$.created') }} as created_at,
         {{ is_tombstone() }} as is_tombstone,
         _observed_at,
@@ -53,9 +53,8 @@ deduped as (
 final as (
 
     select
-        * exclude (_source, _loaded_at, _event_id, is_tombstone, deleted_epoch),
-        cast(to_timestamp(deleted_epoch) at time zone 'UTC' as {{ dbt.type_timestamp() }})
-            as deleted_at,
+        {{ star_except(['_source', '_loaded_at', '_event_id', 'is_tombstone', 'deleted_epoch']) }},
+        {{ epoch_to_timestamp('deleted_epoch') }} as deleted_at,
         cast(created_at as date) as dt
     from deduped
 

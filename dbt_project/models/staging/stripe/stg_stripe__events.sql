@@ -1,24 +1,24 @@
 with source as (
 
-    select * from {{ source('stripe', 'events') }}
+    select * from {{ bronze(source('stripe', 'events')) }}
 
 ),
 
 renamed as (
 
     select
-        data ->> '$.id' as event_id,
-        data ->> '$.type' as event_type,
-        data ->> '$.api_version' as api_version,
-        data ->> '$.data.object.id' as object_id,
-        data ->> '$.data.object.object' as object_type,
-        data ->> '$.data.object.status' as object_status,
+        {{ json_text('$.id') }} as event_id,
+        {{ json_text('$.type') }} as event_type,
+        {{ json_text('$.api_version') }} as api_version,
+        {{ json_text('$.data.object.id') }} as object_id,
+        {{ json_text('$.data.object.object') }} as object_type,
+        {{ json_text('$.data.object.status') }} as object_status,
         -- Compared with the webhook copy of the same event (rpt_webhook_reconciliation).
-        md5(cast(data -> '$.data.object' as varchar)) as object_digest,
-        data -> '$.data.previous_attributes' as previous_attributes,
-        data ->> '$.request.id' as request_id,
-        cast(data -> '$.pending_webhooks' as bigint) as pending_webhooks,
-        cast(data -> '$.livemode' as boolean) as is_livemode,
+        {{ json_digest('$.data.object') }} as object_digest,
+        {{ json_value('$.data.previous_attributes') }} as previous_attributes,
+        {{ json_text('$.request.id') }} as request_id,
+        {{ json_cast('$.pending_webhooks', 'bigint') }} as pending_webhooks,
+        {{ json_cast('$.livemode', 'boolean') }} as is_livemode,
         {{ unix_to_timestamp('$.created') }} as created_at,
         _observed_at,
         _source,
@@ -40,7 +40,7 @@ deduped as (
 final as (
 
     select
-        * exclude (_source, _loaded_at, _event_id),
+        {{ star_except(['_source', '_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 

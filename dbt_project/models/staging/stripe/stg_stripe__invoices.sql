@@ -1,32 +1,32 @@
 with source as (
 
-    select * from {{ source('stripe', 'invoices') }}
+    select * from {{ bronze(source('stripe', 'invoices')) }}
 
 ),
 
 renamed as (
 
     select
-        data ->> '$.id' as invoice_id,
-        data ->> '$.customer' as customer_id,
-        data ->> '$.charge' as charge_id,
-        data ->> '$.payment_intent' as payment_intent_id,
-        data ->> '$.subscription' as subscription_id,
-        data ->> '$.number' as invoice_number,
-        data ->> '$.status' as status,
-        data ->> '$.billing_reason' as billing_reason,
-        data ->> '$.collection_method' as collection_method,
-        lower(data ->> '$.currency') as currency,
-        cast(data -> '$.subtotal' as bigint) as subtotal_minor,
-        cast(data -> '$.tax' as bigint) as tax_minor,
-        cast(data -> '$.total' as bigint) as total_minor,
-        cast(data -> '$.amount_due' as bigint) as amount_due_minor,
-        cast(data -> '$.amount_paid' as bigint) as amount_paid_minor,
-        cast(data -> '$.amount_remaining' as bigint) as amount_remaining_minor,
-        cast(data -> '$.attempt_count' as bigint) as attempt_count,
-        cast(data -> '$.paid' as boolean) as is_paid,
-        cast(data -> '$.livemode' as boolean) as is_livemode,
-        data -> '$.metadata' as metadata,
+        {{ json_text('$.id') }} as invoice_id,
+        {{ json_text('$.customer') }} as customer_id,
+        {{ json_text('$.charge') }} as charge_id,
+        {{ json_text('$.payment_intent') }} as payment_intent_id,
+        {{ json_text('$.subscription') }} as subscription_id,
+        {{ json_text('$.number') }} as invoice_number,
+        {{ json_text('$.status') }} as status,
+        {{ json_text('$.billing_reason') }} as billing_reason,
+        {{ json_text('$.collection_method') }} as collection_method,
+        lower({{ json_text('$.currency') }}) as currency,
+        {{ json_cast('$.subtotal', 'bigint') }} as subtotal_minor,
+        {{ json_cast('$.tax', 'bigint') }} as tax_minor,
+        {{ json_cast('$.total', 'bigint') }} as total_minor,
+        {{ json_cast('$.amount_due', 'bigint') }} as amount_due_minor,
+        {{ json_cast('$.amount_paid', 'bigint') }} as amount_paid_minor,
+        {{ json_cast('$.amount_remaining', 'bigint') }} as amount_remaining_minor,
+        {{ json_cast('$.attempt_count', 'bigint') }} as attempt_count,
+        {{ json_cast('$.paid', 'boolean') }} as is_paid,
+        {{ json_cast('$.livemode', 'boolean') }} as is_livemode,
+        {{ json_value('$.metadata') }} as metadata,
         {{ unix_to_timestamp('$.period_start') }} as period_start_at,
         {{ unix_to_timestamp('$.period_end') }} as period_end_at,
         {{ unix_to_timestamp('$.due_date') }} as due_at,
@@ -55,7 +55,7 @@ deduped as (
 final as (
 
     select
-        * exclude (_source, _loaded_at, _event_id),
+        {{ star_except(['_source', '_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 

@@ -1,27 +1,27 @@
 with source as (
 
-    select * from {{ source('stripe', 'payment_intents') }}
+    select * from {{ bronze(source('stripe', 'payment_intents')) }}
 
 ),
 
 renamed as (
 
     select
-        data ->> '$.id' as payment_intent_id,
-        data ->> '$.customer' as customer_id,
-        data ->> '$.latest_charge' as latest_charge_id,
-        data ->> '$.invoice' as invoice_id,
-        data ->> '$.payment_method' as payment_method_id,
-        data ->> '$.status' as status,
-        data ->> '$.capture_method' as capture_method,
-        data ->> '$.cancellation_reason' as cancellation_reason,
-        data ->> '$.last_payment_error.code' as last_payment_error_code,
-        lower(data ->> '$.currency') as currency,
-        cast(data -> '$.amount' as bigint) as amount_minor,
-        cast(data -> '$.amount_received' as bigint) as amount_received_minor,
-        cast(data -> '$.amount_capturable' as bigint) as amount_capturable_minor,
-        cast(data -> '$.livemode' as boolean) as is_livemode,
-        data -> '$.metadata' as metadata,
+        {{ json_text('$.id') }} as payment_intent_id,
+        {{ json_text('$.customer') }} as customer_id,
+        {{ json_text('$.latest_charge') }} as latest_charge_id,
+        {{ json_text('$.invoice') }} as invoice_id,
+        {{ json_text('$.payment_method') }} as payment_method_id,
+        {{ json_text('$.status') }} as status,
+        {{ json_text('$.capture_method') }} as capture_method,
+        {{ json_text('$.cancellation_reason') }} as cancellation_reason,
+        {{ json_text('$.last_payment_error.code') }} as last_payment_error_code,
+        lower({{ json_text('$.currency') }}) as currency,
+        {{ json_cast('$.amount', 'bigint') }} as amount_minor,
+        {{ json_cast('$.amount_received', 'bigint') }} as amount_received_minor,
+        {{ json_cast('$.amount_capturable', 'bigint') }} as amount_capturable_minor,
+        {{ json_cast('$.livemode', 'boolean') }} as is_livemode,
+        {{ json_value('$.metadata') }} as metadata,
         {{ unix_to_timestamp('$.created') }} as created_at,
         {{ unix_to_timestamp('$.canceled_at') }} as canceled_at,
         _observed_at,
@@ -43,7 +43,7 @@ deduped as (
 final as (
 
     select
-        * exclude (_source, _loaded_at, _event_id),
+        {{ star_except(['_source', '_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 

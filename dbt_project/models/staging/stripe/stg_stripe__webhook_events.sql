@@ -3,18 +3,18 @@
 with source as (
 
     {% if lake_files_exist(webhook_glob) -%}
-    select * from {{ source('stripe', 'webhook_events') }}
+    select * from {{ bronze(source('stripe', 'webhook_events')) }}
     {%- else -%}
     -- Nothing captured yet: the same columns, no rows.
     select
-        cast(null as varchar) as _run_id,
+        cast(null as {{ dbt.type_string() }}) as _run_id,
         cast(null as timestamp) as _loaded_at,
         cast(null as timestamp) as _received_at,
         cast(null as bigint) as _observed_at,
-        cast(null as varchar) as _source,
-        cast(null as varchar) as _event_id,
-        cast(null as varchar) as _event_type,
-        cast(null as json) as data
+        cast(null as {{ dbt.type_string() }}) as _source,
+        cast(null as {{ dbt.type_string() }}) as _event_id,
+        cast(null as {{ dbt.type_string() }}) as _event_type,
+        cast(null as {{ type_json() }}) as data
     where false
     {%- endif %}
 
@@ -23,15 +23,15 @@ with source as (
 renamed as (
 
     select
-        data ->> '$.id' as event_id,
-        data ->> '$.type' as event_type,
-        data ->> '$.api_version' as api_version,
-        data ->> '$.data.object.id' as object_id,
-        data ->> '$.data.object.object' as object_type,
-        data ->> '$.data.object.status' as object_status,
+        {{ json_text('$.id') }} as event_id,
+        {{ json_text('$.type') }} as event_type,
+        {{ json_text('$.api_version') }} as api_version,
+        {{ json_text('$.data.object.id') }} as object_id,
+        {{ json_text('$.data.object.object') }} as object_type,
+        {{ json_text('$.data.object.status') }} as object_status,
         -- Minified by DuckDB's JSON writer, so whitespace in the delivery does not matter.
-        md5(cast(data -> '$.data.object' as varchar)) as object_digest,
-        data -> '$.data.object' as object_state,
+        {{ json_digest('$.data.object') }} as object_digest,
+        {{ json_value('$.data.object') }} as object_state,
         {{ unix_to_timestamp('$.created') }} as created_at,
         _received_at as received_at,
         _observed_at,
@@ -54,7 +54,7 @@ deduped as (
 final as (
 
     select
-        * exclude (_source, _loaded_at, _event_id),
+        {{ star_except(['_source', '_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 

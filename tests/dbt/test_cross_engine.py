@@ -1,0 +1,234 @@
+"""The same dbt models on DuckDB and on Spark give the same Gold (issue 9, ADR 0030).
+
+One demo lake: the real mock over HTTP -> Bronze, plus webhook captures written by the
+receiver's own capture code. DuckDB builds it in place (`run-transforms`, tests included);
+Spark (`--target spark`, dbt-spark `session`) builds a copy of its Bronze in a second lake.
+Both sides' Parquet is then read with DuckDB and compared row by row. One Spark build only:
+its start-up and metastore cost minutes on a 2-core box.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from extractor.storage import LocalStorage
+from mock_api.dataset import parse_time
+from tests.dbt.expected import major
+from tests.support.servers import REPO_ROOT, start_mock_api
+from webhook_app.capture import capture, parse_event
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+NOW = parse_time("2026-02-20T00:00:00Z")
+DAYS = 2
+GOLD = {
+    "fct_payments": "charge_id",
+    "dim_customers": "customer_id",
+    "fct_invoices": "invoice_id",
+    "agg_daily_revenue": "revenue_date, currency",
+    "rpt_webhook_reconciliation": "event_id",
+}
+SILVER = {
+    "customers": "customer_id",
+    "charges": "charge_id",
+    "payment_intents": "payment_intent_id",
+    "invoices": "invoice_id",
+    "events": "event_id",
+    "webhook_events": "event_id",
+}
+
+
+def capture_webhooks(lake: Path) -> int:
+    """Every third batch event, delivered as Stripe does (pretty-printed) and stored by the
+    receiver's capture code, so both engines read real webhook files."""
+    events = []
+    for part in sorted(lake.glob("bronze/source=stripe/entity=events/dt=*/run_id=*/part-*")):
+        events += [json.loads(line)["data"] for line in part.read_text().splitlines()]
+    storage = LocalStorage(lake)
+    captured = 0
+    for event in sorted(events, key=lambda e: e["id"])[::3]:
+        body = json.dumps(event, indent=2).encode()
+        result = capture(storage, parse_event(body), event["created"] + 2, event["created"] + 3)
+        captured += not result.duplicate
+    return captured
+
+
+def gold_sql(lake: Path, model: str, *, dt_in_path: bool) -> str:
+    """Spark keeps `dt` in the folder name only (Hive layout); DuckDB also writes it inside."""
+    files = f"'{lake}/gold/model={model}/*/*.parquet'"
+    if dt_in_path:
+        return (
+            f"select * exclude (model) from read_parquet({files}, hive_partitioning = true, "
+            "hive_types = {'dt': 'DATE'})"
+        )
+    return f"select * from read_parquet({files}, hive_partitioning = false)"
+
+
+@pytest.fixture(scope="module")
+def lakes(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("engines")
+    duck, spark = base / "duckdb", base / "spark"
+    mock = start_mock_api({"MOCK_NOW": str(NOW)}, base)
+    env = {
+        **os.environ,
+        "STRIPE_API_BASE": mock.url,
+        "LAKE_ROOT": str(duck),
+        "STRIPE_RATE_LIMIT_RPS": "1000",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    env.pop("RUN_ID", None)
+    try:
+        extract = subprocess.run(
+            [sys.executable, "-m", "extractor", "run-all", "--days", str(DAYS), "--run-id", "x"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        mock.stop()
+    assert extract.returncode == 0, extract.stderr[-4000:]
+    webhooks = capture_webhooks(duck)
+    shutil.copytree(duck / "bronze", spark / "bronze")
+
+    started = time.monotonic()
+    duck_build = subprocess.run(
+        [sys.executable, "-m", "extractor", "run-transforms"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    duck_seconds = time.monotonic() - started
+    assert duck_build.returncode == 0, duck_build.stderr[-4000:]
+
+    state = base / "spark_state"
+    started = time.monotonic()
+    # The README's command: `make build-spark` (-o: the outer `make test` already set it up).
+    spark_build = subprocess.run(
+        ["make", "-s", "-o", "setup-spark", "build-spark"],
+        cwd=REPO_ROOT,
+        env={**env, "LAKE_ROOT": str(spark), "SPARK_STATE_DIR": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
+    spark_seconds = time.monotonic() - started
+    assert spark_build.returncode == 0, spark_build.stdout[-6000:]
+    print(f"\nbuild seconds: duckdb {duck_seconds:.1f} (with tests), spark {spark_seconds:.1f}")
+    return {
+        "duckdb": duck,
+        "spark": spark,
+        "state": state,
+        "webhooks": webhooks,
+        # build-spark's --target-path in the Makefile.
+        "spark_results": json.loads(
+            (REPO_ROOT / "target" / "spark" / "dbt" / "run_results.json").read_text()
+        ),
+    }
+
+
+def test_spark_builds_every_model_and_the_seed(lakes) -> None:
+    results = {
+        r["unique_id"].split(".")[-1]: r["status"]
+        for r in lakes["spark_results"]["results"]
+        if not r["unique_id"].startswith("operation.")  # the on-run-start hook
+    }
+    expected = {f"stg_stripe__{entity}" for entity in SILVER} | set(GOLD) | {"currency_exponents"}
+    assert results == dict.fromkeys(expected, "success")
+
+
+def test_spark_writes_the_same_lake_layout(lakes) -> None:
+    for layer in [f"silver/source=stripe/entity={e}" for e in SILVER] + [
+        f"gold/model={m}" for m in GOLD
+    ]:
+        folders = {
+            name: sorted(p.parent.name for p in (lakes[name] / layer).glob("dt=*/*.parquet"))
+            for name in ("duckdb", "spark")
+        }
+        assert folders["spark"], f"Spark wrote nothing under {layer}"
+        assert set(folders["spark"]) == set(folders["duckdb"]), layer
+    # Spark's warehouse (the seed's table) lives in SPARK_STATE_DIR, never in the checkout,
+    # and the in-memory catalog leaves no metastore anywhere.
+    assert (lakes["state"] / "warehouse").is_dir()
+    assert not (lakes["state"] / "metastore_db").exists()
+    for litter in ("metastore_db", "spark-warehouse", "derby.log"):
+        assert not (REPO_ROOT / litter).exists(), litter
+
+
+def test_silver_holds_the_same_objects(lakes) -> None:
+    for entity, key in SILVER.items():
+        ids = {}
+        for name in ("duckdb", "spark"):
+            files = f"'{lakes[name]}/silver/source=stripe/entity={entity}/*/*.parquet'"
+            ids[name] = duckdb.sql(
+                f"select {key} from read_parquet({files}, hive_partitioning = false)"
+            ).fetchall()
+        assert len(ids["spark"]) == len(set(ids["spark"])), f"duplicates in Spark {entity}"
+        assert sorted(ids["spark"]) == sorted(ids["duckdb"]), entity
+        if entity == "webhook_events":
+            assert len(ids["spark"]) == lakes["webhooks"] > 0
+
+
+@pytest.mark.parametrize("model", sorted(GOLD))
+def test_gold_rows_are_identical(lakes, model: str) -> None:
+    duck = duckdb.sql(gold_sql(lakes["duckdb"], model, dt_in_path=False))
+    spark = duckdb.sql(gold_sql(lakes["spark"], model, dt_in_path=True))
+    assert spark.columns == duck.columns
+    assert spark.types == duck.types
+    order = f"order by {GOLD[model]}"
+    duck_rows = duckdb.sql(f"select * from duck {order}").fetchall()
+    spark_rows = duckdb.sql(f"select * from spark {order}").fetchall()
+    assert len(duck_rows) > 0
+    assert spark_rows == duck_rows
+
+
+def test_payments_and_revenue_agree_in_minor_and_major_units(lakes) -> None:
+    """The figures readers look at, spelled out: ids, amounts, currencies, counts."""
+    figures = {}
+    for name in ("duckdb", "spark"):
+        lake = lakes[name]
+        payments = gold_sql(lake, "fct_payments", dt_in_path=name == "spark")
+        revenue = gold_sql(lake, "agg_daily_revenue", dt_in_path=name == "spark")
+        figures[name] = {
+            "payments": duckdb.sql(
+                f"select charge_id, currency, amount_minor, amount, net_minor, net "
+                f"from ({payments}) order by charge_id"
+            ).fetchall(),
+            "revenue": duckdb.sql(
+                f"select currency, sum(gross_minor)::bigint, sum(net_minor)::bigint, sum(net), "
+                f"sum(succeeded_count)::bigint, sum(failed_count)::bigint, "
+                f"sum(refunded_count)::bigint from ({revenue}) group by 1 order by 1"
+            ).fetchall(),
+        }
+    assert figures["spark"] == figures["duckdb"]
+    currencies = {row[1] for row in figures["spark"]["payments"]}
+    # Zero- and three-decimal currencies are in the demo data: the exponent is exercised.
+    assert {"jpy", "kwd", "usd"} <= currencies
+    for _, currency, amount_minor, amount, net_minor, net in figures["spark"]["payments"]:
+        assert amount == major(amount_minor, currency)
+        assert net == major(net_minor, currency)
+        assert isinstance(amount, Decimal)
+
+
+def test_webhook_reconciliation_matches_on_both_engines(lakes) -> None:
+    statuses = {}
+    for name in ("duckdb", "spark"):
+        report = gold_sql(lakes[name], "rpt_webhook_reconciliation", dt_in_path=name == "spark")
+        statuses[name] = duckdb.sql(
+            f"select reconciliation_status, count(*) from ({report}) group by 1 order by 1"
+        ).fetchall()
+    assert statuses["spark"] == statuses["duckdb"]
+    assert ("matched", lakes["webhooks"]) in statuses["spark"]
