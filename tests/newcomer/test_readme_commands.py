@@ -189,3 +189,11 @@ def test_a_fresh_clone_runs_the_readme_as_written(tmp_path: Path) -> None:
     lake = clone / "_local_data"
     assert list((lake / "gold" / "model=fct_payments").glob("dt=*/*.parquet"))
     assert list((lake / "bronze" / "source=stripe" / "entity=webhook_events").glob("dt=*/*.json"))
+
+    # The Make menu's two housekeeping targets, as the README lists them.
+    fast = _run(Command("Make menu", "make test-fast"), clone, env)
+    assert re.search(r"\d+ passed", fast.stdout), fast.stdout[-2000:]
+    assert "failed" not in fast.stdout.splitlines()[-1]
+    _run(Command("Make menu", "make clean"), clone, env)
+    assert not lake.exists() and not (clone / "target").exists()
+    assert (clone / ".venv" / "bin" / "python").exists(), "make clean must keep the venv"
