@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import MOCK_NOW, cmdline, fmt, run_measured, write_result  # noqa: E402
+from bench.harness import MOCK_NOW, cmdline, fmt, run_batch_charges, run_measured, write_result  # noqa: E402
 from tests.support.servers import start_mock_api  # noqa: E402
 
 
@@ -35,14 +35,7 @@ def one(volume: int, days: int, work: Path, label: str) -> dict:
             "STRIPE_RATE_LIMIT_RPS": "100000",
             "RUN_ID": f"memory-{label}",
         }
-        command = [
-            str(REPO / ".venv" / "bin" / "payments-pipeline"),
-            "run-batch",
-            "--entity",
-            "charges",
-            "--days",
-            str(days),
-        ]
+        command = run_batch_charges(days)
         measured = run_measured(command, env, log=work / f"{label}.log").check()
     finally:
         server.stop()

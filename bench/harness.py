@@ -45,6 +45,18 @@ class Measured:
         return self
 
 
+def run_batch_charges(days: int) -> list[str]:
+    """The extractor command the charge benchmarks measure."""
+    return [
+        str(REPO / ".venv" / "bin" / "payments-pipeline"),
+        "run-batch",
+        "--entity",
+        "charges",
+        "--days",
+        str(days),
+    ]
+
+
 def run_measured(
     command: list[str],
     env: dict[str, str] | None = None,

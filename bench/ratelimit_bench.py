@@ -27,7 +27,15 @@ sys.path.insert(0, str(REPO))
 
 import requests  # noqa: E402
 
-from bench.harness import MOCK_NOW, cmdline, fmt, median, run_measured, write_result  # noqa: E402
+from bench.harness import (  # noqa: E402
+    MOCK_NOW,
+    cmdline,
+    fmt,
+    median,
+    run_batch_charges,
+    run_measured,
+    write_result,
+)
 from tests.support.servers import start_mock_api  # noqa: E402
 
 REQUEST_LOG_SIZE = 2000  # mock_api.control.RequestLog keeps this many
@@ -56,14 +64,7 @@ def one_run(rps: float, seconds: float, work: Path, n: int) -> dict:
             "STRIPE_PAGE_LIMIT": str(PAGE_LIMIT),
             "RUN_ID": f"ratelimit-{n}",
         }
-        command = [
-            str(REPO / ".venv" / "bin" / "payments-pipeline"),
-            "run-batch",
-            "--entity",
-            "charges",
-            "--days",
-            str(days),
-        ]
+        command = run_batch_charges(days)
         measured = run_measured(command, env, log=work / f"run-{n}.log").check()
         entries = requests.get(
             f"{server.url}/_mock/requests", params={"limit": REQUEST_LOG_SIZE}, timeout=10

@@ -62,16 +62,7 @@ def object_members(
     if text[i : i + 1] == "}":
         return members, i + 1
     while True:
-        if text[i : i + 1] != '"':
-            raise RawJsonError(f"expected a key at char {i}")
-        try:
-            key, i = scanstring(text, i + 1)
-        except json.JSONDecodeError as exc:
-            raise RawJsonError(f"{exc.msg} at char {exc.pos}") from None
-        i = _skip(text, i)
-        if text[i : i + 1] != ":":
-            raise RawJsonError(f"expected ':' at char {i}")
-        i = _skip(text, i + 1)
+        key, i = _member_key(text, i)
         if key in split_arrays and text[i : i + 1] == "[":
             elements, i = _array_elements(text, i)
             members[key] = elements
@@ -150,6 +141,20 @@ def path_span(text: str, span: Span, keys: tuple[str, ...]) -> Span | None:
     return None
 
 
+def _member_key(text: str, i: int) -> tuple[str, int]:
+    """The key of the object member at `text[i]` and where its value starts."""
+    if text[i : i + 1] != '"':
+        raise RawJsonError(f"expected a key at char {i}")
+    try:
+        key, i = scanstring(text, i + 1)
+    except json.JSONDecodeError as exc:
+        raise RawJsonError(f"{exc.msg} at char {exc.pos}") from None
+    i = _skip(text, i)
+    if text[i : i + 1] != ":":
+        raise RawJsonError(f"expected ':' at char {i}")
+    return key, _skip(text, i + 1)
+
+
 def _find_member(text: str, start: int, key: str, decode: bool) -> Span | int | None:
     """Member `key` of the object at `text[start:]`: its Span if `decode`, else where its
     value starts (which must be an object); None if the object has no such member."""
@@ -160,16 +165,7 @@ def _find_member(text: str, start: int, key: str, decode: bool) -> Span | int | 
     if text[i : i + 1] == "}":
         return None
     while True:
-        if text[i : i + 1] != '"':
-            raise RawJsonError(f"expected a key at char {i}")
-        try:
-            name, i = scanstring(text, i + 1)
-        except json.JSONDecodeError as exc:
-            raise RawJsonError(f"{exc.msg} at char {exc.pos}") from None
-        i = _skip(text, i)
-        if text[i : i + 1] != ":":
-            raise RawJsonError(f"expected ':' at char {i}")
-        i = _skip(text, i + 1)
+        name, i = _member_key(text, i)
         if name == key:
             if not decode:
                 return i
