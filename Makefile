@@ -10,6 +10,7 @@ ENTITY ?= charges
 DAYS ?= 3
 PYTEST_ARGS ?=
 # Two workers, one test file each at a time: most suites wait on servers and subprocesses.
+# --durations lists the slowest tests, so a slow suite shows up in every CI log.
 TEST_WORKERS ?= 2
 
 export LAKE_ROOT ?= ./_local_data
@@ -60,7 +61,7 @@ chromium: ## install headless Chromium for the report tests if it is missing
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-fast: setup ## unit and quick integration tests only (seconds)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
