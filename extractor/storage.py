@@ -121,7 +121,11 @@ class LocalStorage(Storage):
         path = self._path(key)
         try:
             try:
-                created = self._link_new(path, data)
+                # A name in the folder was linked in only after its data was fsynced, so a
+                # redelivery that finds it has nothing to write: it skips the temp inode and
+                # its fsync and only waits for the folder sync below. A miss here still goes
+                # through the exclusive link, which alone decides who created the key.
+                created = not os.path.lexists(path) and self._link_new(path, data)
             except FileNotFoundError:
                 # The folder is new (or was removed since we cached it).
                 self._folders.discard(path.parent)

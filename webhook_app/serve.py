@@ -120,13 +120,13 @@ def _configure_logs(settings: Settings) -> None:
     _route_waitress_logs()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """Bind the listening socket once, before any worker starts (port 0 picks a free one)."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     return socket.create_server((host, port), family=family[0][0], backlog=BACKLOG)
 
 
-def _serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
+def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
     """Run one waitress server on `sock` until SIGTERM or SIGINT."""
     import waitress
 
@@ -176,7 +176,7 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
             message="--insecure-no-verify: unsigned and forged webhooks will be accepted; "
             "never use this outside local testing",
         )
-    sock = _listen(args.host, args.port)
+    sock = listen(args.host, args.port)
     host, port = sock.getsockname()[:2]
     logs.log(
         "webhook_server_started",
@@ -190,11 +190,11 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         threads=threads,
     )
     if workers == 1:
-        _serve(app, sock, threads, config["MAX_BODY_BYTES"])
+        serve(app, sock, threads, config["MAX_BODY_BYTES"])
         logs.log("webhook_server_stopped")
         return 0
     del app, config  # each worker builds its own (its own storage client, nothing shared)
-    code = _supervise(workers, lambda: _worker(args, settings, sock, threads), sock)
+    code = supervise(workers, lambda: _worker(args, settings, sock, threads), sock)
     logs.log("webhook_server_stopped", exit_code=code)
     return code
 
@@ -216,7 +216,7 @@ def _worker(args: argparse.Namespace, settings: Settings, sock: socket.socket, t
     config = app_config(args, settings)
     app = create_app(config)
     logs.log("webhook_worker_started", threads=threads)
-    _serve(app, sock, threads, config["MAX_BODY_BYTES"])
+    serve(app, sock, threads, config["MAX_BODY_BYTES"])
     logs.log("webhook_worker_stopped")
     return 0
 
@@ -225,7 +225,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) -> int:
+def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) -> int:
     """Fork `workers` processes running `run_worker`; forward stop signals; reap them all.
 
     Returns 0 after a requested stop, EXIT_WORKER_DIED if a worker ended on its own.
