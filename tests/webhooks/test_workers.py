@@ -146,9 +146,7 @@ def test_a_worker_dying_stops_the_server_with_a_nonzero_exit(
 
 
 @pytest.mark.integration
-def test_a_killed_supervisor_leaves_no_worker_serving(
-    start_webhook_server, tmp_path: Path
-) -> None:
+def test_a_killed_supervisor_leaves_no_worker_serving(start_webhook_server, tmp_path: Path) -> None:
     server = start_webhook_server(str(tmp_path / "lake"), "--workers", "2")
     pids = worker_pids(server, 2)
     server.kill()
