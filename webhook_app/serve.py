@@ -59,32 +59,38 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-class OnePerInterval(logging.Filter):
-    """Pass at most one record per interval; the passed one counts those dropped before it."""
+class ThrottledWarnings:
+    """Stands in for a logger that only `.warning`s: passes one call per interval to it, with
+    the number of calls dropped since the last one passed.
 
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__()
+    Checked before a log record is even built (a logging.Filter would run after): waitress
+    calls this on most requests under load.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger = logger
         self.interval = interval
         self.clock = clock
         self._next = float("-inf")
         self._dropped = 0
         self._lock = threading.Lock()
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def warning(self, message: str, *args: object) -> None:
         now = self.clock()
         with self._lock:
             if now < self._next:
                 self._dropped += 1
-                return False
+                return
             self._next = now + self.interval
             dropped, self._dropped = self._dropped, 0
-        if dropped:
-            record.fields = {**getattr(record, "fields", {}), "similar_lines_dropped": dropped}
-        return True
+        fields = {"similar_lines_dropped": dropped} if dropped else {}
+        self.logger.warning(message, *args, extra={"fields": fields})
 
 
 def _route_waitress_logs() -> None:
-    """Make waitress's own messages JSON lines too, its per-request queue warning throttled."""
+    """Make waitress's own messages JSON lines too."""
     waitress_logger = logging.getLogger("waitress")
     waitress_logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
@@ -92,10 +98,6 @@ def _route_waitress_logs() -> None:
     waitress_logger.addHandler(handler)
     waitress_logger.setLevel(logging.INFO)
     waitress_logger.propagate = False
-    queue_logger = logging.getLogger("waitress.queue")
-    for old in [f for f in queue_logger.filters if isinstance(f, OnePerInterval)]:
-        queue_logger.removeFilter(old)
-    queue_logger.addFilter(OnePerInterval(QUEUE_LOG_INTERVAL_SECONDS))
 
 
 def app_config(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -126,8 +128,8 @@ def listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family[0][0], backlog=BACKLOG)
 
 
-def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
-    """Run one waitress server on `sock` until SIGTERM or SIGINT."""
+def make_server(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> Any:
+    """A waitress server for `app` on the already bound `sock`."""
     import waitress
 
     server = waitress.create_server(
@@ -138,6 +140,16 @@ def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> N
         # bounds that buffer, while the app answers the JSON 413 for anything up to it.
         max_request_body_size=WAITRESS_BODY_FACTOR * max_body_bytes,
     )
+    # ThreadedTaskDispatcher.add_task calls self.queue_logger.warning(...) per queued task.
+    server.task_dispatcher.queue_logger = ThrottledWarnings(
+        logging.getLogger("waitress.queue"), QUEUE_LOG_INTERVAL_SECONDS
+    )
+    return server
+
+
+def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
+    """Run one waitress server on `sock` until SIGTERM or SIGINT."""
+    server = make_server(app, sock, threads, max_body_bytes)
 
     def stop(signum: int, _frame: object) -> None:
         logs.log("webhook_server_stopping", signal=signal.Signals(signum).name)

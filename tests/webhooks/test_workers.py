@@ -24,7 +24,7 @@ import requests
 from extractor.storage import LocalStorage
 from tests.support.servers import ServerProcess
 from tests.webhooks.conftest import SECRET, body_of, make_event, stored_keys
-from webhook_app.serve import OnePerInterval
+from webhook_app.serve import ThrottledWarnings, listen, make_server
 from webhook_app.signature import sign_header
 
 
@@ -188,18 +188,35 @@ def test_a_duplicate_in_another_process_writes_nothing_but_syncs_the_folder(
     assert (tmp_path / "d" / "evt_1.json").read_bytes() == b"first"
 
 
-def test_queue_warning_is_passed_once_per_interval_with_the_count_dropped() -> None:
+def test_queue_warning_is_passed_once_per_interval_with_the_count_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     now = [100.0]
-    throttle = OnePerInterval(10.0, clock=lambda: now[0])
+    throttled = ThrottledWarnings(logging.getLogger("test.queue"), 10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="test.queue"):
+        throttled.warning("Task queue depth is %d", 1)
+        now[0] = 105.0
+        throttled.warning("Task queue depth is %d", 2)
+        throttled.warning("Task queue depth is %d", 3)
+        now[0] = 110.0
+        throttled.warning("Task queue depth is %d", 4)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Task queue depth is 1",
+        "Task queue depth is 4",
+    ]
+    assert [r.fields for r in caplog.records] == [{}, {"similar_lines_dropped": 2}]
 
-    def record() -> logging.LogRecord:
-        return logging.LogRecord("waitress.queue", logging.WARNING, "", 0, "depth", (), None)
 
-    first = record()
-    assert throttle.filter(first) and not hasattr(first, "fields")
-    now[0] = 105.0
-    assert not throttle.filter(record()) and not throttle.filter(record())
-    now[0] = 110.0
-    passed = record()
-    assert throttle.filter(passed)
-    assert passed.fields == {"similar_lines_dropped": 2}
+def test_the_servers_queue_warnings_go_through_the_throttle(tmp_path: Path) -> None:
+    """Guards the waitress attribute the throttle replaces, should waitress rename it."""
+    import inspect
+
+    from waitress.task import ThreadedTaskDispatcher
+
+    sock = listen("127.0.0.1", 0)
+    server = make_server(lambda environ, start_response: [], sock, 1, 1024)
+    try:
+        assert isinstance(server.task_dispatcher.queue_logger, ThrottledWarnings)
+        assert "self.queue_logger.warning(" in inspect.getsource(ThreadedTaskDispatcher.add_task)
+    finally:
+        server.close()
