@@ -188,7 +188,13 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
             message="--insecure-no-verify: unsigned and forged webhooks will be accepted; "
             "never use this outside local testing",
         )
-    sock = listen(args.host, args.port)
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        message = f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        logs.error("webhook_server_refused_to_start", message=message)
+        print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
+        return EXIT_CONFIG
     host, port = sock.getsockname()[:2]
     logs.log(
         "webhook_server_started",
