@@ -25,6 +25,7 @@ baseline gets the same client and the same deliveries. Events/s counts deliverie
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import multiprocessing
 import os
@@ -45,7 +46,6 @@ sys.path.insert(0, str(REPO_ROOT))
 from bench.harness import cmdline, fmt, median, write_result  # noqa: E402
 from tests.support.servers import free_port, start_server  # noqa: E402
 from webhook_app.serve import DEFAULT_THREADS, default_workers  # noqa: E402
-from webhook_app.signature import sign_header  # noqa: E402
 
 SECRET = "whsec_bench_only"
 PREFIX = "bronze/source=stripe/entity=webhook_events"
@@ -103,18 +103,27 @@ def deliveries(count: int, run: int, window: int = RACE_WINDOW) -> list[Delivery
     """
     now = int(time.time())
     rng = random.Random(run)
-    out: list[Delivery] = []
-    for i in range(count):
-        event_id = f"evt_bench{run:02d}x{i:08d}"
-        event = {
-            "id": event_id,
+    # One pretty-printed event as a template (json.dumps per event took ~14 s for 120,000 on
+    # this machine); only the two ids change, and each body is signed on its own.
+    template = json.dumps(
+        {
+            "id": "@EVENT@",
             "object": "event",
             "type": "charge.succeeded",
             "created": now,
-            "data": {"object": {"id": f"ch_bench{i:08d}", "object": "charge", "amount": 1000}},
-        }
-        body = json.dumps(event, indent=2).encode()
-        request = http_request(body, sign_header(body, [SECRET], now))
+            "data": {"object": {"id": "@CHARGE@", "object": "charge", "amount": 1000}},
+        },
+        indent=2,
+    )
+    template = template.replace("%", "%%").replace("@EVENT@", "%s").replace("@CHARGE@", "%s")
+    key = SECRET.encode()
+    prefix = f"{now}.".encode()
+    out: list[Delivery] = []
+    for i in range(count):
+        event_id = f"evt_bench{run:02d}x{i:08d}"
+        body = (template % (event_id, f"ch_bench{i:08d}")).encode()
+        signature = hmac.digest(key, prefix + body, "sha256").hex()
+        request = http_request(body, f"t={now},v1={signature}")
         out += [(event_id, request), (event_id, request)]
     for start in range(0, len(out), window):
         block = out[start : start + window]
