@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--dbt-charges", type=int, default=20_000)
     parser.add_argument("--dbt-runs", type=int, default=3)
     parser.add_argument("--incremental-charges", type=int, default=10_000)
-    parser.add_argument("--webhook-seconds", type=float, default=20)
+    parser.add_argument("--webhook-seconds", type=float, default=60)
     parser.add_argument("--webhook-runs", type=int, default=1)
     args = parser.parse_args()
 

@@ -156,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="answer 413 above this request size in bytes (default 1 MiB)",
     )
-    p.add_argument("--threads", type=int, help="WSGI worker threads (default 8)")
+    p.add_argument("--threads", type=int, help="waitress threads per worker process (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default: one per CPU; 1 serves in-process)",
+    )
     return parser
 
 

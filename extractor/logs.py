@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 LOGGER_NAME = "payments_pipeline"
-_state: dict[str, Any] = {"run_id": None, "secrets": []}
+_state: dict[str, Any] = {"run_id": None, "secrets": [], "fields": {}}
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,6 +26,7 @@ class JsonFormatter(logging.Formatter):
             "run_id": _state["run_id"],
             "event": record.getMessage(),
         }
+        payload.update(_state["fields"])
         payload.update(getattr(record, "fields", {}))
         if record.exc_info and record.exc_info[1] is not None:
             payload["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
@@ -36,10 +37,20 @@ class JsonFormatter(logging.Formatter):
         return line
 
 
-def configure(run_id: str | None = None, secrets: list[str] | None = None, stream=None) -> None:
-    """Send JSON lines to `stream` (stderr by default); safe to call again to change run id."""
+def configure(
+    run_id: str | None = None,
+    secrets: list[str] | None = None,
+    stream=None,
+    fields: dict[str, Any] | None = None,
+) -> None:
+    """Send JSON lines to `stream` (stderr by default); safe to call again to change run id.
+
+    `fields` are added to every line (the webhook server's workers tag their lines with
+    their pid, for example).
+    """
     _state["run_id"] = run_id
     _state["secrets"] = [s for s in (secrets or []) if s]
+    _state["fields"] = dict(fields or {})
     logger = logging.getLogger(LOGGER_NAME)
     logger.handlers.clear()
     handler = logging.StreamHandler(stream or sys.stderr)

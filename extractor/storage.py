@@ -119,34 +119,40 @@ class LocalStorage(Storage):
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
+        folder = path.parent  # one object: its str and hash are computed once per call
         try:
             try:
-                created = self._link_new(path, data)
+                # A name in the folder was linked in only after its data was fsynced, so a
+                # redelivery that finds it has nothing to write: it skips the temp inode and
+                # its fsync and only waits for the folder sync below. A miss here still goes
+                # through the exclusive link, which alone decides who created the key.
+                created = not os.path.lexists(path) and self._link_new(path, folder, data)
             except FileNotFoundError:
                 # The folder is new (or was removed since we cached it).
-                self._folders.discard(path.parent)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                created = self._link_new(path, data)
-            self._folders.add(path.parent)
+                self._folders.discard(folder)
+                folder.mkdir(parents=True, exist_ok=True)
+                created = self._link_new(path, folder, data)
+            self._folders.add(folder)
             # Durable before True *or* False: a duplicate may arrive while the first copy's
             # directory entry is not yet synced, and its caller must not acknowledge an event
             # that a crash could still lose. Concurrent callers share one directory fsync.
-            self._dir_sync.sync(path.parent)
+            self._dir_sync.sync(folder)
             return created
         except OSError as exc:
             raise StorageError(f"cannot create {path}: {exc.strerror or exc}") from exc
 
-    def _link_new(self, path: Path, data: bytes) -> bool:
-        """Write `data` durably to a new inode, then link it at `path` unless it exists.
+    def _link_new(self, path: Path, folder: Path, data: bytes) -> bool:
+        """Write `data` durably to a new inode, then link it at `path` (in `folder`) unless
+        it exists.
 
         link() is atomic and fails if the target exists: readers never see a half-written
         file and two writers cannot both win. The data is fsynced before the link.
         """
-        if path.parent not in self._folders and not path.parent.is_dir():
-            raise FileNotFoundError(path.parent)
+        if folder not in self._folders and not folder.is_dir():
+            raise FileNotFoundError(folder)
         if self._tmpfile_ok:
             try:
-                fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+                fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
             except OSError as exc:
                 if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
                     raise

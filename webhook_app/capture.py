@@ -89,7 +89,9 @@ def object_key(event: Event) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is about twice as fast as strftime; same text ("2026-11-18T11:06:40.123456Z").
+    naive = datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+    return naive.isoformat(timespec="microseconds") + "Z"
 
 
 def envelope(event: Event, received_at: float, loaded_at: float) -> bytes:

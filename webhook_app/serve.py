@@ -2,15 +2,30 @@
 
 Verification is on unless `--insecure-no-verify` is given; with verification on and no
 STRIPE_WEBHOOK_SECRET the server refuses to start. Logs are JSON lines on stderr, including
-waitress's own, and the secret is registered for redaction (it is never logged on purpose).
+waitress's own, each tagged with the pid of the process that wrote it, and the secret is
+registered for redaction (it is never logged on purpose).
+
+Process model (ADR 0021): the listening socket is bound once, then `--workers` processes
+(default: one per CPU) each run a waitress server with `--threads` threads on that same
+socket, so one Python process's GIL is not the ceiling. With one worker the server runs in
+this process, as before. With more, this process only supervises: it forwards SIGTERM and
+SIGINT to the workers, waits for them, and exits non-zero if a worker dies on its own (after
+stopping the others); workers are killed by the kernel if it dies. Exactly-once storage does
+not depend on which process serves a delivery: it rests on the exclusive create in the lake.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from extractor import logs
@@ -25,7 +40,53 @@ from webhook_app.signature import DEFAULT_TOLERANCE_SECONDS
 
 DEFAULT_THREADS = 8
 EXIT_CONFIG = 2
+EXIT_WORKER_DIED = 1
 WAITRESS_BODY_FACTOR = 4
+BACKLOG = 1024  # waitress's own default
+# Waitress warns "Task queue depth is N" on every request that waits for a thread, which
+# under load is most of them; one line per interval keeps the signal without the cost.
+QUEUE_LOG_INTERVAL_SECONDS = 10.0
+# A stopping worker gets this long to finish its requests before it is killed.
+STOP_GRACE_SECONDS = 15
+PR_SET_PDEATHSIG = 1
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ThrottledWarnings:
+    """Stands in for a logger that only `.warning`s: passes one call per interval to it, with
+    the number of calls dropped since the last one passed.
+
+    Checked before a log record is even built (a logging.Filter would run after): waitress
+    calls this on most requests under load.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._next = float("-inf")
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def warning(self, message: str, *args: object) -> None:
+        now = self.clock()
+        with self._lock:
+            if now < self._next:
+                self._dropped += 1
+                return
+            self._next = now + self.interval
+            dropped, self._dropped = self._dropped, 0
+        fields = {"similar_lines_dropped": dropped} if dropped else {}
+        self.logger.warning(message, *args, extra={"fields": fields})
 
 
 def _route_waitress_logs() -> None:
@@ -52,9 +113,60 @@ def app_config(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     }
 
 
-def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    logs.configure(run_id=settings.run_id, secrets=[settings.webhook_secret.reveal()])
+def _configure_logs(settings: Settings) -> None:
+    logs.configure(
+        run_id=settings.run_id,
+        secrets=[settings.webhook_secret.reveal()],
+        fields={"pid": os.getpid()},
+    )
     _route_waitress_logs()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket once, before any worker starts (port 0 picks a free one)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return socket.create_server((host, port), family=family[0][0], backlog=BACKLOG)
+
+
+def make_server(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> Any:
+    """A waitress server for `app` on the already bound `sock`."""
+    import waitress
+
+    server = waitress.create_server(
+        app,
+        sockets=[sock],
+        threads=threads,
+        # Waitress buffers a whole body (de-chunking it) before the app runs; this backstop
+        # bounds that buffer, while the app answers the JSON 413 for anything up to it.
+        max_request_body_size=WAITRESS_BODY_FACTOR * max_body_bytes,
+    )
+    # ThreadedTaskDispatcher.add_task calls self.queue_logger.warning(...) per queued task.
+    server.task_dispatcher.queue_logger = ThrottledWarnings(
+        logging.getLogger("waitress.queue"), QUEUE_LOG_INTERVAL_SECONDS
+    )
+    return server
+
+
+def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
+    """Run one waitress server on `sock` until SIGTERM or SIGINT."""
+    server = make_server(app, sock, threads, max_body_bytes)
+
+    def stop(signum: int, _frame: object) -> None:
+        logs.log("webhook_server_stopping", signal=signal.Signals(signum).name)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.close()
+
+
+def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    _configure_logs(settings)
     verify = not args.insecure_no_verify
     try:
         config = app_config(args, settings)
@@ -63,45 +175,151 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         logs.error("webhook_server_refused_to_start", message=str(exc))
         print(f"payments-pipeline run-webhooks: refusing to start: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    threads = getattr(args, "threads", None) or DEFAULT_THREADS
+    workers = getattr(args, "workers", None) or default_workers()
+    if threads < 1 or workers < 1:
+        message = f"--threads and --workers must be at least 1 (got {threads}, {workers})"
+        logs.error("webhook_server_refused_to_start", message=message)
+        print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
+        return EXIT_CONFIG
     if not verify:
         logs.warn(
             "webhook_signature_verification_disabled",
             message="--insecure-no-verify: unsigned and forged webhooks will be accepted; "
             "never use this outside local testing",
         )
-
-    import waitress
-
-    threads = getattr(args, "threads", None) or DEFAULT_THREADS
-    server = waitress.create_server(
-        app,
-        host=args.host,
-        port=args.port,
-        threads=threads,
-        # Waitress buffers a whole body (de-chunking it) before the app runs; this backstop
-        # bounds that buffer, while the app answers the JSON 413 for anything up to it.
-        max_request_body_size=WAITRESS_BODY_FACTOR * config["MAX_BODY_BYTES"],
-    )
-
-    def stop(signum: int, _frame: object) -> None:
-        logs.log("webhook_server_stopping", signal=signal.Signals(signum).name)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        message = f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        logs.error("webhook_server_refused_to_start", message=message)
+        print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
+        return EXIT_CONFIG
+    host, port = sock.getsockname()[:2]
     logs.log(
         "webhook_server_started",
-        url=f"http://{args.host}:{server.effective_port}/webhooks/stripe",
+        url=f"http://{args.host}:{port}/webhooks/stripe",
+        address=f"{host}:{port}",
         lake=config["STORAGE"].root,
         verifying_signatures=verify,
         tolerance_seconds=config["SIGNATURE_TOLERANCE_SECONDS"],
         max_body_bytes=config["MAX_BODY_BYTES"],
+        workers=workers,
         threads=threads,
     )
-    try:
-        server.run()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.close()
-    logs.log("webhook_server_stopped")
+    if workers == 1:
+        serve(app, sock, threads, config["MAX_BODY_BYTES"])
+        logs.log("webhook_server_stopped")
+        return 0
+    del app, config  # each worker builds its own (its own storage client, nothing shared)
+    code = supervise(workers, lambda: _worker(args, settings, sock, threads), sock)
+    logs.log("webhook_server_stopped", exit_code=code)
+    return code
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this worker when the supervisor dies (Linux), so a killed
+    server leaves no orphan serving the port."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os._exit(EXIT_WORKER_DIED)
+
+
+def _worker(args: argparse.Namespace, settings: Settings, sock: socket.socket, threads: int) -> int:
+    _configure_logs(settings)
+    config = app_config(args, settings)
+    app = create_app(config)
+    logs.log("webhook_worker_started", threads=threads)
+    serve(app, sock, threads, config["MAX_BODY_BYTES"])
+    logs.log("webhook_worker_stopped")
     return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) -> int:
+    """Fork `workers` processes running `run_worker`; forward stop signals; reap them all.
+
+    Returns 0 after a requested stop, EXIT_WORKER_DIED if a worker ended on its own.
+    """
+    parent = os.getpid()
+    children: set[int] = set()
+    state: dict[str, Any] = {"stopping": None, "code": 0}
+
+    def stop_all(reason: str) -> None:
+        if state["stopping"] is None:
+            state["stopping"] = reason
+            logs.log("webhook_server_stopping", reason=reason, workers=sorted(children))
+            # Whatever does not stop in time is killed (SIGALRM interrupts os.wait()).
+            signal.alarm(STOP_GRACE_SECONDS)
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_all(signal.Signals(signum).name)
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        for pid in list(children):
+            logs.error("webhook_worker_killed", worker_pid=pid, grace_seconds=STOP_GRACE_SECONDS)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+    for _ in range(workers):
+        if state["stopping"] is not None:
+            break
+        pid = os.fork()
+        if pid == 0:
+            code = EXIT_WORKER_DIED
+            try:
+                # Until its server runs, a stop request simply ends the worker, cleanly.
+                signal.signal(signal.SIGTERM, _exit_cleanly)
+                signal.signal(signal.SIGINT, _exit_cleanly)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                _die_with_parent(parent)
+                code = run_worker()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else EXIT_WORKER_DIED
+            except BaseException as exc:  # a worker must never return into the CLI's code
+                logs.error("webhook_worker_failed", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+        children.add(pid)
+    # The workers hold the socket; closing ours lets the port go once the last one stops.
+    sock.close()
+    if state["stopping"] is not None:
+        stop_all(state["stopping"])
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if state["stopping"] is None:
+            logs.error(
+                "webhook_worker_died",
+                worker_pid=pid,
+                exit_code=code,
+                message="a worker stopped on its own; stopping the others",
+            )
+            state["code"] = EXIT_WORKER_DIED
+            stop_all("worker_died")
+        else:
+            logs.log("webhook_worker_exited", worker_pid=pid, exit_code=code)
+            if code != 0:
+                state["code"] = EXIT_WORKER_DIED
+    signal.alarm(0)
+    return state["code"]

@@ -338,3 +338,19 @@ def test_health_and_json_errors_for_other_routes(client: FlaskClient) -> None:
     response = client.get(URL)
     assert response.status_code == 405
     assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_flask_route_answers_like_the_wsgi_hot_path(app, lake: Path) -> None:
+    """The hot path is plain WSGI in front of Flask; the Flask route it shadows (kept for the
+    405s and for anyone mounting `app.wsgi_app` itself) must answer the same way."""
+    from werkzeug.test import Client
+
+    flask_only = Client(app.wsgi_app.flask_wsgi)
+    header = sign_header(BODY, [SECRET], NOW)
+    first = flask_only.post(URL, data=BODY, headers={"Stripe-Signature": header})
+    again = app.test_client().post(URL, data=BODY, headers={"Stripe-Signature": header})
+    forged = flask_only.post(URL, data=BODY, headers={"Stripe-Signature": f"t={NOW},v1={'0' * 64}"})
+    assert (first.status_code, first.get_json()) == (200, {"received": True, "duplicate": False})
+    assert (again.status_code, again.get_json()) == (200, {"received": True, "duplicate": True})
+    assert forged.status_code == 400 and forged.get_json()["error"] == "signature_mismatch"
+    assert stored_keys(lake) == [KEY]
