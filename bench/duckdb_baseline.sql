@@ -23,27 +23,27 @@ create table currency_exponents as
 copy (
     with source as (
 
-        select * from read_json('${lake}/bronze/source=stripe/entity=customers/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'})
+        select * from read_json('${lake}/bronze/source=stripe/entity=customers/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'STRUCT("address" JSON, "balance" JSON, "created" JSON, "currency" JSON, "deleted" JSON, "delinquent" JSON, "description" JSON, "email" JSON, "id" JSON, "livemode" JSON, "metadata" JSON, "name" JSON, "tax_exempt" JSON)'})
 
     ),
 
     renamed as (
 
         select
-            data ->> '$.id' as customer_id,
-            data ->> '$.email' as email,
-            data ->> '$.name' as customer_name,
-            data ->> '$.description' as description,
-            lower(data ->> '$.currency') as currency,
-            data ->> '$.address.country' as address_country,
-            data ->> '$.address.city' as address_city,
-            data ->> '$.tax_exempt' as tax_exempt,
-            cast(data -> '$.balance' as bigint) as balance_minor,
-            cast(data -> '$.delinquent' as boolean) as is_delinquent,
-            cast(data -> '$.livemode' as boolean) as is_livemode,
-            data -> '$.metadata' as metadata,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
-            (coalesce(cast(data -> '$.deleted' as boolean), false) or coalesce(_event_type like '%.deleted', false)) as is_tombstone,
+            data."id" ->> '$' as customer_id,
+            data."email" ->> '$' as email,
+            data."name" ->> '$' as customer_name,
+            data."description" ->> '$' as description,
+            lower(data."currency" ->> '$') as currency,
+            data."address" ->> '$.country' as address_country,
+            data."address" ->> '$.city' as address_city,
+            data."tax_exempt" ->> '$' as tax_exempt,
+            cast(data."balance" -> '$' as bigint) as balance_minor,
+            cast(data."delinquent" -> '$' as boolean) as is_delinquent,
+            cast(data."livemode" -> '$' as boolean) as is_livemode,
+            data."metadata" -> '$' as metadata,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            (coalesce(cast(data."deleted" -> '$' as boolean), false) or coalesce(_event_type like '%.deleted', false)) as is_tombstone,
             _observed_at,
             _source,
             _loaded_at,
@@ -84,8 +84,7 @@ copy (
 
         select
             * exclude (_source, _loaded_at, _event_id, is_tombstone, deleted_epoch),
-            cast(to_timestamp(deleted_epoch) at time zone 'UTC' as timestamp)
-                as deleted_at,
+            cast(to_timestamp(deleted_epoch) at time zone 'UTC' as timestamp) as deleted_at,
             cast(created_at as date) as dt
         from deduped
 
@@ -103,39 +102,39 @@ create view stg_stripe__customers as
 copy (
     with source as (
 
-        select * from read_json('${lake}/bronze/source=stripe/entity=charges/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'})
+        select * from read_json('${lake}/bronze/source=stripe/entity=charges/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'STRUCT("amount" JSON, "amount_captured" JSON, "amount_refunded" JSON, "balance_transaction" JSON, "billing_details" JSON, "captured" JSON, "created" JSON, "currency" JSON, "customer" JSON, "disputed" JSON, "failure_code" JSON, "failure_message" JSON, "id" JSON, "invoice" JSON, "livemode" JSON, "metadata" JSON, "outcome" JSON, "paid" JSON, "payment_intent" JSON, "payment_method_details" JSON, "refunded" JSON, "status" JSON)'})
 
     ),
 
     renamed as (
 
         select
-            data ->> '$.id' as charge_id,
-            data ->> '$.payment_intent' as payment_intent_id,
-            data ->> '$.customer' as customer_id,
-            data ->> '$.invoice' as invoice_id,
-            data ->> '$.balance_transaction' as balance_transaction_id,
-            data ->> '$.status' as status,
-            cast(data -> '$.paid' as boolean) as is_paid,
-            cast(data -> '$.captured' as boolean) as is_captured,
-            cast(data -> '$.refunded' as boolean) as is_refunded,
-            cast(data -> '$.disputed' as boolean) as is_disputed,
-            cast(data -> '$.livemode' as boolean) as is_livemode,
-            data ->> '$.failure_code' as failure_code,
-            data ->> '$.failure_message' as failure_message,
-            lower(data ->> '$.currency') as currency,
-            cast(data -> '$.amount' as bigint) as amount_minor,
-            cast(data -> '$.amount_captured' as bigint) as amount_captured_minor,
-            cast(data -> '$.amount_refunded' as bigint) as amount_refunded_minor,
-            data ->> '$.billing_details.address.country' as billing_country,
-            data ->> '$.payment_method_details.type' as payment_method_type,
-            data ->> '$.payment_method_details.card.brand' as card_brand,
-            data ->> '$.payment_method_details.card.last4' as card_last4,
-            data ->> '$.payment_method_details.card.funding' as card_funding,
-            data ->> '$.outcome.type' as outcome_type,
-            data ->> '$.outcome.risk_level' as risk_level,
-            data -> '$.metadata' as metadata,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            data."id" ->> '$' as charge_id,
+            data."payment_intent" ->> '$' as payment_intent_id,
+            data."customer" ->> '$' as customer_id,
+            data."invoice" ->> '$' as invoice_id,
+            data."balance_transaction" ->> '$' as balance_transaction_id,
+            data."status" ->> '$' as status,
+            cast(data."paid" -> '$' as boolean) as is_paid,
+            cast(data."captured" -> '$' as boolean) as is_captured,
+            cast(data."refunded" -> '$' as boolean) as is_refunded,
+            cast(data."disputed" -> '$' as boolean) as is_disputed,
+            cast(data."livemode" -> '$' as boolean) as is_livemode,
+            data."failure_code" ->> '$' as failure_code,
+            data."failure_message" ->> '$' as failure_message,
+            lower(data."currency" ->> '$') as currency,
+            cast(data."amount" -> '$' as bigint) as amount_minor,
+            cast(data."amount_captured" -> '$' as bigint) as amount_captured_minor,
+            cast(data."amount_refunded" -> '$' as bigint) as amount_refunded_minor,
+            data."billing_details" ->> '$.address.country' as billing_country,
+            data."payment_method_details" ->> '$.type' as payment_method_type,
+            data."payment_method_details" ->> '$.card.brand' as card_brand,
+            data."payment_method_details" ->> '$.card.last4' as card_last4,
+            data."payment_method_details" ->> '$.card.funding' as card_funding,
+            data."outcome" ->> '$.type' as outcome_type,
+            data."outcome" ->> '$.risk_level' as risk_level,
+            data."metadata" -> '$' as metadata,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
             _observed_at,
             _source,
             _loaded_at,
@@ -180,30 +179,30 @@ create view stg_stripe__charges as
 copy (
     with source as (
 
-        select * from read_json('${lake}/bronze/source=stripe/entity=payment_intents/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'})
+        select * from read_json('${lake}/bronze/source=stripe/entity=payment_intents/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'STRUCT("amount" JSON, "amount_capturable" JSON, "amount_received" JSON, "canceled_at" JSON, "cancellation_reason" JSON, "capture_method" JSON, "created" JSON, "currency" JSON, "customer" JSON, "id" JSON, "invoice" JSON, "last_payment_error" JSON, "latest_charge" JSON, "livemode" JSON, "metadata" JSON, "payment_method" JSON, "status" JSON)'})
 
     ),
 
     renamed as (
 
         select
-            data ->> '$.id' as payment_intent_id,
-            data ->> '$.customer' as customer_id,
-            data ->> '$.latest_charge' as latest_charge_id,
-            data ->> '$.invoice' as invoice_id,
-            data ->> '$.payment_method' as payment_method_id,
-            data ->> '$.status' as status,
-            data ->> '$.capture_method' as capture_method,
-            data ->> '$.cancellation_reason' as cancellation_reason,
-            data ->> '$.last_payment_error.code' as last_payment_error_code,
-            lower(data ->> '$.currency') as currency,
-            cast(data -> '$.amount' as bigint) as amount_minor,
-            cast(data -> '$.amount_received' as bigint) as amount_received_minor,
-            cast(data -> '$.amount_capturable' as bigint) as amount_capturable_minor,
-            cast(data -> '$.livemode' as boolean) as is_livemode,
-            data -> '$.metadata' as metadata,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
-            cast(to_timestamp(cast(data -> '$.canceled_at' as bigint)) at time zone 'UTC' as timestamp) as canceled_at,
+            data."id" ->> '$' as payment_intent_id,
+            data."customer" ->> '$' as customer_id,
+            data."latest_charge" ->> '$' as latest_charge_id,
+            data."invoice" ->> '$' as invoice_id,
+            data."payment_method" ->> '$' as payment_method_id,
+            data."status" ->> '$' as status,
+            data."capture_method" ->> '$' as capture_method,
+            data."cancellation_reason" ->> '$' as cancellation_reason,
+            data."last_payment_error" ->> '$.code' as last_payment_error_code,
+            lower(data."currency" ->> '$') as currency,
+            cast(data."amount" -> '$' as bigint) as amount_minor,
+            cast(data."amount_received" -> '$' as bigint) as amount_received_minor,
+            cast(data."amount_capturable" -> '$' as bigint) as amount_capturable_minor,
+            cast(data."livemode" -> '$' as boolean) as is_livemode,
+            data."metadata" -> '$' as metadata,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            cast(to_timestamp(cast(data."canceled_at" -> '$' as bigint)) at time zone 'UTC' as timestamp) as canceled_at,
             _observed_at,
             _source,
             _loaded_at,
@@ -248,41 +247,41 @@ create view stg_stripe__payment_intents as
 copy (
     with source as (
 
-        select * from read_json('${lake}/bronze/source=stripe/entity=invoices/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'})
+        select * from read_json('${lake}/bronze/source=stripe/entity=invoices/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'STRUCT("amount_due" JSON, "amount_paid" JSON, "amount_remaining" JSON, "attempt_count" JSON, "billing_reason" JSON, "charge" JSON, "collection_method" JSON, "created" JSON, "currency" JSON, "customer" JSON, "due_date" JSON, "id" JSON, "livemode" JSON, "metadata" JSON, "number" JSON, "paid" JSON, "payment_intent" JSON, "period_end" JSON, "period_start" JSON, "status" JSON, "status_transitions" JSON, "subscription" JSON, "subtotal" JSON, "tax" JSON, "total" JSON)'})
 
     ),
 
     renamed as (
 
         select
-            data ->> '$.id' as invoice_id,
-            data ->> '$.customer' as customer_id,
-            data ->> '$.charge' as charge_id,
-            data ->> '$.payment_intent' as payment_intent_id,
-            data ->> '$.subscription' as subscription_id,
-            data ->> '$.number' as invoice_number,
-            data ->> '$.status' as status,
-            data ->> '$.billing_reason' as billing_reason,
-            data ->> '$.collection_method' as collection_method,
-            lower(data ->> '$.currency') as currency,
-            cast(data -> '$.subtotal' as bigint) as subtotal_minor,
-            cast(data -> '$.tax' as bigint) as tax_minor,
-            cast(data -> '$.total' as bigint) as total_minor,
-            cast(data -> '$.amount_due' as bigint) as amount_due_minor,
-            cast(data -> '$.amount_paid' as bigint) as amount_paid_minor,
-            cast(data -> '$.amount_remaining' as bigint) as amount_remaining_minor,
-            cast(data -> '$.attempt_count' as bigint) as attempt_count,
-            cast(data -> '$.paid' as boolean) as is_paid,
-            cast(data -> '$.livemode' as boolean) as is_livemode,
-            data -> '$.metadata' as metadata,
-            cast(to_timestamp(cast(data -> '$.period_start' as bigint)) at time zone 'UTC' as timestamp) as period_start_at,
-            cast(to_timestamp(cast(data -> '$.period_end' as bigint)) at time zone 'UTC' as timestamp) as period_end_at,
-            cast(to_timestamp(cast(data -> '$.due_date' as bigint)) at time zone 'UTC' as timestamp) as due_at,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
-            cast(to_timestamp(cast(data -> '$.status_transitions.finalized_at' as bigint)) at time zone 'UTC' as timestamp) as finalized_at,
-            cast(to_timestamp(cast(data -> '$.status_transitions.paid_at' as bigint)) at time zone 'UTC' as timestamp) as paid_at,
-            cast(to_timestamp(cast(data -> '$.status_transitions.voided_at' as bigint)) at time zone 'UTC' as timestamp) as voided_at,
-            cast(to_timestamp(cast(data -> '$.status_transitions.marked_uncollectible_at' as bigint)) at time zone 'UTC' as timestamp)
+            data."id" ->> '$' as invoice_id,
+            data."customer" ->> '$' as customer_id,
+            data."charge" ->> '$' as charge_id,
+            data."payment_intent" ->> '$' as payment_intent_id,
+            data."subscription" ->> '$' as subscription_id,
+            data."number" ->> '$' as invoice_number,
+            data."status" ->> '$' as status,
+            data."billing_reason" ->> '$' as billing_reason,
+            data."collection_method" ->> '$' as collection_method,
+            lower(data."currency" ->> '$') as currency,
+            cast(data."subtotal" -> '$' as bigint) as subtotal_minor,
+            cast(data."tax" -> '$' as bigint) as tax_minor,
+            cast(data."total" -> '$' as bigint) as total_minor,
+            cast(data."amount_due" -> '$' as bigint) as amount_due_minor,
+            cast(data."amount_paid" -> '$' as bigint) as amount_paid_minor,
+            cast(data."amount_remaining" -> '$' as bigint) as amount_remaining_minor,
+            cast(data."attempt_count" -> '$' as bigint) as attempt_count,
+            cast(data."paid" -> '$' as boolean) as is_paid,
+            cast(data."livemode" -> '$' as boolean) as is_livemode,
+            data."metadata" -> '$' as metadata,
+            cast(to_timestamp(cast(data."period_start" -> '$' as bigint)) at time zone 'UTC' as timestamp) as period_start_at,
+            cast(to_timestamp(cast(data."period_end" -> '$' as bigint)) at time zone 'UTC' as timestamp) as period_end_at,
+            cast(to_timestamp(cast(data."due_date" -> '$' as bigint)) at time zone 'UTC' as timestamp) as due_at,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            cast(to_timestamp(cast(data."status_transitions" -> '$.finalized_at' as bigint)) at time zone 'UTC' as timestamp) as finalized_at,
+            cast(to_timestamp(cast(data."status_transitions" -> '$.paid_at' as bigint)) at time zone 'UTC' as timestamp) as paid_at,
+            cast(to_timestamp(cast(data."status_transitions" -> '$.voided_at' as bigint)) at time zone 'UTC' as timestamp) as voided_at,
+            cast(to_timestamp(cast(data."status_transitions" -> '$.marked_uncollectible_at' as bigint)) at time zone 'UTC' as timestamp)
                 as marked_uncollectible_at,
             _observed_at,
             _source,
@@ -328,26 +327,26 @@ create view stg_stripe__invoices as
 copy (
     with source as (
 
-        select * from read_json('${lake}/bronze/source=stripe/entity=events/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'})
+        select * from read_json('${lake}/bronze/source=stripe/entity=events/dt=*/run_id=*/part-*.jsonl*', format='newline_delimited', columns={'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'STRUCT("api_version" JSON, "created" JSON, "data" JSON, "id" JSON, "livemode" JSON, "pending_webhooks" JSON, "request" JSON, "type" JSON)'})
 
     ),
 
     renamed as (
 
         select
-            data ->> '$.id' as event_id,
-            data ->> '$.type' as event_type,
-            data ->> '$.api_version' as api_version,
-            data ->> '$.data.object.id' as object_id,
-            data ->> '$.data.object.object' as object_type,
-            data ->> '$.data.object.status' as object_status,
+            data."id" ->> '$' as event_id,
+            data."type" ->> '$' as event_type,
+            data."api_version" ->> '$' as api_version,
+            data."data" ->> '$.object.id' as object_id,
+            data."data" ->> '$.object.object' as object_type,
+            data."data" ->> '$.object.status' as object_status,
             -- Compared with the webhook copy of the same event (rpt_webhook_reconciliation).
-            md5(cast(data -> '$.data.object' as varchar)) as object_digest,
-            data -> '$.data.previous_attributes' as previous_attributes,
-            data ->> '$.request.id' as request_id,
-            cast(data -> '$.pending_webhooks' as bigint) as pending_webhooks,
-            cast(data -> '$.livemode' as boolean) as is_livemode,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            md5(cast(data."data" -> '$.object' as varchar)) as object_digest,
+            data."data" -> '$.previous_attributes' as previous_attributes,
+            data."request" ->> '$.id' as request_id,
+            cast(data."pending_webhooks" -> '$' as bigint) as pending_webhooks,
+            cast(data."livemode" -> '$' as boolean) as is_livemode,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
             _observed_at,
             _source,
             _loaded_at,
@@ -397,14 +396,14 @@ create view stg_stripe__webhook_events as
 
         -- Nothing captured yet: the same columns, no rows.
         select
-            cast(null as varchar) as _run_id,
+            cast(null as TEXT) as _run_id,
             cast(null as timestamp) as _loaded_at,
             cast(null as timestamp) as _received_at,
             cast(null as bigint) as _observed_at,
-            cast(null as varchar) as _source,
-            cast(null as varchar) as _event_id,
-            cast(null as varchar) as _event_type,
-            cast(null as json) as data
+            cast(null as TEXT) as _source,
+            cast(null as TEXT) as _event_id,
+            cast(null as TEXT) as _event_type,
+            cast(null as STRUCT("api_version" JSON, "created" JSON, "data" JSON, "id" JSON, "type" JSON)) as data
         where false
 
     ),
@@ -412,16 +411,16 @@ create view stg_stripe__webhook_events as
     renamed as (
 
         select
-            data ->> '$.id' as event_id,
-            data ->> '$.type' as event_type,
-            data ->> '$.api_version' as api_version,
-            data ->> '$.data.object.id' as object_id,
-            data ->> '$.data.object.object' as object_type,
-            data ->> '$.data.object.status' as object_status,
+            data."id" ->> '$' as event_id,
+            data."type" ->> '$' as event_type,
+            data."api_version" ->> '$' as api_version,
+            data."data" ->> '$.object.id' as object_id,
+            data."data" ->> '$.object.object' as object_type,
+            data."data" ->> '$.object.status' as object_status,
             -- Minified by DuckDB's JSON writer, so whitespace in the delivery does not matter.
-            md5(cast(data -> '$.data.object' as varchar)) as object_digest,
-            data -> '$.data.object' as object_state,
-            cast(to_timestamp(cast(data -> '$.created' as bigint)) at time zone 'UTC' as timestamp) as created_at,
+            md5(cast(data."data" -> '$.object' as varchar)) as object_digest,
+            data."data" -> '$.object' as object_state,
+            cast(to_timestamp(cast(data."created" -> '$' as bigint)) at time zone 'UTC' as timestamp) as created_at,
             _received_at as received_at,
             _observed_at,
             _loaded_at,
@@ -679,7 +678,8 @@ copy (
             marked_uncollectible_at,
             -- From sending (finalization) to payment, in days with hour precision.
             round(
-                (epoch(paid_at) - epoch(coalesce(finalized_at, created_at))) / 86400.0, 2
+                (epoch(paid_at) - epoch(coalesce(finalized_at, created_at)))
+                / 86400.0, 2
             ) as days_to_pay,
             cast(created_at as date) as dt
         from with_unit

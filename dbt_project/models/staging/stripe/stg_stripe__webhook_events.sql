@@ -14,7 +14,7 @@ with source as (
         cast(null as {{ dbt.type_string() }}) as _source,
         cast(null as {{ dbt.type_string() }}) as _event_id,
         cast(null as {{ dbt.type_string() }}) as _event_type,
-        cast(null as {{ type_json() }}) as data
+        cast(null as {{ type_bronze_object() }}) as data
     where false
     {%- endif %}
 
