@@ -123,12 +123,13 @@ class PartWriter:
     def write_lines(self, lines: list[str]) -> None:
         """Append lines (one page's worth) to the open part; close each part that fills.
 
-        The appends happen under the lock (they are buffered or page-cache writes, and keep
-        each part's lines in one order); publishing a full part (fsync, rename, or the last
-        upload) happens outside it, while other workers fill the next part.
+        The appends happen under the lock (page-cache writes or an in-memory buffer, in one
+        order per part); uploads (S3) and publishing a full part (fsync and rename, or the
+        last upload) happen outside it, while other workers go on filling the part.
         """
         encoded = [line.encode("utf-8") for line in lines]
         full: list[_OpenPart] = []
+        current: _OpenPart | None = None
         with self._lock:
             start = 0
             for index, data in enumerate(encoded):
@@ -145,6 +146,9 @@ class PartWriter:
                     self._part = None
             if self._part is not None and start < len(encoded):
                 self._append(self._part, encoded[start:])
+                current = self._part
+        if current is not None:
+            self._send(current)
         for part in full:
             self._publish(part)
 
@@ -176,6 +180,16 @@ class PartWriter:
             part.sink.abort()
             if self._part is part:
                 self._part = None
+            raise
+
+    def _send(self, part: _OpenPart) -> None:
+        try:
+            part.sink.send()
+        except BaseException:
+            part.sink.abort()
+            with self._lock:
+                if self._part is part:
+                    self._part = None
             raise
 
     def _publish(self, part: _OpenPart) -> None:

@@ -51,6 +51,11 @@ class ObjectWriter(ABC):
         """Append `data`."""
 
     @abstractmethod
+    def send(self) -> None:
+        """Do the slow I/O `write` may have queued (S3 uploads); call it without holding the
+        lock that orders your writes, so other writers are not held up by the network."""
+
+    @abstractmethod
     def commit(self) -> None:
         """Publish everything written, atomically and durably."""
 
@@ -420,6 +425,9 @@ class _LocalWriter(ObjectWriter):
             raise self._fail(exc) from exc
         self.bytes_written += len(data)
 
+    def send(self) -> None:
+        """Nothing is queued: `write` goes straight to the file (page cache)."""
+
     def commit(self) -> None:
         if self._fd is None:
             raise StorageError(f"cannot write {self._path}: already committed or aborted")
@@ -451,85 +459,144 @@ S3_PART_BYTES = 8 * 1024 * 1024
 
 
 class _S3Writer(ObjectWriter):
-    """Buffers up to `S3_PART_BYTES`; an object that stays under it is one PutObject at commit,
-    a larger one a multipart upload (completed at commit, aborted on failure), so memory is
-    bounded by one part whatever the object's size."""
+    """An object under `S3_PART_BYTES` is one PutObject at commit; a bigger one is a multipart
+    upload of `S3_PART_BYTES` chunks, completed at commit and aborted on failure.
 
-    def __init__(self, storage: S3Storage, key: str, part_bytes: int = S3_PART_BYTES) -> None:
+    `write` only buffers and queues full chunks; `send` uploads the queue (several threads
+    may send at once, chunks carry their part numbers). So memory is bounded by one chunk
+    being filled plus one per sender, whatever the object's size.
+    """
+
+    def __init__(self, storage: S3Storage, key: str) -> None:
         self.key = key
         self.bytes_written = 0
         self._storage = storage
         self._s3_key = storage._key(key)
-        self._part_bytes = part_bytes
-        self._buffer = bytearray()
+        self._part_bytes = S3_PART_BYTES
+        self._buffer = bytearray()  # touched only by write/commit, which the caller orders
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queued: list[tuple[int, bytes]] = []
+        self._next_number = 1
+        self._in_flight = 0
+        self._parts: dict[int, dict[str, object]] = {}
         self._upload_id: str | None = None
-        self._parts: list[dict[str, object]] = []
-        self._done = False
+        self._error: Exception | None = None
+        self._closed = False
 
-    def _fail(self, exc: Exception) -> StorageError:
-        self.abort()
+    def _storage_error(self, exc: Exception) -> StorageError:
         return self._storage._fail("write", self.key, exc)
 
     def write(self, data: bytes) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if self._done:
-            raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: already closed")
+        with self._lock:
+            if self._error is not None:
+                raise self._storage_error(self._error)
+            if self._closed:
+                raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: closed")
         self._buffer += data
         self.bytes_written += len(data)
         if len(self._buffer) >= self._part_bytes:
-            try:
-                self._upload_part()
-            except (BotoCoreError, ClientError) as exc:
-                raise self._fail(exc) from exc
+            with self._lock:
+                self._queued.append((self._next_number, bytes(self._buffer)))
+                self._next_number += 1
+            self._buffer = bytearray()
 
-    def _upload_part(self) -> None:
+    def send(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         client, bucket = self._storage.client, self._storage.bucket
-        if self._upload_id is None:
-            created = client.create_multipart_upload(Bucket=bucket, Key=self._s3_key)
-            self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
-        body, self._buffer = bytes(self._buffer), bytearray()
-        answer = client.upload_part(
-            Bucket=bucket, Key=self._s3_key, UploadId=self._upload_id, PartNumber=number, Body=body
-        )
-        part: dict[str, object] = {"ETag": answer["ETag"], "PartNumber": number}
-        for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):
-            if answer.get(name):
-                part[name] = answer[name]
-        self._parts.append(part)
+        while True:
+            with self._lock:
+                if self._error is not None or not self._queued:
+                    break
+                number, body = self._queued.pop(0)
+                self._in_flight += 1
+                try:
+                    if self._upload_id is None:
+                        created = client.create_multipart_upload(Bucket=bucket, Key=self._s3_key)
+                        self._upload_id = created["UploadId"]
+                    upload_id = self._upload_id
+                except (BotoCoreError, ClientError) as exc:
+                    self._error = exc
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+                    break
+            try:
+                answer = client.upload_part(
+                    Bucket=bucket,
+                    Key=self._s3_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                )
+            except (BotoCoreError, ClientError) as exc:
+                with self._lock:
+                    self._error = self._error or exc
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+                break
+            del body
+            part: dict[str, object] = {"ETag": answer["ETag"], "PartNumber": number}
+            for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):
+                if answer.get(name):
+                    part[name] = answer[name]
+            with self._lock:
+                self._parts[number] = part
+                self._in_flight -= 1
+                self._idle.notify_all()
+        with self._lock:
+            error = self._error
+        if error is not None:
+            self.abort()
+            raise self._storage_error(error) from error
 
     def commit(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if self._done:
-            raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: already closed")
+        with self._lock:
+            if self._closed and self._error is None:
+                raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: closed")
+            self._closed = True
+            if self._next_number > 1:  # a multipart upload: send the rest as its last part
+                if self._buffer:  # the last part may be smaller than 5 MiB
+                    self._queued.append((self._next_number, bytes(self._buffer)))
+                    self._next_number += 1
+                self._buffer = bytearray()
+        self.send()
+        with self._idle:
+            while self._in_flight:
+                self._idle.wait()
+            error, upload_id = self._error, self._upload_id
+            parts = [self._parts[number] for number in sorted(self._parts)]
+        if error is not None:
+            self.abort()
+            raise self._storage_error(error) from error
         client, bucket = self._storage.client, self._storage.bucket
         try:
-            if self._upload_id is None:
+            if upload_id is None:
                 client.put_object(Bucket=bucket, Key=self._s3_key, Body=bytes(self._buffer))
             else:
-                if self._buffer:
-                    self._upload_part()
                 client.complete_multipart_upload(
                     Bucket=bucket,
                     Key=self._s3_key,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
                 )
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail(exc) from exc
-        self._done = True
+            self.abort()
+            raise self._storage_error(exc) from exc
         self._buffer = bytearray()
 
     def abort(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        self._done = True
-        self._buffer = bytearray()
-        upload_id, self._upload_id = self._upload_id, None
+        with self._lock:
+            self._closed = True
+            self._queued.clear()
+            self._buffer = bytearray()
+            upload_id, self._upload_id = self._upload_id, None
         if upload_id is not None:
-            # Best effort: an upload left behind is invisible and a bucket lifecycle rule
+            # Best effort: an upload left behind is invisible, and a bucket lifecycle rule
             # (AbortIncompleteMultipartUpload) reclaims it.
             with contextlib.suppress(BotoCoreError, ClientError):
                 self._storage.client.abort_multipart_upload(

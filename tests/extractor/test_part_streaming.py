@@ -329,3 +329,39 @@ def test_s3_missing_bucket_fails_at_the_part_naming_its_uri(moto_server) -> None
     writer.write_lines(lines_of(10))
     with pytest.raises(StorageError, match="s3://no-such-bucket-xyz/lake/bronze/.*part-00000"):
         writer.close()
+
+
+@pytest.mark.integration
+def test_s3_uploads_happen_outside_the_writer_lock_and_concurrent_workers_land_every_line(
+    s3, monkeypatch
+) -> None:
+    writer = PartWriter(s3, "charges", "r1", "2026-01-05", 10**9, 20 * 1024 * 1024)
+    real = s3.client.upload_part
+    held: list[bool] = []
+
+    def upload_part(**kwargs):
+        held.append(writer._lock.locked() and threading.current_thread() is lone[0])
+        return real(**kwargs)
+
+    monkeypatch.setattr(s3.client, "upload_part", upload_part)
+    # One worker first: while it uploads, nobody else can hold the lock, so it must be free.
+    lone = [threading.current_thread()]
+    for page in pages(lines_of(25_000, width=800, seed=99)):
+        writer.write_lines(page)
+    assert held and not any(held)
+    lone[0] = None
+    batches = [lines_of(25_000, width=800, seed=s) for s in range(3)]
+    threads = [
+        threading.Thread(target=lambda b=b: [writer.write_lines(p) for p in pages(b)])
+        for b in batches
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    files = writer.close()
+    assert len(files) >= 2 and sum(f.rows for f in files) == 100_000
+    got = [line for f in files for line in s3.get(f.key).splitlines(keepends=True)]
+    want = [line.encode() for b in [lines_of(25_000, width=800, seed=99), *batches] for line in b]
+    assert sorted(got) == sorted(want)
+    assert pending_uploads(s3) == []
