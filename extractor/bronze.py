@@ -130,27 +130,33 @@ class PartWriter:
         encoded = [line.encode("utf-8") for line in lines]
         full: list[_OpenPart] = []
         current: _OpenPart | None = None
-        with self._lock:
-            start = 0
-            for index, data in enumerate(encoded):
-                if self._part is None:
-                    self._part = self._open()
-                part = self._part
-                part.rows += 1
-                part.raw_bytes += len(data)
-                self.rows += 1
-                if part.rows >= self.max_records or part.raw_bytes >= self.max_bytes:
-                    self._append(part, encoded[start : index + 1])
-                    start = index + 1
-                    full.append(part)
-                    self._part = None
-            if self._part is not None and start < len(encoded):
-                self._append(self._part, encoded[start:])
-                current = self._part
-        if current is not None:
-            self._send(current)
-        for part in full:
-            self._publish(part)
+        try:
+            with self._lock:
+                start = 0
+                for index, data in enumerate(encoded):
+                    if self._part is None:
+                        self._part = self._open()
+                    part = self._part
+                    part.rows += 1
+                    part.raw_bytes += len(data)
+                    self.rows += 1
+                    if part.rows >= self.max_records or part.raw_bytes >= self.max_bytes:
+                        self._append(part, encoded[start : index + 1])
+                        start = index + 1
+                        full.append(part)
+                        self._part = None
+                if self._part is not None and start < len(encoded):
+                    self._append(self._part, encoded[start:])
+                    current = self._part
+            if current is not None:
+                self._send(current)
+            while full:
+                self._publish(full[0])
+                full.pop(0)
+        except BaseException:
+            for part in full:  # filled but not published: discard, nothing half-done shows
+                part.sink.abort()
+            raise
 
     def close(self) -> list[PartFile]:
         """Publish the open part, if any; returns every part written, in part order."""
