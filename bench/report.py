@@ -117,10 +117,10 @@ def reasons(name: str, document: dict[str, Any]) -> list[str]:
             out.append(f"Rate-limited run missed: {row['figure']}.")
         elif name == "extract_memory":
             out.append(
-                f"Extractor memory missed ({row['ratio']:.2f}×): each entity's current Bronze "
-                "part is buffered in memory until it reaches 50,000 lines or 64 MiB, so peak "
-                "memory grows until the parts reach those bounds and is flat beyond them; the "
-                "small run never reaches them (see the notes below)."
+                f"Extractor memory missed ({row['ratio']:.2f}×): Bronze parts are streamed to "
+                "storage as pages arrive, so no part is held in memory; something else now "
+                "holds memory in proportion to the run; find it with a tracemalloc profile "
+                "(see the notes below)."
             )
         elif name == "dbt":
             parts = []

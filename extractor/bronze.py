@@ -2,23 +2,25 @@
 
 Lines are built by string assembly around the object's exact source text (see
 `extractor.rawjson` and ADR 0002), never by re-serialising the object. Each entity has one
-`PartWriter` shared by all workers of a run; it flushes a part as soon as the buffer
-reaches `part_max_records` or `part_max_bytes`, so memory stays bounded however many
-records a run fetches. Parts are written through `Storage.put`, which is atomic.
+`PartWriter` shared by all workers of a run; it streams each page's lines into the entity's
+open part (`Storage.open_writer`: a temp file locally, a multipart upload on S3) and closes
+the part, which publishes it atomically, once it holds `part_max_records` lines or
+`part_max_bytes` bytes. No whole part is ever held in memory, so memory stays flat however
+many records a run fetches.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from extractor import failpoints
 from extractor.ids import validate_entity, validate_run_id
-from extractor.storage import Storage
+from extractor.storage import ObjectWriter, Storage
 
 SOURCE_LIST = "list"
 SOURCE_EVENT = "event"
@@ -68,8 +70,34 @@ class PartFile:
     bytes: int
 
 
+class _OpenPart:
+    """One part being streamed: its writer, its gzip stream (if any), and its line count."""
+
+    def __init__(self, sink: ObjectWriter, compress: bool) -> None:
+        self.sink = sink
+        # Level 6, zero mtime, gzip header from zlib: the bytes `gzip.compress(body,
+        # compresslevel=6, mtime=0)` gives for the whole part, however the input is chunked.
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if compress else None
+        self.rows = 0
+        self.raw_bytes = 0
+
+    def write(self, chunks: list[bytes]) -> None:
+        body = b"".join(chunks)
+        if self.compressor is not None:
+            body = self.compressor.compress(body)
+        if body:
+            self.sink.write(body)
+
+    def commit(self) -> None:
+        if self.compressor is not None:
+            tail = self.compressor.flush()
+            if tail:
+                self.sink.write(tail)
+        self.sink.commit()
+
+
 class PartWriter:
-    """Buffers lines for one entity and writes `part-NNNNN.jsonl[.gz]` files of bounded size."""
+    """Streams lines for one entity into `part-NNNNN.jsonl[.gz]` files of bounded size."""
 
     def __init__(
         self,
@@ -88,45 +116,94 @@ class PartWriter:
         self.compress = compress
         self.files: list[PartFile] = []
         self.rows = 0
-        self._buffer: list[bytes] = []
-        self._buffer_bytes = 0
+        self._part: _OpenPart | None = None
         self._numbers = itertools.count()
         self._lock = threading.Lock()
 
     def write_lines(self, lines: list[str]) -> None:
-        """Append lines (one page's worth); flush full parts as the buffer fills."""
+        """Append lines (one page's worth) to the open part; close each part that fills.
+
+        The appends happen under the lock (page-cache writes or an in-memory buffer, in one
+        order per part); uploads (S3) and publishing a full part (fsync and rename, or the
+        last upload) happen outside it, while other workers go on filling the part.
+        """
         encoded = [line.encode("utf-8") for line in lines]
-        ready: list[tuple[int, list[bytes]]] = []
-        with self._lock:
-            for data in encoded:
-                self._buffer.append(data)
-                self._buffer_bytes += len(data)
-                self.rows += 1
-                if len(self._buffer) >= self.max_records or self._buffer_bytes >= self.max_bytes:
-                    ready.append(self._take())
-        for number, part in ready:
-            self._write(number, part)
+        full: list[_OpenPart] = []
+        current: _OpenPart | None = None
+        try:
+            with self._lock:
+                start = 0
+                for index, data in enumerate(encoded):
+                    if self._part is None:
+                        self._part = self._open()
+                    part = self._part
+                    part.rows += 1
+                    part.raw_bytes += len(data)
+                    self.rows += 1
+                    if part.rows >= self.max_records or part.raw_bytes >= self.max_bytes:
+                        self._append(part, encoded[start : index + 1])
+                        start = index + 1
+                        full.append(part)
+                        self._part = None
+                if self._part is not None and start < len(encoded):
+                    self._append(self._part, encoded[start:])
+                    current = self._part
+            if current is not None:
+                self._send(current)
+            while full:
+                self._publish(full[0])
+                full.pop(0)
+        except BaseException:
+            for part in full:  # filled but not published: discard, nothing half-done shows
+                part.sink.abort()
+            raise
 
     def close(self) -> list[PartFile]:
-        """Flush what is left; returns every part written, in part order."""
+        """Publish the open part, if any; returns every part written, in part order."""
         with self._lock:
-            ready = self._take() if self._buffer else None
-        if ready:
-            self._write(*ready)
+            part, self._part = self._part, None
+        if part is not None:
+            self._publish(part)
         return sorted(self.files, key=lambda f: f.key)
 
-    def _take(self) -> tuple[int, list[bytes]]:
-        lines, self._buffer, self._buffer_bytes = self._buffer, [], 0
-        return next(self._numbers), lines
-
-    def _write(self, number: int, lines: list[bytes]) -> None:
-        body = b"".join(lines)
-        name = f"part-{number:05d}.jsonl"
-        if self.compress:
-            body = gzip.compress(body, compresslevel=6, mtime=0)
-            name += ".gz"
-        key = self.prefix + name
-        self.storage.put(key, body)
+    def abort(self) -> None:
+        """Discard the open part (a failed run): nothing of it becomes visible."""
         with self._lock:
-            self.files.append(PartFile(key, len(lines), len(body)))
+            part, self._part = self._part, None
+        if part is not None:
+            part.sink.abort()
+
+    def _open(self) -> _OpenPart:
+        name = f"part-{next(self._numbers):05d}.jsonl"
+        if self.compress:
+            name += ".gz"
+        return _OpenPart(self.storage.open_writer(self.prefix + name), self.compress)
+
+    def _append(self, part: _OpenPart, chunks: list[bytes]) -> None:
+        try:
+            part.write(chunks)
+        except BaseException:
+            part.sink.abort()
+            if self._part is part:
+                self._part = None
+            raise
+
+    def _send(self, part: _OpenPart) -> None:
+        try:
+            part.sink.send()
+        except BaseException:
+            part.sink.abort()
+            with self._lock:
+                if self._part is part:
+                    self._part = None
+            raise
+
+    def _publish(self, part: _OpenPart) -> None:
+        try:
+            part.commit()
+        except BaseException:
+            part.sink.abort()
+            raise
+        with self._lock:
+            self.files.append(PartFile(part.sink.key, part.rows, part.sink.bytes_written))
         failpoints.hit("extract.part_written")

@@ -180,6 +180,7 @@ class Extraction:
                 self._commit_watermarks(run_start)
             except BaseException as exc:
                 self.stop.set()
+                self._abort_writers()
                 self._fail(started, exc)
                 raise
             finally:
@@ -453,8 +454,16 @@ class Extraction:
 
     # -- committing --------------------------------------------------------------------------
 
+    def _abort_writers(self) -> None:
+        """Discard every open part of a failed run (a crash would leave none visible either)."""
+        for entity_run in self.runs.values():
+            try:
+                entity_run.writer.abort()
+            except Exception as inner:  # noqa: BLE001 - never mask the run's own error
+                logs.error("part_abort_failed", step="extract", error=one_line_error(inner))
+
     def _close_writers(self) -> None:
-        """Flush every entity's last part, all at once: the writes and fsyncs overlap."""
+        """Publish every entity's last part, all at once: the fsyncs and uploads overlap."""
         runs = list(self.runs.values())
         if not runs:
             return

@@ -2,7 +2,8 @@
 
 Everything the pipeline persists (Bronze parts, webhook events, watermarks, manifests, the
 run lock) goes through `Storage`, so that no caller branches on where the lake lives.
-Keys are '/'-separated paths relative to LAKE_ROOT.
+Keys are '/'-separated paths relative to LAKE_ROOT. Large objects (Bronze parts) can also be
+streamed through `open_writer`, so that no caller has to hold a whole object in memory.
 """
 
 from __future__ import annotations
@@ -33,6 +34,36 @@ def validate_key(key: str) -> str:
     return key
 
 
+class ObjectWriter(ABC):
+    """One object written piece by piece: invisible under its key until `commit()`.
+
+    `commit()` makes it durable and visible at once (replacing what was there, like `put`);
+    `abort()` discards it. A failed `write` or `commit` aborts by itself and raises
+    `StorageError`; a crash leaves nothing under the key (local: an unnamed or hidden `.tmp`
+    file; S3: an incomplete multipart upload, which no listing or read shows).
+    """
+
+    key: str
+    bytes_written: int
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Append `data`."""
+
+    @abstractmethod
+    def send(self) -> None:
+        """Do the slow I/O `write` may have queued (S3 uploads); call it without holding the
+        lock that orders your writes, so other writers are not held up by the network."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Publish everything written, atomically and durably."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard the object; safe to call more than once and after a failure."""
+
+
 class Storage(ABC):
     """The lake as a key -> bytes store. Writes are all-or-nothing."""
 
@@ -45,6 +76,10 @@ class Storage(ABC):
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
         """Write `data` at `key` atomically, replacing what was there."""
+
+    @abstractmethod
+    def open_writer(self, key: str) -> ObjectWriter:
+        """Start streaming an object to `key`; nothing is visible there until its commit()."""
 
     @abstractmethod
     def put_if_absent(self, key: str, data: bytes) -> bool:
@@ -116,6 +151,57 @@ class LocalStorage(Storage):
             self._fsync_dir(path.parent)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def open_writer(self, key: str) -> ObjectWriter:
+        path = self._path(key)
+        try:
+            fd, tmp = self._open_temp(path)
+        except OSError as exc:
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return _LocalWriter(self, key, path, fd, tmp)
+
+    def _open_temp(self, path: Path) -> tuple[int, str | None]:
+        """A writable file in `path`'s folder that no reader sees: an unnamed O_TMPFILE inode
+        (temp name None) or, where that is unsupported, a hidden `.<name>.<random>.tmp`."""
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        try:
+            return self._new_temp(path)
+        except FileNotFoundError:
+            self._folders.discard(path.parent)  # the folder was removed behind our back
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return self._new_temp(path)
+
+    def _new_temp(self, path: Path) -> tuple[int, str | None]:
+        if self._tmpfile_ok:
+            try:
+                # 0o600, like the mkstemp files `put` renames into place.
+                return os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o600), None
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise
+                self._tmpfile_ok = False  # this filesystem has no O_TMPFILE
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+    def _publish(self, fd: int, tmp: str | None, path: Path) -> None:
+        """Give the (fsynced) temp file its name, replacing any older object there."""
+        if tmp is not None:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(str(fd), path, src_dir_fd=_proc_fd_dir(), follow_symlinks=True)
+        except FileExistsError:
+            # `put` semantics: replace. Link under a hidden name, then rename over the old.
+            fd2, spare = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd2)
+            os.unlink(spare)
+            try:
+                os.link(str(fd), spare, src_dir_fd=_proc_fd_dir(), follow_symlinks=True)
+                os.replace(spare, path)
+            except BaseException:
+                _unlink_quietly(spare)
+                raise
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         path = self._path(key)
@@ -257,6 +343,10 @@ class S3Storage(Storage):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("write", key, exc) from exc
 
+    def open_writer(self, key: str) -> ObjectWriter:
+        self._key(key)  # validate now, not at the first upload
+        return _S3Writer(self, key)
+
     def put_if_absent(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -312,6 +402,212 @@ class S3Storage(Storage):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("delete", key, exc) from exc
+
+
+class _LocalWriter(ObjectWriter):
+    """Appends to a temp file in the target folder; commit = fsync, link/rename, folder fsync
+    (the durability `LocalStorage.put` gives)."""
+
+    def __init__(
+        self, storage: LocalStorage, key: str, path: Path, fd: int, tmp: str | None
+    ) -> None:
+        self.key = key
+        self.bytes_written = 0
+        self._storage = storage
+        self._path = path
+        self._fd: int | None = fd
+        self._tmp = tmp
+
+    def _fail(self, exc: OSError) -> StorageError:
+        self.abort()
+        return StorageError(f"cannot write {self._path}: {exc.strerror or exc}")
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise StorageError(f"cannot write {self._path}: already committed or aborted")
+        try:
+            _write_all(self._fd, data)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self.bytes_written += len(data)
+
+    def send(self) -> None:
+        """Nothing is queued: `write` goes straight to the file (page cache)."""
+
+    def commit(self) -> None:
+        if self._fd is None:
+            raise StorageError(f"cannot write {self._path}: already committed or aborted")
+        try:
+            os.fsync(self._fd)
+            self._storage._publish(self._fd, self._tmp, self._path)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+        self._tmp = None  # it has its name now
+        os.close(self._fd)
+        self._fd = None
+        try:
+            self._storage._dir_sync.sync(self._path.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._path}: {exc.strerror or exc}") from exc
+
+    def abort(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            _unlink_quietly(tmp)
+
+
+# S3 multipart parts must be >= 5 MiB except the last; 8 MiB is boto3's own default chunk.
+S3_PART_BYTES = 8 * 1024 * 1024
+
+
+class _S3Writer(ObjectWriter):
+    """An object under `S3_PART_BYTES` is one PutObject at commit; a bigger one is a multipart
+    upload of `S3_PART_BYTES` chunks, completed at commit and aborted on failure.
+
+    `write` only buffers and queues full chunks; `send` uploads the queue (several threads
+    may send at once, chunks carry their part numbers). So memory is bounded by one chunk
+    being filled plus one per sender, whatever the object's size.
+    """
+
+    def __init__(self, storage: S3Storage, key: str) -> None:
+        self.key = key
+        self.bytes_written = 0
+        self._storage = storage
+        self._s3_key = storage._key(key)
+        self._part_bytes = S3_PART_BYTES
+        self._buffer = bytearray()  # touched only by write/commit, which the caller orders
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queued: list[tuple[int, bytes]] = []
+        self._next_number = 1
+        self._in_flight = 0
+        self._parts: dict[int, dict[str, object]] = {}
+        self._upload_id: str | None = None
+        self._error: Exception | None = None
+        self._closed = False
+
+    def _storage_error(self, exc: Exception) -> StorageError:
+        return self._storage._fail("write", self.key, exc)
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            if self._error is not None:
+                raise self._storage_error(self._error)
+            if self._closed:
+                raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: closed")
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_bytes:
+            with self._lock:
+                self._queued.append((self._next_number, bytes(self._buffer)))
+                self._next_number += 1
+            self._buffer = bytearray()
+
+    def send(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client, bucket = self._storage.client, self._storage.bucket
+        while True:
+            with self._lock:
+                if self._error is not None or not self._queued:
+                    break
+                number, body = self._queued.pop(0)
+                self._in_flight += 1
+                try:
+                    if self._upload_id is None:
+                        created = client.create_multipart_upload(Bucket=bucket, Key=self._s3_key)
+                        self._upload_id = created["UploadId"]
+                    upload_id = self._upload_id
+                except (BotoCoreError, ClientError) as exc:
+                    self._error = exc
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+                    break
+            try:
+                answer = client.upload_part(
+                    Bucket=bucket,
+                    Key=self._s3_key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=body,
+                )
+            except (BotoCoreError, ClientError) as exc:
+                with self._lock:
+                    self._error = self._error or exc
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+                break
+            del body
+            part: dict[str, object] = {"ETag": answer["ETag"], "PartNumber": number}
+            for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1"):
+                if answer.get(name):
+                    part[name] = answer[name]
+            with self._lock:
+                self._parts[number] = part
+                self._in_flight -= 1
+                self._idle.notify_all()
+        with self._lock:
+            error = self._error
+        if error is not None:
+            self.abort()
+            raise self._storage_error(error) from error
+
+    def commit(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with self._lock:
+            if self._closed and self._error is None:
+                raise StorageError(f"cannot write {self._storage.uri_for(self.key)}: closed")
+            self._closed = True
+            if self._next_number > 1:  # a multipart upload: send the rest as its last part
+                if self._buffer:  # the last part may be smaller than 5 MiB
+                    self._queued.append((self._next_number, bytes(self._buffer)))
+                    self._next_number += 1
+                self._buffer = bytearray()
+        self.send()
+        with self._idle:
+            while self._in_flight:
+                self._idle.wait()
+            error, upload_id = self._error, self._upload_id
+            parts = [self._parts[number] for number in sorted(self._parts)]
+        if error is not None:
+            self.abort()
+            raise self._storage_error(error) from error
+        client, bucket = self._storage.client, self._storage.bucket
+        try:
+            if upload_id is None:
+                client.put_object(Bucket=bucket, Key=self._s3_key, Body=bytes(self._buffer))
+            else:
+                client.complete_multipart_upload(
+                    Bucket=bucket,
+                    Key=self._s3_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except (BotoCoreError, ClientError) as exc:
+            self.abort()
+            raise self._storage_error(exc) from exc
+        self._buffer = bytearray()
+
+    def abort(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        with self._lock:
+            self._closed = True
+            self._queued.clear()
+            self._buffer = bytearray()
+            upload_id, self._upload_id = self._upload_id, None
+        if upload_id is not None:
+            # Best effort: an upload left behind is invisible, and a bucket lifecycle rule
+            # (AbortIncompleteMultipartUpload) reclaims it.
+            with contextlib.suppress(BotoCoreError, ClientError):
+                self._storage.client.abort_multipart_upload(
+                    Bucket=self._storage.bucket, Key=self._s3_key, UploadId=upload_id
+                )
 
 
 def storage_for(settings: Settings) -> Storage:

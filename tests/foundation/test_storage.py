@@ -86,3 +86,23 @@ def test_s3_failure_is_a_storage_error_naming_the_uri(moto_server, monkeypatch) 
     storage = storage_for(Settings.from_env(env))
     with pytest.raises(StorageError, match="s3://no-such-bucket-xyz/lake/k.json"):
         storage.put("k.json", b"x")
+
+
+@pytest.mark.integration
+def test_open_writer_publishes_on_commit_only(storage: Storage) -> None:
+    storage.put("s/old.jsonl", b"old\n")
+    writer = storage.open_writer("s/old.jsonl")
+    writer.write(b"new 1\n")
+    writer.write(b"new 2\n")
+    writer.send()
+    assert storage.get("s/old.jsonl") == b"old\n"  # the old object until commit
+    new = storage.open_writer("s/new.jsonl")
+    new.write(b"x\n")
+    assert list(storage.list("s/")) == ["s/old.jsonl"]
+    writer.commit()
+    assert storage.get("s/old.jsonl") == b"new 1\nnew 2\n" and writer.bytes_written == 12
+    new.abort()
+    new.abort()
+    assert list(storage.list("s/")) == ["s/old.jsonl"]
+    with pytest.raises(StorageError):
+        new.write(b"after abort\n")

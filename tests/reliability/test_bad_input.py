@@ -379,7 +379,7 @@ class FillingDisk(LocalStorage):
         self.refused: list[str] = []
         self._count = threading.Lock()
 
-    def _write_temp(self, path: Path, data: bytes) -> str:
+    def _use_room(self, path: Path) -> None:
         with self._count:
             self.writes += 1
             full = self.writes > self.room
@@ -387,7 +387,16 @@ class FillingDisk(LocalStorage):
                 self.refused.append(str(path))
         if full:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    def _write_temp(self, path: Path, data: bytes) -> str:
+        self._use_room(path)
         return super()._write_temp(path, data)
+
+    def _open_temp(self, path: Path) -> tuple[int, str | None]:
+        # A Bronze part is streamed into its own temp file: one file write, counted when the
+        # temp file is created.
+        self._use_room(path)
+        return super()._open_temp(path)
 
 
 def bronze_lines(storage: Storage, entity: str, run_id: str) -> list[dict]:
