@@ -143,9 +143,9 @@ def reasons(name: str, document: dict[str, Any]) -> list[str]:
                 )
                 if peak > 1024:
                     parts.append(
-                        f"memory: peak {peak:,.0f} MiB. It is DuckDB's, reading Bronze JSON "
-                        "into the Silver models; capping it with memory_limit makes the build "
-                        "fail instead (see the notes)"
+                        f"memory: peak {peak:,.0f} MiB. DUCKDB_MEMORY_LIMIT (default 600MB) "
+                        "bounds DuckDB's own buffers; the rest is dbt's Python process and "
+                        "DuckDB memory outside that limit (see the notes)"
                     )
             out.append("dbt vs script missed: " + "; ".join(parts or ["see the figures"]) + ".")
         elif name == "incremental":
