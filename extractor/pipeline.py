@@ -11,6 +11,7 @@ import duckdb
 from extractor import logs
 from extractor.dbt_runner import DbtError
 from extractor.duckdb_setup import DuckDBSetupError
+from extractor.fold import FoldStateError
 from extractor.ids import InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
@@ -55,7 +56,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with RunLock(storage, run_id, "run-pipeline"):
             started_at = _now_iso()
-            build = transform(settings, run_id)
+            build = transform(settings, run_id, getattr(args, "full_refresh", False))
             if not build.ok:
                 section = quality_section(build_test_results(build), None, started_at)
                 section["status"] = "failed"
@@ -72,7 +73,14 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     except LockHeld as exc:
         _fail_line(str(exc))
         return EXIT_LOCKED
-    except (DbtError, DuckDBSetupError, StorageError, ManifestError, duckdb.Error) as exc:
+    except (
+        DbtError,
+        DuckDBSetupError,
+        StorageError,
+        ManifestError,
+        FoldStateError,
+        duckdb.Error,
+    ) as exc:
         _fail_line(f"run {run_id} failed: {exc}")
         return EXIT_FAILED
     print_reconciliation(section["webhook_reconciliation"])

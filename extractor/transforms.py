@@ -4,11 +4,15 @@ run-transforms is `dbt build`: seeds, models and their tests interleaved, so a f
 Silver test skips the Gold models built on it and Gold keeps its last good state (ADR 0011).
 run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest section
 (`transform`, `quality`) and exit non-zero naming every failing test.
+
+A build folds only the Bronze runs that no earlier successful build folded (ADR 0040,
+extractor/fold.py); `--full-refresh` rebuilds Silver from all of Bronze.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,6 +22,7 @@ from typing import Any
 from extractor import logs
 from extractor.dbt_runner import DbtError, DbtOutcome, run_dbt, warehouse_path
 from extractor.duckdb_setup import DuckDBSetupError, connect
+from extractor.fold import FoldStateError, plan_fold, record_fold
 from extractor.ids import ENTITIES, InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
@@ -106,13 +111,29 @@ def build_test_results(build: DbtOutcome) -> DbtOutcome:
     )
 
 
-def transform(settings: Settings, run_id: str) -> DbtOutcome:
-    """dbt build, recorded in the manifest's `transform` section."""
+def transform(settings: Settings, run_id: str, full_refresh: bool = False) -> DbtOutcome:
+    """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
+    build recorded what it folded; the new fold state is written only if the build passed."""
     storage = storage_for(settings)
     started_at = _now_iso()
-    logs.log("transform_started", step="transform", lake=settings.lake_root)
-    build = run_dbt("build", settings, run_id)
-    update_section(storage, run_id, "transform", transform_section(build, started_at))
+    plan = plan_fold(storage, full_refresh)
+    logs.log(
+        "transform_started",
+        step="transform",
+        lake=settings.lake_root,
+        mode=plan.as_dict()["mode"],
+        bronze_runs=len(plan.run_ids) if plan.incremental else None,
+    )
+    dbt_vars = plan.dbt_vars()
+    extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars is not None else None
+    build = run_dbt("build", settings, run_id, extra)
+    if build.ok:
+        # After the build only: a crash before this line refolds the same runs next time,
+        # a no-op for Silver's de-duplication (ADR 0040).
+        record_fold(storage, plan)
+    section = transform_section(build, started_at)
+    section["fold"] = plan.as_dict()
+    update_section(storage, run_id, "transform", section)
     logs.log(
         "transform_finished",
         step="transform",
@@ -136,7 +157,7 @@ def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
     except LockHeld as exc:
         _fail_line(str(exc))
         return EXIT_LOCKED
-    except (DbtError, DuckDBSetupError, StorageError, ManifestError) as exc:
+    except (DbtError, DuckDBSetupError, StorageError, ManifestError, FoldStateError) as exc:
         _fail_line(f"run {run_id} {command} failed: {exc}")
         return EXIT_FAILED
 
@@ -183,7 +204,7 @@ def cmd_run_transforms(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(run_id)
 
     def work() -> int:
-        build = transform(settings, run_id)
+        build = transform(settings, run_id, getattr(args, "full_refresh", False))
         if not build.ok:
             _fail_line(
                 f"run {run_id}: dbt build failed; Gold models downstream of a failure were "

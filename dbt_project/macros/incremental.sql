@@ -1,0 +1,123 @@
+{# Incremental Silver (ADR 0040). With the var `bronze_run_ids` (a list of Bronze run ids, or
+   a comma-separated string) a staging model reads only those runs' Bronze parts, merges
+   them with the existing Silver rows of the dt partitions they touch, de-duplicates with the
+   same latest_version rule and writes only those partitions. The merge is exact because
+   "keep the greatest version" is associative: the Silver row is the winner of every earlier
+   version, so winner(old rows + new rows) = winner(Silver row + new rows). Folding a run
+   twice is therefore a no-op. Without the var, on Spark, or when the model has no Silver
+   yet, the model is today's full rebuild from all of Bronze. #}
+
+{# The run ids to fold in, or none for a full rebuild. Spark ignores the var and rebuilds
+   fully (the same result, ADR 0030/0040); the CLI never passes it to Spark. #}
+{% macro bronze_run_ids() -%}
+  {%- set ids = var('bronze_run_ids', none) -%}
+  {%- if ids is none or target.type != 'duckdb' -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- if ids is string -%}
+    {%- set ids = ids.split(',') -%}
+  {%- endif -%}
+  {%- set cleaned = [] -%}
+  {%- for run_id in ids -%}
+    {%- set run_id = run_id | string | trim -%}
+    {%- if run_id -%}
+      {%- if not modules.re.fullmatch('[A-Za-z0-9][A-Za-z0-9_.-]{0,127}', run_id) -%}
+        {% do exceptions.raise_compiler_error("bronze_run_ids: not a run id: " ~ run_id) %}
+      {%- endif -%}
+      {% do cleaned.append(run_id) %}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(cleaned) }}
+{%- endmacro %}
+
+{# A staging model's Silver Parquet files. #}
+{% macro silver_files(model_name) -%}
+  {{ lake_location(model_name, lake_root()) }}/*/*.parquet
+{%- endmacro %}
+
+{# True when this staging model folds new runs into existing Silver (at parse time the
+   answer does not matter: both branches read the same source and refs). A unit test (no
+   `this`) always runs the full model over its given rows. #}
+{% macro silver_is_incremental() -%}
+  {%- if not execute or this is none or bronze_run_ids() is none -%}
+    {{ return(false) }}
+  {%- endif -%}
+  {{ return(lake_files_exist(silver_files(this.identifier))) }}
+{%- endmacro %}
+
+{# The columns every batch Bronze line has (DESIGN §3), as read_json's `columns=` map. #}
+{% macro bronze_columns() -%}
+  {'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT',
+  '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR', 'data': 'JSON'}
+{%- endmacro %}
+
+{# Only the given runs' Bronze parts of one entity, as a relation with the source's columns.
+   A run that wrote no part for this entity is skipped (read_json fails on a glob that
+   matches nothing); when none did, the relation is empty. #}
+{% macro bronze_runs(entity, run_ids) -%}
+  {%- set folder = lake_root() ~ '/bronze/source=stripe/entity=' ~ entity -%}
+  {%- set globs = [] -%}
+  {%- for run_id in run_ids -%}
+    {% do globs.append(folder ~ '/dt=*/run_id=' ~ run_id ~ '/part-*.jsonl*') %}
+  {%- endfor -%}
+  {%- set found = [] -%}
+  {%- if globs and execute -%}
+    {%- set counts = [] -%}
+    {%- for pattern in globs -%}
+      {% do counts.append("select " ~ loop.index0 ~ " as i, count(*) as n from glob('" ~ pattern ~ "')") %}
+    {%- endfor -%}
+    {%- set result = run_query(counts | join(' union all ')) -%}
+    {%- for row in result.rows -%}
+      {%- if row[1] > 0 -%}
+        {% do found.append(globs[row[0]]) %}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {%- if found -%}
+  (
+    select *
+    from read_json(
+        [{%- for pattern in found -%}'{{ pattern }}'{{ ', ' if not loop.last }}{%- endfor -%}],
+        format = 'newline_delimited',
+        columns = {{ bronze_columns() }}
+    )
+  ) as bronze_{{ entity }}_new
+  {%- else -%}
+  (
+    select
+        cast(null as varchar) as _run_id,
+        cast(null as timestamp) as _loaded_at,
+        cast(null as bigint) as _observed_at,
+        cast(null as varchar) as _source,
+        cast(null as varchar) as _event_id,
+        cast(null as varchar) as _event_type,
+        cast(null as json) as data
+    where false
+  ) as bronze_{{ entity }}_new
+  {%- endif -%}
+{%- endmacro %}
+
+{# What a staging model reads from Bronze: the new runs only when it is incremental, else
+   the whole source. `source()` is called in both cases so dbt records the dependency. #}
+{% macro bronze_for_model(source_relation, incremental) -%}
+  {%- if incremental -%}
+    {{ bronze_runs(source_relation.identifier, bronze_run_ids()) }}
+  {%- else -%}
+    {{ bronze(source_relation) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# This model's existing Silver rows in the dt partitions that the new rows (`new_cte`, whose
+   `date_column` gives the partition) fall in. The newest existing partition is always
+   included: dbt-duckdb's external materialization writes a placeholder row and narrows its
+   view when a model returns no rows, so an incremental build must never be empty. Reading
+   the model's own Parquet here is safe: the materialization first creates a table from this
+   SELECT, then COPYs it over the folders. #}
+{% macro silver_existing_rows(new_cte, date_column='created_at') -%}
+  {%- set files = "read_parquet('" ~ silver_files(this.identifier)
+      ~ "', hive_partitioning = false, union_by_name = false)" -%}
+    select *
+    from {{ files }}
+    where dt in (select distinct cast({{ date_column }} as date) from {{ new_cte }})
+        or dt = (select max(dt) from {{ files }})
+{%- endmacro %}
