@@ -2,7 +2,8 @@
 
 A small state file, `_state/transforms/folded_bronze.json`, lists the Bronze parts that a
 successful build had folded into Silver. The next build passes the runs holding any other
-part to dbt as the var `bronze_run_ids`, and the staging models merge only those runs into
+part to dbt (environment PIPELINE_BRONZE_RUN_IDS, a JSON list, which unlike `--vars` keeps
+dbt's partial parsing), and the staging models merge only those runs into
 the Silver partitions they touch. The file is written only after the build succeeded, so a
 crash between a Silver write and the state write just folds the same runs again next time,
 which Silver's de-duplication makes a no-op. Parts are tracked (not only run ids) because one
@@ -19,6 +20,8 @@ from extractor.ids import ENTITIES
 from extractor.storage import Storage
 
 STATE_KEY = "_state/transforms/folded_bronze.json"
+# The environment variable dbt's macro bronze_run_ids() reads.
+RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 BRONZE_PREFIX = "bronze/source=stripe/"
 
 
@@ -36,8 +39,9 @@ class FoldPlan:
     # Every batch Bronze part listed before the build, by run id: the state after success.
     parts: dict[str, list[str]] = field(default_factory=dict)
 
-    def dbt_vars(self) -> dict[str, Any] | None:
-        return {"bronze_run_ids": self.run_ids} if self.incremental else None
+    def dbt_env(self) -> dict[str, str | None]:
+        """The environment dbt gets: the run ids, or the variable removed (a full build)."""
+        return {RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None}
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -56,7 +56,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with RunLock(storage, run_id, "run-pipeline"):
             started_at = _now_iso()
-            build = transform(settings, run_id, getattr(args, "full_refresh", False))
+            build, plan = transform(settings, run_id, getattr(args, "full_refresh", False))
             if not build.ok:
                 section = quality_section(build_test_results(build), None, started_at)
                 section["status"] = "failed"
@@ -66,7 +66,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                     f"failure keep their last good state:\n{describe_failures(build.failures)}"
                 )
                 return EXIT_FAILED
-            fresh = freshness(settings, run_id)
+            fresh = freshness(settings, run_id, plan)
             section = quality_section(build_test_results(build), fresh, started_at)
             section["webhook_reconciliation"] = reconciliation_counts(settings)
             update_section(storage, run_id, "quality", section)

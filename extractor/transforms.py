@@ -12,7 +12,6 @@ extractor/fold.py); `--full-refresh` rebuilds Silver from all of Bronze.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any
 from extractor import logs
 from extractor.dbt_runner import DbtError, DbtOutcome, run_dbt, warehouse_path
 from extractor.duckdb_setup import DuckDBSetupError, connect
-from extractor.fold import FoldStateError, plan_fold, record_fold
+from extractor.fold import FoldPlan, FoldStateError, plan_fold, record_fold
 from extractor.ids import ENTITIES, InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
@@ -33,6 +32,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+
+# A full read of Bronze, for commands that run no build of their own (run-quality).
+NO_FOLD = FoldPlan(incremental=False, reason="not a build")
 
 # Tables `query` and the demo know about, in the order they are shown.
 GOLD_MODELS = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
@@ -111,7 +113,9 @@ def build_test_results(build: DbtOutcome) -> DbtOutcome:
     )
 
 
-def transform(settings: Settings, run_id: str, full_refresh: bool = False) -> DbtOutcome:
+def transform(
+    settings: Settings, run_id: str, full_refresh: bool = False
+) -> tuple[DbtOutcome, FoldPlan]:
     """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
     build recorded what it folded; the new fold state is written only if the build passed."""
     storage = storage_for(settings)
@@ -124,9 +128,7 @@ def transform(settings: Settings, run_id: str, full_refresh: bool = False) -> Db
         mode=plan.as_dict()["mode"],
         bronze_runs=len(plan.run_ids) if plan.incremental else None,
     )
-    dbt_vars = plan.dbt_vars()
-    extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars is not None else None
-    build = run_dbt("build", settings, run_id, extra)
+    build = run_dbt("build", settings, run_id, env=plan.dbt_env())
     if build.ok:
         # After the build only: a crash before this line refolds the same runs next time,
         # a no-op for Silver's de-duplication (ADR 0040).
@@ -141,11 +143,13 @@ def transform(settings: Settings, run_id: str, full_refresh: bool = False) -> Db
         seconds=round(build.elapsed_seconds, 3),
         counts=build.counts,
     )
-    return build
+    return build, plan
 
 
-def freshness(settings: Settings, run_id: str) -> DbtOutcome:
-    return run_dbt("source freshness", settings, run_id)
+def freshness(settings: Settings, run_id: str, plan: FoldPlan | None = None) -> DbtOutcome:
+    """dbt source freshness; after an incremental build it reads only the runs just folded
+    (the newest lines are there), not all of Bronze again."""
+    return run_dbt("source freshness", settings, run_id, env=(plan or NO_FOLD).dbt_env())
 
 
 def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
@@ -204,7 +208,7 @@ def cmd_run_transforms(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(run_id)
 
     def work() -> int:
-        build = transform(settings, run_id, getattr(args, "full_refresh", False))
+        build, _ = transform(settings, run_id, getattr(args, "full_refresh", False))
         if not build.ok:
             _fail_line(
                 f"run {run_id}: dbt build failed; Gold models downstream of a failure were "
@@ -228,7 +232,7 @@ def cmd_run_quality(args: argparse.Namespace, settings: Settings) -> int:
 
     def work() -> int:
         started_at = _now_iso()
-        tests = run_dbt("test", settings, run_id)
+        tests = run_dbt("test", settings, run_id, env=NO_FOLD.dbt_env())
         fresh = freshness(settings, run_id)
         section = quality_section(tests, fresh, started_at)
         update_section(storage_for(settings), run_id, "quality", section)
