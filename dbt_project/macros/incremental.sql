@@ -4,7 +4,8 @@
    same latest_version rule and writes only those partitions. The merge is exact because
    "keep the greatest version" is associative: the Silver row is the winner of every earlier
    version, so winner(old rows + new rows) = winner(Silver row + new rows). Folding a run
-   twice is therefore a no-op. Without the var, on Spark, or when the model has no Silver
+   twice is therefore a no-op. Silver keeps `_observed_at` and `_source`, the first two
+   tie-breaks; see silver_row_tie_break for the others. Without the var, on Spark, or when the model has no Silver
    yet, the model is today's full rebuild from all of Bronze. #}
 
 {# The run ids to fold in, or none for a full rebuild. The CLI passes them in the environment
@@ -135,6 +136,17 @@
   {%- else -%}
     {{ bronze(source_relation) }}
   {%- endif -%}
+{%- endmacro %}
+
+{# The last two tie-breaks (`_loaded_at`, `_event_id`) for an existing Silver row. They are
+   not kept in Silver: `_loaded_at` is wall-clock time, so a re-fetched identical copy would
+   change Silver's content on every rerun (DESIGN §4). They only decide between versions
+   with the same `_observed_at` and `_source`, and the runs being folded were loaded after
+   every run already in Silver (one run at a time per lake), so "the latest load wins" means
+   "the new copy wins": an existing row gets the earliest possible load time. #}
+{% macro silver_row_tie_break() -%}
+  cast('0001-01-01' as timestamp) as _loaded_at,
+  cast(null as varchar) as _event_id
 {%- endmacro %}
 
 {# This model's existing Silver rows in the dt partitions that the new rows (`new_cte`, whose

@@ -42,6 +42,7 @@ merged as (
     union all by name
     select
         * exclude (is_deleted, deleted_at, dt),
+        {{ silver_row_tie_break() }},
         is_deleted as is_tombstone,
         cast({{ epoch_seconds('deleted_at') }} as bigint) as tombstone_epoch
     from ({{ silver_existing_rows('renamed') }})
@@ -72,7 +73,9 @@ deduped as (
 final as (
 
     select
-        {{ star_except(['is_tombstone', 'tombstone_epoch', 'deleted_epoch']) }},
+        {{ star_except([
+            '_loaded_at', '_event_id', 'is_tombstone', 'tombstone_epoch', 'deleted_epoch',
+        ]) }},
         {{ epoch_to_timestamp('deleted_epoch') }} as deleted_at,
         cast(created_at as date) as dt
     from deduped

@@ -41,7 +41,8 @@ merged as (
     -- object in the partitions they touch; the same rule then picks the winner.
     select * from renamed
     union all by name
-    select * exclude (dt) from ({{ silver_existing_rows('renamed') }})
+    select * exclude (dt), {{ silver_row_tie_break() }}
+    from ({{ silver_existing_rows('renamed') }})
 
 ),
 
@@ -57,8 +58,8 @@ deduped as (
 final as (
 
     select
-        -- The tie-break columns stay: an incremental merge needs them.
-        *,
+        -- `_source` stays: an incremental merge needs it (ADR 0040).
+        {{ star_except(['_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 
