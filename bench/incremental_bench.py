@@ -74,7 +74,17 @@ def main() -> int:
                 "seconds": round(measured.seconds, 2),
                 "peak_rss_mib": round(measured.peak_rss_mib, 1),
                 "records_received": received(document),
-                "transform_seconds": (document.get("transform") or {}).get("seconds"),
+                # dbt build (models + the gate's tests) and the freshness check, from the
+                # manifest; the rest of the run is extraction and process start-up.
+                "transform_seconds": (document.get("transform") or {}).get("elapsed_seconds"),
+                "transform_mode": ((document.get("transform") or {}).get("fold") or {}).get("mode"),
+                "freshness_seconds": (
+                    ((document.get("quality") or {}).get("freshness") or {}).get("elapsed_seconds")
+                ),
+                "model_seconds": {
+                    m["name"]: m["seconds"]
+                    for m in (document.get("transform") or {}).get("models", [])
+                },
                 "stderr_tail": measured.stderr[-800:] if measured.returncode else "",
             }
             print(json.dumps(runs[label]), file=sys.stderr)

@@ -38,6 +38,14 @@ def _add_run_id(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_full_refresh(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild Silver from all of Bronze instead of folding in only the new runs",
+    )
+
+
 def _environment_epilog() -> str:
     width = max(len(name) for name, _, _ in ENVIRONMENT_HELP)
     rows = [
@@ -75,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="events watermark older than 30 days: re-list every entity since its first run",
     )
+    _add_full_refresh(p)
     _add_run_id(p)
 
     p = sub.add_parser("run-all", help="extract every entity (and the events feed) into Bronze")
@@ -84,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="events watermark older than 30 days: re-list every entity since its first run",
     )
+    _add_full_refresh(p)
     _add_run_id(p)
 
     p = sub.add_parser(
@@ -100,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="clear even if the lock looks fresh")
 
     p = sub.add_parser("run-transforms", help="dbt build of Silver and Gold for this LAKE_ROOT")
+    _add_full_refresh(p)
     _add_run_id(p)
 
     p = sub.add_parser("run-quality", help="dbt tests and source freshness (the quality gate)")
@@ -112,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="events watermark older than 30 days: re-list every entity since its first run",
     )
+    _add_full_refresh(p)
     _add_run_id(p)
 
     p = sub.add_parser("query", help="run a SQL query against the Gold tables and print it")

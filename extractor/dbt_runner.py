@@ -111,7 +111,10 @@ def dbt_executable() -> str:
     return found
 
 
-def dbt_env(settings: Settings, run_id: str) -> dict[str, str]:
+def dbt_env(
+    settings: Settings, run_id: str, overrides: dict[str, str | None] | None = None
+) -> dict[str, str]:
+    """dbt's environment; an override of None removes that variable."""
     env = dict(os.environ)
     env.update(
         LAKE_ROOT=settings.lake_root,
@@ -122,11 +125,20 @@ def dbt_env(settings: Settings, run_id: str) -> dict[str, str]:
     )
     if settings.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return env
 
 
 def run_dbt(
-    command: str, settings: Settings, run_id: str, extra: list[str] | None = None
+    command: str,
+    settings: Settings,
+    run_id: str,
+    extra: list[str] | None = None,
+    env: dict[str, str | None] | None = None,
 ) -> DbtOutcome:
     """Run `dbt <command>` for this lake; dbt's own progress goes to our stderr."""
     target = lake_target_dir(settings)
@@ -149,7 +161,7 @@ def run_dbt(
         remove_null_partitions(settings)
     started = time.monotonic()
     completed = subprocess.run(
-        args, cwd=REPO_ROOT, env=dbt_env(settings, run_id), stdout=sys.stderr, check=False
+        args, cwd=REPO_ROOT, env=dbt_env(settings, run_id, env), stdout=sys.stderr, check=False
     )
     elapsed = time.monotonic() - started
     if not artifact.exists():

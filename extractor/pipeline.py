@@ -11,6 +11,7 @@ import duckdb
 from extractor import logs
 from extractor.dbt_runner import DbtError
 from extractor.duckdb_setup import DuckDBSetupError
+from extractor.fold import FoldStateError
 from extractor.ids import InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
@@ -55,7 +56,7 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with RunLock(storage, run_id, "run-pipeline"):
             started_at = _now_iso()
-            build = transform(settings, run_id)
+            build, plan = transform(settings, run_id, getattr(args, "full_refresh", False))
             if not build.ok:
                 section = quality_section(build_test_results(build), None, started_at)
                 section["status"] = "failed"
@@ -65,14 +66,21 @@ def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
                     f"failure keep their last good state:\n{describe_failures(build.failures)}"
                 )
                 return EXIT_FAILED
-            fresh = freshness(settings, run_id)
+            fresh = freshness(settings, run_id, plan)
             section = quality_section(build_test_results(build), fresh, started_at)
             section["webhook_reconciliation"] = reconciliation_counts(settings)
             update_section(storage, run_id, "quality", section)
     except LockHeld as exc:
         _fail_line(str(exc))
         return EXIT_LOCKED
-    except (DbtError, DuckDBSetupError, StorageError, ManifestError, duckdb.Error) as exc:
+    except (
+        DbtError,
+        DuckDBSetupError,
+        StorageError,
+        ManifestError,
+        FoldStateError,
+        duckdb.Error,
+    ) as exc:
         _fail_line(f"run {run_id} failed: {exc}")
         return EXIT_FAILED
     print_reconciliation(section["webhook_reconciliation"])

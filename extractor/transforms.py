@@ -4,6 +4,9 @@ run-transforms is `dbt build`: seeds, models and their tests interleaved, so a f
 Silver test skips the Gold models built on it and Gold keeps its last good state (ADR 0011).
 run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest section
 (`transform`, `quality`) and exit non-zero naming every failing test.
+
+A build folds only the Bronze runs that no earlier successful build folded (ADR 0040,
+extractor/fold.py); `--full-refresh` rebuilds Silver from all of Bronze.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from extractor import logs
 from extractor.dbt_runner import DbtError, DbtOutcome, run_dbt, warehouse_path
 from extractor.duckdb_setup import DuckDBSetupError, connect
+from extractor.fold import FoldPlan, FoldStateError, plan_fold, record_fold
 from extractor.ids import ENTITIES, InvalidName, resolve_run_id
 from extractor.lock import LockHeld, RunLock
 from extractor.manifest import ManifestError, update_section
@@ -28,6 +32,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+
+# A full read of Bronze, for commands that run no build of their own (run-quality).
+NO_FOLD = FoldPlan(incremental=False, reason="not a build")
 
 # Tables `query` and the demo know about, in the order they are shown.
 GOLD_MODELS = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
@@ -106,13 +113,29 @@ def build_test_results(build: DbtOutcome) -> DbtOutcome:
     )
 
 
-def transform(settings: Settings, run_id: str) -> DbtOutcome:
-    """dbt build, recorded in the manifest's `transform` section."""
+def transform(
+    settings: Settings, run_id: str, full_refresh: bool = False
+) -> tuple[DbtOutcome, FoldPlan]:
+    """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
+    build recorded what it folded; the new fold state is written only if the build passed."""
     storage = storage_for(settings)
     started_at = _now_iso()
-    logs.log("transform_started", step="transform", lake=settings.lake_root)
-    build = run_dbt("build", settings, run_id)
-    update_section(storage, run_id, "transform", transform_section(build, started_at))
+    plan = plan_fold(storage, full_refresh)
+    logs.log(
+        "transform_started",
+        step="transform",
+        lake=settings.lake_root,
+        mode=plan.as_dict()["mode"],
+        bronze_runs=len(plan.run_ids) if plan.incremental else None,
+    )
+    build = run_dbt("build", settings, run_id, env=plan.dbt_env())
+    if build.ok:
+        # After the build only: a crash before this line refolds the same runs next time,
+        # a no-op for Silver's de-duplication (ADR 0040).
+        record_fold(storage, plan)
+    section = transform_section(build, started_at)
+    section["fold"] = plan.as_dict()
+    update_section(storage, run_id, "transform", section)
     logs.log(
         "transform_finished",
         step="transform",
@@ -120,11 +143,13 @@ def transform(settings: Settings, run_id: str) -> DbtOutcome:
         seconds=round(build.elapsed_seconds, 3),
         counts=build.counts,
     )
-    return build
+    return build, plan
 
 
-def freshness(settings: Settings, run_id: str) -> DbtOutcome:
-    return run_dbt("source freshness", settings, run_id)
+def freshness(settings: Settings, run_id: str, plan: FoldPlan | None = None) -> DbtOutcome:
+    """dbt source freshness; after an incremental build it reads only the runs just folded
+    (the newest lines are there), not all of Bronze again."""
+    return run_dbt("source freshness", settings, run_id, env=(plan or NO_FOLD).dbt_env())
 
 
 def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
@@ -136,7 +161,7 @@ def _with_lock(settings: Settings, run_id: str, command: str, work) -> int:
     except LockHeld as exc:
         _fail_line(str(exc))
         return EXIT_LOCKED
-    except (DbtError, DuckDBSetupError, StorageError, ManifestError) as exc:
+    except (DbtError, DuckDBSetupError, StorageError, ManifestError, FoldStateError) as exc:
         _fail_line(f"run {run_id} {command} failed: {exc}")
         return EXIT_FAILED
 
@@ -183,7 +208,7 @@ def cmd_run_transforms(args: argparse.Namespace, settings: Settings) -> int:
     logs.configure(run_id)
 
     def work() -> int:
-        build = transform(settings, run_id)
+        build, _ = transform(settings, run_id, getattr(args, "full_refresh", False))
         if not build.ok:
             _fail_line(
                 f"run {run_id}: dbt build failed; Gold models downstream of a failure were "
@@ -207,7 +232,7 @@ def cmd_run_quality(args: argparse.Namespace, settings: Settings) -> int:
 
     def work() -> int:
         started_at = _now_iso()
-        tests = run_dbt("test", settings, run_id)
+        tests = run_dbt("test", settings, run_id, env=NO_FOLD.dbt_env())
         fresh = freshness(settings, run_id)
         section = quality_section(tests, fresh, started_at)
         update_section(storage_for(settings), run_id, "quality", section)

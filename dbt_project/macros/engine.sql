@@ -17,7 +17,9 @@
 {% macro duckdb__bronze(source_relation) -%}
   {%- set reader = source_relation | string -%}
   {%- set json_data = "'data': 'JSON'" -%}
-  {%- if json_data in reader -%}
+  {%- if not bronze_object_members() -%}
+    {{ return(reader) }}
+  {%- elif json_data in reader -%}
     {{ return(reader.replace(json_data, "'data': '" ~ bronze_object_type() ~ "'")) }}
   {%- endif -%}
   {{ return("(select * replace (json_transform(data, '" ~ bronze_object_shape() ~ "') as data) from "
@@ -28,6 +30,9 @@
    path written in it, plus `deleted` when it calls is_tombstone. A member missing here
    is a loud binder error ("Could not find key"), never a silent null. #}
 {% macro bronze_object_members() -%}
+  {%- if model is not defined or not model.raw_code -%}
+    {{ return([]) }}  {#- source freshness: only `_loaded_at` is read #}
+  {%- endif -%}
   {%- set members = modules.re.findall("'\\$\\.([A-Za-z_][A-Za-z0-9_]*)", model.raw_code) -%}
   {%- if 'is_tombstone(' in model.raw_code -%}
     {%- do members.append('deleted') -%}
@@ -35,8 +40,12 @@
   {{ return(members | unique | sort | list) }}
 {%- endmacro %}
 
-{# Bronze `data` as DuckDB reads it for this model: STRUCT("member" JSON, …). #}
+{# Bronze `data` as DuckDB reads it for this model: STRUCT("member" JSON, …), or JSON
+   where the node reads no member (source freshness). #}
 {% macro bronze_object_type() -%}
+  {%- if not bronze_object_members() -%}
+    {{ return('JSON') }}
+  {%- endif -%}
   {%- set fields = [] -%}
   {%- for member in bronze_object_members() -%}
     {%- do fields.append('"' ~ member ~ '" JSON') -%}

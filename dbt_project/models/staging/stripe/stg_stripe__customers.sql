@@ -1,6 +1,8 @@
+{%- set incremental = silver_is_incremental() -%}
+
 with source as (
 
-    select * from {{ bronze(source('stripe', 'customers')) }}
+    select * from {{ bronze_for_model(source('stripe', 'customers'), incremental) }}
 
 ),
 
@@ -21,6 +23,7 @@ renamed as (
         {{ json_value('$.metadata') }} as metadata,
         {{ unix_to_timestamp('$.created') }} as created_at,
         {{ is_tombstone() }} as is_tombstone,
+        case when {{ is_tombstone() }} then _observed_at end as tombstone_epoch,
         _observed_at,
         _source,
         _loaded_at,
@@ -29,6 +32,24 @@ renamed as (
 
 ),
 
+{% if incremental -%}
+merged as (
+
+    -- Incremental (ADR 0040): a Silver row stands for all earlier versions, its deletion
+    -- (is_deleted, deleted_at) for their tombstones, so "any tombstone, the first one's
+    -- time" still covers the customer's whole history.
+    select * from renamed
+    union all by name
+    select
+        * exclude (is_deleted, deleted_at, dt),
+        {{ silver_row_tie_break() }},
+        is_deleted as is_tombstone,
+        cast({{ epoch_seconds('deleted_at') }} as bigint) as tombstone_epoch
+    from ({{ silver_existing_rows('renamed') }})
+
+),
+
+{% endif -%}
 with_deletion as (
 
     -- Deletion is final in Stripe: any tombstone marks the customer deleted, even if a
@@ -36,9 +57,8 @@ with_deletion as (
     select
         *,
         bool_or(is_tombstone) over (partition by customer_id) as is_deleted,
-        min(case when is_tombstone then _observed_at end)
-            over (partition by customer_id) as deleted_epoch
-    from renamed
+        min(tombstone_epoch) over (partition by customer_id) as deleted_epoch
+    from {{ 'merged' if incremental else 'renamed' }}
 
 ),
 
@@ -53,7 +73,9 @@ deduped as (
 final as (
 
     select
-        {{ star_except(['_source', '_loaded_at', '_event_id', 'is_tombstone', 'deleted_epoch']) }},
+        {{ star_except([
+            '_loaded_at', '_event_id', 'is_tombstone', 'tombstone_epoch', 'deleted_epoch',
+        ]) }},
         {{ epoch_to_timestamp('deleted_epoch') }} as deleted_at,
         cast(created_at as date) as dt
     from deduped

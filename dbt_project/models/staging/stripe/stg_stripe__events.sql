@@ -1,6 +1,8 @@
+{%- set incremental = silver_is_incremental() -%}
+
 with source as (
 
-    select * from {{ bronze(source('stripe', 'events')) }}
+    select * from {{ bronze_for_model(source('stripe', 'events'), incremental) }}
 
 ),
 
@@ -28,11 +30,24 @@ renamed as (
 
 ),
 
+{% if incremental -%}
+merged as (
+
+    -- Incremental (ADR 0040): the new runs' versions against the Silver row of every
+    -- object in the partitions they touch; the same rule then picks the winner.
+    select * from renamed
+    union all by name
+    select * exclude (dt), {{ silver_row_tie_break() }}
+    from ({{ silver_existing_rows('renamed') }})
+
+),
+
+{% endif -%}
 deduped as (
 
     -- Events never change; several copies of one are the same event fetched twice.
     select *
-    from renamed
+    from {{ 'merged' if incremental else 'renamed' }}
     {{ latest_version('event_id') }}
 
 ),
@@ -40,7 +55,8 @@ deduped as (
 final as (
 
     select
-        {{ star_except(['_source', '_loaded_at', '_event_id']) }},
+        -- `_source` stays: an incremental merge needs it (ADR 0040).
+        {{ star_except(['_loaded_at', '_event_id']) }},
         cast(created_at as date) as dt
     from deduped
 

@@ -1,0 +1,167 @@
+{# Incremental Silver (ADR 0040). With the var `bronze_run_ids` (a list of Bronze run ids, or
+   a comma-separated string) a staging model reads only those runs' Bronze parts, merges
+   them with the existing Silver rows of the dt partitions they touch, de-duplicates with the
+   same latest_version rule and writes only those partitions. The merge is exact because
+   "keep the greatest version" is associative: the Silver row is the winner of every earlier
+   version, so winner(old rows + new rows) = winner(Silver row + new rows). Folding a run
+   twice is therefore a no-op. Silver keeps `_observed_at` and `_source`, the first two
+   tie-breaks; see silver_row_tie_break for the others. Without the var, on Spark, or when the model has no Silver
+   yet, the model is today's full rebuild from all of Bronze. #}
+
+{# The run ids to fold in, or none for a full rebuild. The CLI passes them in the environment
+   (PIPELINE_BRONZE_RUN_IDS, a JSON list): read only at execution time, they never reach
+   dbt's parse, so partial parsing survives; a changed `--vars` forces a full reparse on
+   every run (about 8 s on a loaded 2-core machine). By hand, `--vars
+   '{bronze_run_ids: [...]}'` (a list or a comma-separated string) does the same. Spark
+   ignores both and rebuilds fully (the same result, ADR 0040); the CLI never passes them. #}
+{% macro bronze_run_ids() -%}
+  {%- if not execute or target.type != 'duckdb' -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set ids = var('bronze_run_ids', none) -%}
+  {%- if ids is none -%}
+    {%- set raw = env_var('PIPELINE_BRONZE_RUN_IDS', '') -%}
+    {%- if not raw -%}
+      {{ return(none) }}
+    {%- endif -%}
+    {%- set ids = fromjson(raw) -%}
+  {%- endif -%}
+  {%- if ids is string -%}
+    {%- set ids = ids.split(',') -%}
+  {%- endif -%}
+  {%- set cleaned = [] -%}
+  {%- for run_id in ids -%}
+    {%- set run_id = run_id | string | trim -%}
+    {%- if run_id -%}
+      {%- if not modules.re.fullmatch('[A-Za-z0-9][A-Za-z0-9_.-]{0,127}', run_id) -%}
+        {% do exceptions.raise_compiler_error("bronze_run_ids: not a run id: " ~ run_id) %}
+      {%- endif -%}
+      {% do cleaned.append(run_id) %}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(cleaned) }}
+{%- endmacro %}
+
+{# A staging model's Silver Parquet files. #}
+{% macro silver_files(model_name) -%}
+  {{ lake_location(model_name, lake_root()) }}/*/*.parquet
+{%- endmacro %}
+
+{# True when this staging model folds new runs into existing Silver (at parse time the
+   answer does not matter: both branches read the same source and refs). A unit test (no
+   `this`) always runs the full model over its given rows. #}
+{% macro silver_is_incremental() -%}
+  {%- if this is none or bronze_run_ids() is none -%}
+    {{ return(false) }}
+  {%- endif -%}
+  {{ return(lake_files_exist(silver_files(this.identifier))) }}
+{%- endmacro %}
+
+{# The columns every batch Bronze line has (DESIGN §3), as read_json's `columns=` map;
+   `data` typed as duckdb__bronze reads it. #}
+{% macro bronze_columns() -%}
+  {'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT',
+  '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR',
+  'data': '{{ bronze_object_type() }}'}
+{%- endmacro %}
+
+{# The globs of the given runs' Bronze parts of one entity, leaving out runs that wrote no
+   part for it (read_json fails on a glob that matches nothing). One query for all runs. #}
+{% macro bronze_run_globs(entity, run_ids) -%}
+  {%- set folder = lake_root() ~ '/bronze/source=stripe/entity=' ~ entity -%}
+  {%- set globs = [] -%}
+  {%- for run_id in run_ids -%}
+    {% do globs.append(folder ~ '/dt=*/run_id=' ~ run_id ~ '/part-*.jsonl*') %}
+  {%- endfor -%}
+  {%- set found = [] -%}
+  {%- if globs and execute -%}
+    {%- set counts = [] -%}
+    {%- for pattern in globs -%}
+      {% do counts.append("select " ~ loop.index0 ~ " as i, count(*) as n from glob('" ~ pattern ~ "')") %}
+    {%- endfor -%}
+    {%- set result = run_query(counts | join(' union all ')) -%}
+    {%- for row in result.rows -%}
+      {%- if row[1] > 0 -%}
+        {% do found.append(globs[row[0]]) %}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return(found) }}
+{%- endmacro %}
+
+{# Only the given runs' Bronze parts of one entity, as a relation with the source's columns
+   (empty when none of the runs wrote a part for it). #}
+{% macro bronze_runs(entity, run_ids) -%}
+  {%- set found = bronze_run_globs(entity, run_ids) -%}
+  {%- if found -%}
+  (
+    select *
+    from read_json(
+        [{%- for pattern in found -%}'{{ pattern }}'{{ ', ' if not loop.last }}{%- endfor -%}],
+        format = 'newline_delimited',
+        columns = {{ bronze_columns() }}
+    )
+  ) as bronze_{{ entity }}_new
+  {%- else -%}
+  (
+    select
+        cast(null as varchar) as _run_id,
+        cast(null as timestamp) as _loaded_at,
+        cast(null as bigint) as _observed_at,
+        cast(null as varchar) as _source,
+        cast(null as varchar) as _event_id,
+        cast(null as varchar) as _event_type,
+        cast(null as {{ bronze_object_type() }}) as data
+    where false
+  ) as bronze_{{ entity }}_new
+  {%- endif -%}
+{%- endmacro %}
+
+{# The sources' freshness query (`loaded_at_query`): the newest `_loaded_at`. After an
+   incremental build the newest lines are in the runs it just folded, so only those are
+   read; an entity none of them wrote to (or a full build, or Spark) reads all its Bronze. #}
+{% macro bronze_loaded_at() -%}
+  {%- set run_ids = bronze_run_ids() -%}
+  {%- set found = bronze_run_globs(source_node.name, run_ids) if run_ids else [] -%}
+  {%- if found -%}
+    select max(_loaded_at) from {{ bronze_runs(source_node.name, run_ids) }}
+  {%- else -%}
+    select max(_loaded_at) from {{ bronze(this) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# What a staging model reads from Bronze: the new runs only when it is incremental, else
+   the whole source. `source()` is called in both cases so dbt records the dependency. #}
+{% macro bronze_for_model(source_relation, incremental) -%}
+  {%- if incremental -%}
+    {{ bronze_runs(source_relation.identifier, bronze_run_ids()) }}
+  {%- else -%}
+    {{ bronze(source_relation) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{# The last two tie-breaks (`_loaded_at`, `_event_id`) for an existing Silver row. They are
+   not kept in Silver: `_loaded_at` is wall-clock time, so a re-fetched identical copy would
+   change Silver's content on every rerun (DESIGN §4). They only decide between versions
+   with the same `_observed_at` and `_source`, and the runs being folded were loaded after
+   every run already in Silver (one run at a time per lake), so "the latest load wins" means
+   "the new copy wins": an existing row gets the earliest possible load time. #}
+{% macro silver_row_tie_break() -%}
+  cast('0001-01-01' as timestamp) as _loaded_at,
+  cast(null as varchar) as _event_id
+{%- endmacro %}
+
+{# This model's existing Silver rows in the dt partitions that the new rows (`new_cte`, whose
+   `date_column` gives the partition) fall in. The newest existing partition is always
+   included: dbt-duckdb's external materialization writes a placeholder row and narrows its
+   view when a model returns no rows, so an incremental build must never be empty. Reading
+   the model's own Parquet here is safe: the materialization first creates a table from this
+   SELECT, then COPYs it over the folders. #}
+{% macro silver_existing_rows(new_cte, date_column='created_at') -%}
+  {%- set files = "read_parquet('" ~ silver_files(this.identifier)
+      ~ "', hive_partitioning = false, union_by_name = false)" -%}
+    select *
+    from {{ files }}
+    where dt in (select distinct cast({{ date_column }} as date) from {{ new_cte }})
+        or dt = (select max(dt) from {{ files }})
+{%- endmacro %}

@@ -1,0 +1,99 @@
+"""Which Bronze runs a `dbt build` still has to fold into Silver (ADR 0040).
+
+A small state file, `_state/transforms/folded_bronze.json`, lists the Bronze parts that a
+successful build had folded into Silver. The next build passes the runs holding any other
+part to dbt (environment PIPELINE_BRONZE_RUN_IDS, a JSON list, which unlike `--vars` keeps
+dbt's partial parsing), and the staging models merge only those runs into
+the Silver partitions they touch. The file is written only after the build succeeded, so a
+crash between a Silver write and the state write just folds the same runs again next time,
+which Silver's de-duplication makes a no-op. Parts are tracked (not only run ids) because one
+run id can gain parts later (`RUN_ID` fixed across several `run-batch` calls).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from extractor.ids import ENTITIES
+from extractor.storage import Storage
+
+STATE_KEY = "_state/transforms/folded_bronze.json"
+# The environment variable dbt's macro bronze_run_ids() reads.
+RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
+BRONZE_PREFIX = "bronze/source=stripe/"
+
+
+class FoldStateError(RuntimeError):
+    """The fold state file exists but cannot be read."""
+
+
+@dataclass
+class FoldPlan:
+    """What one build reads: all of Bronze (full) or only `run_ids` (incremental)."""
+
+    incremental: bool
+    reason: str
+    run_ids: list[str] = field(default_factory=list)
+    # Every batch Bronze part listed before the build, by run id: the state after success.
+    parts: dict[str, list[str]] = field(default_factory=dict)
+
+    def dbt_env(self) -> dict[str, str | None]:
+        """The environment dbt gets: the run ids, or the variable removed (a full build)."""
+        return {RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": "incremental" if self.incremental else "full",
+            "reason": self.reason,
+            "bronze_run_ids": self.run_ids if self.incremental else None,
+            "bronze_runs_listed": len(self.parts),
+        }
+
+
+def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
+    """Batch Bronze part keys (relative to bronze/source=stripe/) by run id. Webhook captures
+    are not runs: stg_stripe__webhook_events always rebuilds fully."""
+    by_run: dict[str, list[str]] = {}
+    for entity in ENTITIES:
+        for key in storage.list(f"{BRONZE_PREFIX}entity={entity}/"):
+            run_folder = next((p for p in key.split("/") if p.startswith("run_id=")), None)
+            if run_folder is None or "/part-" not in key:
+                continue
+            by_run.setdefault(run_folder[len("run_id=") :], []).append(key[len(BRONZE_PREFIX) :])
+    return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
+
+
+def read_state(storage: Storage) -> dict[str, list[str]] | None:
+    raw = storage.get(STATE_KEY)
+    if raw is None:
+        return None
+    try:
+        runs = json.loads(raw)["runs"]
+        return {str(run_id): list(keys) for run_id, keys in runs.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FoldStateError(
+            f"{storage.uri_for(STATE_KEY)} is not a fold state file ({exc}): delete it, or run "
+            "`payments-pipeline run-transforms --full-refresh`, to rebuild Silver from all Bronze"
+        ) from exc
+
+
+def plan_fold(storage: Storage, full_refresh: bool = False) -> FoldPlan:
+    """Incremental when an earlier build recorded its parts and no full refresh was asked."""
+    parts = list_bronze_parts(storage)
+    if full_refresh:
+        return FoldPlan(False, "--full-refresh", parts=parts)
+    folded = read_state(storage)
+    if folded is None:
+        return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, parts=parts)
+    new_runs = [
+        run_id for run_id, keys in parts.items() if not set(keys) <= set(folded.get(run_id, ()))
+    ]
+    return FoldPlan(True, f"{len(new_runs)} Bronze runs not yet folded", new_runs, parts)
+
+
+def record_fold(storage: Storage, plan: FoldPlan) -> None:
+    """After a successful build only: every part listed before it is now in Silver."""
+    document = {"runs": plan.parts}
+    storage.put(STATE_KEY, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())
