@@ -8,14 +8,21 @@ the Silver partitions they touch. The file is written only after the build succe
 crash between a Silver write and the state write just folds the same runs again next time,
 which Silver's de-duplication makes a no-op. Parts are tracked (not only run ids) because one
 run id can gain parts later (`RUN_ID` fixed across several `run-batch` calls).
+
+The file also holds a fingerprint of the dbt code that shapes Silver (the staging models,
+the macros, dbt_project.yml). Folding new runs into Silver written by different code would
+mix two versions of a table, so a changed fingerprint makes the next build a full one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from extractor.duckdb_setup import REPO_ROOT
 from extractor.ids import ENTITIES
 from extractor.storage import Storage
 
@@ -23,6 +30,8 @@ STATE_KEY = "_state/transforms/folded_bronze.json"
 # The environment variable dbt's macro bronze_run_ids() reads.
 RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 BRONZE_PREFIX = "bronze/source=stripe/"
+# What decides Silver's content: a change to any of these makes the next build full.
+SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
 
 
 class FoldStateError(RuntimeError):
@@ -38,6 +47,8 @@ class FoldPlan:
     run_ids: list[str] = field(default_factory=list)
     # Every batch Bronze part listed before the build, by run id: the state after success.
     parts: dict[str, list[str]] = field(default_factory=dict)
+    # The Silver code this build runs (silver_code_fingerprint), recorded with the parts.
+    code: str = ""
 
     def dbt_env(self) -> dict[str, str | None]:
         """The environment dbt gets: the run ids, or the variable removed (a full build)."""
@@ -50,6 +61,18 @@ class FoldPlan:
             "bronze_run_ids": self.run_ids if self.incremental else None,
             "bronze_runs_listed": len(self.parts),
         }
+
+
+def silver_code_fingerprint(root: Path = REPO_ROOT) -> str:
+    """sha256 over the paths and bytes of every file under SILVER_CODE, in path order."""
+    digest = hashlib.sha256()
+    for entry in SILVER_CODE:
+        base = root / entry
+        files = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [base]
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
@@ -65,13 +88,15 @@ def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
     return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
 
 
-def read_state(storage: Storage) -> dict[str, list[str]] | None:
+def read_state(storage: Storage) -> tuple[dict[str, list[str]], str] | None:
+    """The folded parts by run id and the Silver code fingerprint they were folded with."""
     raw = storage.get(STATE_KEY)
     if raw is None:
         return None
     try:
-        runs = json.loads(raw)["runs"]
-        return {str(run_id): list(keys) for run_id, keys in runs.items()}
+        document = json.loads(raw)
+        runs = {str(run_id): list(keys) for run_id, keys in document["runs"].items()}
+        return runs, str(document.get("silver_code", ""))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FoldStateError(
             f"{storage.uri_for(STATE_KEY)} is not a fold state file ({exc}): delete it, or run "
@@ -79,21 +104,31 @@ def read_state(storage: Storage) -> dict[str, list[str]] | None:
         ) from exc
 
 
-def plan_fold(storage: Storage, full_refresh: bool = False) -> FoldPlan:
-    """Incremental when an earlier build recorded its parts and no full refresh was asked."""
+def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = None) -> FoldPlan:
+    """Incremental when an earlier build recorded its parts, with the same Silver code, and no
+    full refresh was asked."""
     parts = list_bronze_parts(storage)
+    code = silver_code_fingerprint() if code is None else code
     if full_refresh:
-        return FoldPlan(False, "--full-refresh", parts=parts)
-    folded = read_state(storage)
-    if folded is None:
-        return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, parts=parts)
+        return FoldPlan(False, "--full-refresh", parts=parts, code=code)
+    state = read_state(storage)
+    if state is None:
+        return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, parts=parts, code=code)
+    folded, folded_code = state
+    if folded_code != code:
+        return FoldPlan(
+            False,
+            "the Silver models or macros changed since the last build",
+            parts=parts,
+            code=code,
+        )
     new_runs = [
         run_id for run_id, keys in parts.items() if not set(keys) <= set(folded.get(run_id, ()))
     ]
-    return FoldPlan(True, f"{len(new_runs)} Bronze runs not yet folded", new_runs, parts)
+    return FoldPlan(True, f"{len(new_runs)} Bronze runs not yet folded", new_runs, parts, code)
 
 
 def record_fold(storage: Storage, plan: FoldPlan) -> None:
     """After a successful build only: every part listed before it is now in Silver."""
-    document = {"runs": plan.parts}
+    document = {"runs": plan.parts, "silver_code": plan.code}
     storage.put(STATE_KEY, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())

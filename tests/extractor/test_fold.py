@@ -14,6 +14,7 @@ from extractor.fold import (
     list_bronze_parts,
     plan_fold,
     record_fold,
+    silver_code_fingerprint,
 )
 from extractor.storage import LocalStorage
 
@@ -71,3 +72,39 @@ def test_an_unreadable_state_file_names_the_way_out(storage: LocalStorage) -> No
     plan = plan_fold(storage, full_refresh=True)
     record_fold(storage, plan)
     assert plan_fold(storage).run_ids == []
+
+
+def test_changed_silver_code_makes_the_next_build_full(storage: LocalStorage) -> None:
+    part(storage, "charges", "A")
+    record_fold(storage, plan_fold(storage, code="v1"))
+    assert json.loads(storage.get(STATE_KEY))["silver_code"] == "v1"
+    part(storage, "charges", "B")
+
+    same = plan_fold(storage, code="v1")
+    assert (same.incremental, same.run_ids) == (True, ["B"])
+    changed = plan_fold(storage, code="v2")
+    assert changed.incremental is False
+    assert "changed" in changed.reason
+    # After that full build the new code is the recorded one.
+    record_fold(storage, changed)
+    assert plan_fold(storage, code="v2").incremental is True
+
+
+def test_the_fingerprint_follows_the_staging_models_and_macros(tmp_path: Path) -> None:
+    (tmp_path / "dbt_project/models/staging").mkdir(parents=True)
+    (tmp_path / "dbt_project/models/marts").mkdir(parents=True)
+    (tmp_path / "dbt_project/macros").mkdir(parents=True)
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    model = tmp_path / "dbt_project/models/staging/stg.sql"
+    model.write_text("select 1")
+    first = silver_code_fingerprint(tmp_path)
+    # A Gold model does not shape Silver.
+    (tmp_path / "dbt_project/models/marts/fct.sql").write_text("select 2")
+    assert silver_code_fingerprint(tmp_path) == first
+    model.write_text("select 1 as id")
+    assert silver_code_fingerprint(tmp_path) != first
+    model.write_text("select 1")
+    (tmp_path / "dbt_project/macros/new.sql").write_text("{% macro m() %}{% endmacro %}")
+    assert silver_code_fingerprint(tmp_path) != first
+    # The repository's own fingerprint is stable between calls.
+    assert silver_code_fingerprint() == silver_code_fingerprint()
