@@ -63,8 +63,8 @@ chromium: ## install headless Chromium for the report tests if it is missing
 test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
-test-fast: setup ## unit and quick integration tests only (seconds)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: setup ## unit and quick integration tests only (about a minute, two workers)
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 lint: setup ## ruff check and format check
 	$(BIN)/ruff check .
