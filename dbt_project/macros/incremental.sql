@@ -165,3 +165,22 @@
     where dt in (select distinct cast({{ date_column }} as date) from {{ new_cte }})
         or dt = (select max(dt) from {{ files }})
 {%- endmacro %}
+
+{# What a staging model de-duplicates: the new rows (`new_cte`) alone in a full build; in an
+   incremental one, those rows and the Silver row of every object in the partitions they
+   touch (its columns `* exclude (dt)`, or what a call block gives), so the same rule picks
+   the winner. #}
+{% macro silver_versions(new_cte, incremental) -%}
+  {%- if not incremental -%}
+    {{ new_cte }}
+  {%- else -%}
+  (
+    select * from {{ new_cte }}
+    union all by name
+    select
+        {{ caller() if caller is defined else '* exclude (dt)' }},
+        {{ silver_row_tie_break() }}
+    from ({{ silver_existing_rows(new_cte) }})
+  ) as silver_versions
+  {%- endif -%}
+{%- endmacro %}

@@ -32,24 +32,6 @@ renamed as (
 
 ),
 
-{% if incremental -%}
-merged as (
-
-    -- Incremental (ADR 0040): a Silver row stands for all earlier versions, its deletion
-    -- (is_deleted, deleted_at) for their tombstones, so "any tombstone, the first one's
-    -- time" still covers the customer's whole history.
-    select * from renamed
-    union all by name
-    select
-        * exclude (is_deleted, deleted_at, dt),
-        {{ silver_row_tie_break() }},
-        is_deleted as is_tombstone,
-        cast({{ epoch_seconds('deleted_at') }} as bigint) as tombstone_epoch
-    from ({{ silver_existing_rows('renamed') }})
-
-),
-
-{% endif -%}
 with_deletion as (
 
     -- Deletion is final in Stripe: any tombstone marks the customer deleted, even if a
@@ -58,7 +40,14 @@ with_deletion as (
         *,
         bool_or(is_tombstone) over (partition by customer_id) as is_deleted,
         min(tombstone_epoch) over (partition by customer_id) as deleted_epoch
-    from {{ 'merged' if incremental else 'renamed' }}
+    {#- Incremental (ADR 0040): a Silver row stands for all earlier versions, its deletion
+        (is_deleted, deleted_at) for their tombstones, so "any tombstone, the first one's
+        time" still covers the customer's whole history. #}
+    from {% call silver_versions('renamed', incremental) -%}
+        * exclude (is_deleted, deleted_at, dt),
+        is_deleted as is_tombstone,
+        cast({{ epoch_seconds('deleted_at') }} as bigint) as tombstone_epoch
+    {%- endcall %}
 
 ),
 

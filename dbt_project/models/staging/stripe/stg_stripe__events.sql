@@ -30,24 +30,11 @@ renamed as (
 
 ),
 
-{% if incremental -%}
-merged as (
-
-    -- Incremental (ADR 0040): the new runs' versions against the Silver row of every
-    -- object in the partitions they touch; the same rule then picks the winner.
-    select * from renamed
-    union all by name
-    select * exclude (dt), {{ silver_row_tie_break() }}
-    from ({{ silver_existing_rows('renamed') }})
-
-),
-
-{% endif -%}
 deduped as (
 
     -- Events never change; several copies of one are the same event fetched twice.
     select *
-    from {{ 'merged' if incremental else 'renamed' }}
+    from {{ silver_versions('renamed', incremental) }}
     {{ latest_version('event_id') }}
 
 ),

@@ -34,23 +34,10 @@ renamed as (
 
 ),
 
-{% if incremental -%}
-merged as (
-
-    -- Incremental (ADR 0040): the new runs' versions against the Silver row of every
-    -- object in the partitions they touch; the same rule then picks the winner.
-    select * from renamed
-    union all by name
-    select * exclude (dt), {{ silver_row_tie_break() }}
-    from ({{ silver_existing_rows('renamed') }})
-
-),
-
-{% endif -%}
 deduped as (
 
     select *
-    from {{ 'merged' if incremental else 'renamed' }}
+    from {{ silver_versions('renamed', incremental) }}
     {{ latest_version('payment_intent_id') }}
 
 ),
