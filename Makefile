@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q --upgrade 'pip>=24'
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	@# httpfs for the dbt s3 target, copied from its pip package (never downloaded).
-	$(PY) -c "from extractor.duckdb_setup import extension_repo; extension_repo()"
+	$(PY) -c "from extractor.transform.warehouse import extension_repo; extension_repo()"
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install pinned dependencies

@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 import boto3  # noqa: E402
 import duckdb  # noqa: E402
 
+from extractor.streams import ENTITY_NAMES  # noqa: E402
 from tests.support.servers import start_mock_api, start_moto  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -55,7 +56,7 @@ MOTO_ENV = {
 }
 LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 MIB = 1 << 20
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+ENTITIES = ENTITY_NAMES
 
 
 # ---------------------------------------------------------------------------- storage

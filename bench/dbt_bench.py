@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 
 from bench.harness import cmdline, write_result  # noqa: E402
+from extractor.streams import ENTITY_NAMES  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -69,7 +70,7 @@ CURRENCIES = (
     ("krw", 8, 1_000, 500_000),
     ("kwd", 8, 500, 100_000),
 )
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+ENTITIES = ENTITY_NAMES
 MODELS = (
     ("silver/source=stripe/entity=customers", "stg_stripe__customers"),
     ("silver/source=stripe/entity=charges", "stg_stripe__charges"),

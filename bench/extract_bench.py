@@ -45,10 +45,10 @@ from bench.harness import (  # noqa: E402
     run_measured,
     write_result,
 )
-from extractor.runner import MIN_SLICE_SECONDS  # noqa: E402
+from extractor.extract.run import MIN_SLICE_SECONDS  # noqa: E402
+from extractor.extract.windows import Window, split  # noqa: E402
 from extractor.settings import DEFAULT_API_KEY  # noqa: E402
 from extractor.streams import ALL_STREAMS, event_type_filters  # noqa: E402
-from extractor.windows import Window, split  # noqa: E402
 from tests.support.servers import start_mock_api  # noqa: E402
 
 DAY = 86_400

@@ -1,35 +1,50 @@
-"""`payments-pipeline`: the command-line entry point (DESIGN §5).
+"""`payments-pipeline`: the command-line entry point (docs/architecture.md#cli).
 
-This module only parses arguments and dispatches; each command lives in the module that
-owns it, imported lazily so `--help` stays fast.
+This module parses arguments, builds the run context once, runs the command and turns what
+it raised into one message and one exit code (ADR 0050). The commands are in
+`extractor.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
+from extractor import commands, logs
+from extractor.context import RunContext
+from extractor.exits import ExitCode, PipelineError, UsageError, error_line, fail
+from extractor.lake.ids import InvalidName
+from extractor.lake.lock import LockHeld
 from extractor.settings import ENVIRONMENT_HELP, ConfigError, Settings
+from extractor.streams import ENTITY_NAMES
 
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+Command = Callable[[argparse.Namespace, RunContext], ExitCode]
 
-# subcommand -> "module:function"; each function takes (args, settings) and returns an exit code.
-COMMANDS: dict[str, str] = {
-    "run-batch": "extractor.runner:cmd_run_batch",
-    "run-all": "extractor.runner:cmd_run_all",
-    "backfill": "extractor.runner:cmd_backfill",
-    "status": "extractor.runner:cmd_status",
-    "unlock": "extractor.runner:cmd_unlock",
-    "run-transforms": "extractor.transforms:cmd_run_transforms",
-    "run-quality": "extractor.transforms:cmd_run_quality",
-    "run-pipeline": "extractor.pipeline:cmd_run_pipeline",
-    "query": "extractor.transforms:cmd_query",
-    "report": "extractor.report:cmd_report",
-    "run-webhooks": "webhook_app.serve:cmd_run_webhooks",
+
+@dataclass(frozen=True)
+class Subcommand:
+    run: Command
+    # Starts a run: gets a run id (and the run's logs carry it); SIGTERM stops it like Ctrl-C.
+    starts_run: bool
+
+
+COMMANDS: dict[str, Subcommand] = {
+    "run-batch": Subcommand(commands.cmd_run_batch, starts_run=True),
+    "run-all": Subcommand(commands.cmd_run_all, starts_run=True),
+    "backfill": Subcommand(commands.cmd_backfill, starts_run=True),
+    "status": Subcommand(commands.cmd_status, starts_run=False),
+    "unlock": Subcommand(commands.cmd_unlock, starts_run=False),
+    "run-transforms": Subcommand(commands.cmd_run_transforms, starts_run=True),
+    "run-quality": Subcommand(commands.cmd_run_quality, starts_run=True),
+    "run-pipeline": Subcommand(commands.cmd_run_pipeline, starts_run=True),
+    "query": Subcommand(commands.cmd_query, starts_run=False),
+    "report": Subcommand(commands.cmd_report, starts_run=False),
+    "run-webhooks": Subcommand(commands.cmd_run_webhooks, starts_run=False),
 }
-
 
 def _add_run_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -76,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run-batch", help="extract one entity incrementally into Bronze")
-    p.add_argument("--entity", required=True, choices=ENTITIES)
+    p.add_argument("--entity", required=True, choices=ENTITY_NAMES)
     p.add_argument("--days", type=int, default=3, help="look-back on the first run (default 3)")
     p.add_argument(
         "--full-relist",
@@ -101,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--start", required=True, help="first UTC date, YYYY-MM-DD (inclusive)")
     p.add_argument("--end", required=True, help="last UTC date, YYYY-MM-DD (inclusive)")
-    p.add_argument("--entity", action="append", choices=ENTITIES, help="repeatable; default all")
+    p.add_argument(
+        "--entity", action="append", choices=ENTITY_NAMES, help="repeatable; default all"
+    )
     _add_run_id(p)
 
     sub.add_parser("status", help="show watermarks, the lock and the last runs")
@@ -177,30 +194,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _resolve(target: str) -> Callable[[argparse.Namespace, Settings], int]:
-    module_name, _, func_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), func_name)
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a run like Ctrl-C: the manifest says failed, the lock is freed, and a
+    dbt child is killed with us (subprocess.run kills it on any exception)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling in-process from a worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    subcommand = COMMANDS[args.command]
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"payments-pipeline: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    run_id = getattr(args, "run_id", None) if subcommand.starts_run else None
     try:
-        command = _resolve(COMMANDS[args.command])
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith(("extractor.", "webhook_app.")):
-            raise
-        # Commands whose part has not landed yet say so instead of printing a traceback.
-        print(
-            f"payments-pipeline: {args.command} is not built yet ({exc.name} is missing)",
-            file=sys.stderr,
+        ctx = RunContext.create(settings, run_id, subcommand.starts_run)
+    except (InvalidName, PipelineError) as exc:
+        return fail(error_line(exc), ExitCode.USAGE)
+    return int(run_command(subcommand, args, ctx))
+
+
+def run_command(subcommand: Subcommand, args: argparse.Namespace, ctx: RunContext) -> ExitCode:
+    """Run one command; every expected failure becomes one message and one exit code."""
+    where = f"run {ctx.run_id} " if ctx.run_id else ""
+    try:
+        if subcommand.starts_run:
+            with _sigterm_as_interrupt():
+                return subcommand.run(args, ctx)
+        return subcommand.run(args, ctx)
+    except LockHeld as exc:
+        return fail(error_line(exc), ExitCode.LOCKED)
+    except KeyboardInterrupt:
+        logs.error("interrupted", step=args.command)
+        return fail(
+            f"{where}interrupted; nothing after the last committed state is kept",
+            ExitCode.INTERRUPTED,
         )
-        return 2
-    return int(command(args, settings) or 0)
+    except (UsageError, InvalidName) as exc:
+        return fail(error_line(exc), ExitCode.USAGE)
+    except (PipelineError, ValueError) as exc:
+        code = fail(f"{where}failed: {error_line(exc)}" if where else error_line(exc))
+        for note in getattr(exc, "__notes__", ()):
+            fail(f"{where}{note}")
+        return code
 
 
 if __name__ == "__main__":

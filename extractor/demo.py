@@ -17,14 +17,13 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from extractor.dbt_runner import warehouse_path
-from extractor.duckdb_setup import REPO_ROOT, connect
-from extractor.ids import new_run_id
-from extractor.manifest import read_manifest
+from extractor.context import RunContext
+from extractor.lake import layout
+from extractor.lake.ids import new_run_id
+from extractor.lake.manifest import read_manifest
 from extractor.report import write_report
-from extractor.settings import Settings
-from extractor.storage import storage_for
-from extractor.transforms import GOLD_MODELS, SILVER_MODELS
+from extractor.settings import REPO_ROOT, Settings
+from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS
 
 DAYS = os.environ.get("DAYS", "3")
 
@@ -60,12 +59,12 @@ def _start_mock(settings: Settings) -> subprocess.Popen | None:
     raise SystemExit(f"demo: the mock API did not start on {settings.api_base}; is the port taken?")
 
 
-def _bronze_summary(settings: Settings) -> Counter:
-    storage = storage_for(settings)
+def _bronze_summary(ctx: RunContext) -> Counter:
+    storage = ctx.storage
     counts: Counter = Counter()
-    for key in storage.list("bronze/source=stripe/"):
-        if ".jsonl" in key:
-            entity = key.split("/")[2].removeprefix("entity=")
+    for key in storage.list(layout.BRONZE):
+        if layout.is_part(key):
+            entity = layout.entity_of(key)
             raw = storage.get(key) or b""
             if key.endswith(".gz"):
                 raw = gzip.decompress(raw)
@@ -94,9 +93,9 @@ def _run_pipeline(settings: Settings, log_path: Path) -> tuple[int, str]:
     return result.returncode, run_id
 
 
-def _print_summary(settings: Settings, run_id: str) -> None:
-    con = connect(warehouse_path(settings), settings, dict(os.environ), read_only=True)
-    bronze = _bronze_summary(settings)
+def _print_summary(ctx: RunContext, run_id: str) -> None:
+    con = ctx.connect_warehouse()
+    bronze = _bronze_summary(ctx)
     print("\nRecords per layer (Bronze keeps every copy; Silver one row per object):")
     print(f"  {'entity':<16} {'bronze lines':>12} {'silver rows':>12}")
     for model in SILVER_MODELS:
@@ -108,7 +107,7 @@ def _print_summary(settings: Settings, run_id: str) -> None:
         gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
         print(f"  {model:<18} {gold_rows:>8} rows")
 
-    doc = read_manifest(storage_for(settings), run_id) or {}
+    doc = read_manifest(ctx.storage, run_id) or {}
     gate = doc.get("quality") or {}
     counts = (gate.get("tests") or {}).get("counts", {})
     fresh = (gate.get("freshness") or {}).get("counts", {})
@@ -124,13 +123,13 @@ def _print_summary(settings: Settings, run_id: str) -> None:
             " `payments-pipeline backfill` of older days resolves them)"
         )
 
-    root = settings.lake_root
+    root = ctx.storage.root
     print("\nWhere the files are:")
-    print(f"  Bronze     {root}/bronze/source=stripe/entity=<entity>/dt=<date>/run_id=<run>/")
-    print(f"  Silver     {root}/silver/source=stripe/entity=<entity>/dt=<created date>/")
-    print(f"  Gold       {root}/gold/model=<model>/dt=<date>/")
-    print(f"  Manifest   {root}/_state/manifests/run_{run_id}.json")
-    print(f"  Warehouse  {warehouse_path(settings)} (views over Silver and Gold)")
+    print(f"  Bronze     {root}/{layout.bronze_run('<entity>', '<date>', '<run>')}")
+    print(f"  Silver     {root}/{layout.silver_entity('<entity>')}dt=<created date>/")
+    print(f"  Gold       {root}/{layout.gold_model('<model>')}dt=<date>/")
+    print(f"  Manifest   {root}/{layout.manifest_key(run_id)}")
+    print(f"  Warehouse  {ctx.warehouse} (views over Silver and Gold)")
 
     print(f'\nExample query: payments-pipeline query "{EXAMPLE_QUERY}"')
     con.sql(EXAMPLE_QUERY).show(max_width=10_000)
@@ -138,6 +137,7 @@ def _print_summary(settings: Settings, run_id: str) -> None:
 
 def main() -> int:
     settings = Settings.from_env()
+    ctx = RunContext.create(settings, run_id=None, starts_run=False)
     log_path = REPO_ROOT / "target" / "demo.log"
     mock = _start_mock(settings)
     try:
@@ -150,8 +150,8 @@ def main() -> int:
     if code != 0:
         print(f"demo: the pipeline failed (exit {code}); see {log_path}", file=sys.stderr)
         return code
-    _print_summary(settings, run_id)
-    print(f"\nRun report: {write_report(settings, run_id)}")
+    _print_summary(ctx, run_id)
+    print(f"\nRun report: {write_report(ctx, run_id)}")
     return 0
 
 

@@ -64,6 +64,19 @@ def set_run_id(run_id: str) -> None:
     _state["run_id"] = run_id
 
 
+def set_fields(**fields: Any) -> None:
+    """Fields added to every later line (a webhook worker tags its lines with its pid)."""
+    _state["fields"].update(fields)
+
+
+def add_secrets(secrets: list[str]) -> None:
+    """More values to redact, keeping those registered already."""
+    _state["secrets"] = [
+        *_state["secrets"],
+        *(s for s in secrets if s and s not in _state["secrets"]),
+    ]
+
+
 def log(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log one structured event, e.g. log("page_fetched", step="extract", entity="charges")."""
     logging.getLogger(LOGGER_NAME).log(level, event, extra={"fields": fields})

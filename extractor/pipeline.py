@@ -1,87 +1,129 @@
-"""`run-pipeline`: extract -> transform -> quality gate under one run id, stopping at the
-first failure. The gate's tests run inside the build (ADR 0011); freshness runs after it."""
+"""The pipeline's three steps as plain functions of a run context: extract, transform, gate.
+
+`run-pipeline` is these three in a row under one run id, stopping at the first failure; the
+single-step commands (`run-all`, `run-transforms`, `run-quality`) call the same functions.
+Each step writes its own section of the run's manifest. Expected failures raise
+`PipelineError` (or `LockHeld`), which `cli.main` turns into a message and an exit code.
+"""
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-import duckdb
+from typing import Any
 
 from extractor import logs
-from extractor.dbt_runner import DbtError
-from extractor.duckdb_setup import DuckDBSetupError
-from extractor.fold import FoldStateError
-from extractor.ids import InvalidName, resolve_run_id
-from extractor.lock import LockHeld, RunLock
-from extractor.manifest import ManifestError, update_section
-from extractor.runner import cmd_run_all
-from extractor.settings import Settings
-from extractor.storage import StorageError, storage_for
-from extractor.transforms import (
-    EXIT_FAILED,
-    EXIT_LOCKED,
-    EXIT_USAGE,
-    _now_iso,
+from extractor.context import RunContext
+from extractor.exits import ExitCode, PipelineError, fail
+from extractor.extract.plan import Plan
+from extractor.extract.progress import Progress, summary_text
+from extractor.extract.run import Extraction
+from extractor.lake.manifest import update_section
+from extractor.transform.dbt import DbtOutcome, run_dbt
+from extractor.transform.fold import FoldPlan, plan_fold, record_fold
+from extractor.transform.gate import (
     build_test_results,
     describe_failures,
-    freshness,
+    entities_without_bronze,
+    now_iso,
     print_reconciliation,
     quality_section,
     reconciliation_counts,
     report_gate,
-    transform,
+    transform_section,
 )
 
+# A full read of Bronze, for commands that run no build of their own (run-quality).
+NO_FOLD = FoldPlan(incremental=False, reason="not a build")
 
-def _fail_line(message: str) -> None:
-    print(f"payments-pipeline: error: {message}", file=sys.stderr)
+
+def extract(ctx: RunContext, plan: Plan) -> dict[str, Any]:
+    """Fetch into Bronze under the lake lock; prints the run summary, returns the manifest's
+    `extract` section."""
+    extraction = Extraction(ctx.settings, ctx.storage, plan, ctx.run, progress=Progress())
+    section = extraction.execute()
+    print(summary_text(section, ctx.run))
+    return section
 
 
-def cmd_run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, FoldPlan]:
+    """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
+    build recorded what it folded; the new fold state is written only if the build passed."""
+    started_at = now_iso()
+    plan = plan_fold(ctx.storage, full_refresh)
+    logs.log(
+        "transform_started",
+        step="transform",
+        lake=ctx.storage.root,
+        mode=plan.as_dict()["mode"],
+        bronze_runs=len(plan.run_ids) if plan.incremental else None,
+    )
+    build = run_dbt("build", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+    if build.ok:
+        # After the build only: a crash before this line refolds the same runs next time,
+        # a no-op for Silver's de-duplication (ADR 0040).
+        record_fold(ctx.storage, plan)
+    section = transform_section(build, started_at)
+    section["fold"] = plan.as_dict()
+    update_section(ctx.storage, ctx.run, "transform", section)
+    logs.log(
+        "transform_finished",
+        step="transform",
+        status="succeeded" if build.ok else "failed",
+        seconds=round(build.elapsed_seconds, 3),
+        counts=build.counts,
+    )
+    return build, plan
+
+
+def freshness(ctx: RunContext, plan: FoldPlan = NO_FOLD) -> DbtOutcome:
+    """dbt source freshness; after an incremental build it reads only the runs just folded
+    (the newest lines are there), not all of Bronze again."""
+    return run_dbt("source freshness", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+
+
+def gate(ctx: RunContext, build: DbtOutcome, plan: FoldPlan, started_at: str) -> dict[str, Any]:
+    """The gate after a build: its tests, then freshness (only if the build passed), and the
+    webhook reconciliation counts, recorded as the manifest's `quality` section."""
+    if not build.ok:
+        section = quality_section(build_test_results(build), None, started_at)
+        section["status"] = "failed"
+    else:
+        section = quality_section(build_test_results(build), freshness(ctx, plan), started_at)
+        con = ctx.connect_warehouse()
+        try:
+            section["webhook_reconciliation"] = reconciliation_counts(con)
+        finally:
+            con.close()
+    update_section(ctx.storage, ctx.run, "quality", section)
+    return section
+
+
+def missing_bronze(ctx: RunContext) -> str | None:
+    """What to do when an entity has no Bronze yet (dbt would fail on it with a long IO
+    error), or None when every entity has some."""
+    if missing := entities_without_bronze(ctx.storage):
+        return (
+            f"no Bronze yet for {', '.join(missing)} under {ctx.storage.root}/bronze: extract "
+            "first (`make extract` or `payments-pipeline run-all --days 3`) with the same "
+            "LAKE_ROOT"
+        )
+    return None
+
+
+def run_pipeline(ctx: RunContext, plan: Plan, full_refresh: bool = False) -> ExitCode:
+    """extract -> transform -> gate under one run id, stopping at the first failure."""
     try:
-        run_id = resolve_run_id(getattr(args, "run_id", None), settings.run_id)
-    except InvalidName as exc:
-        _fail_line(str(exc))
-        return EXIT_USAGE
-    args.run_id = run_id
-
-    extracted = cmd_run_all(args, settings)
-    if extracted != 0:
-        _fail_line(f"run {run_id}: pipeline stopped at extract (exit {extracted})")
-        return extracted
-
-    logs.configure(run_id)
-    storage = storage_for(settings)
-    try:
-        with RunLock(storage, run_id, "run-pipeline"):
-            started_at = _now_iso()
-            build, plan = transform(settings, run_id, getattr(args, "full_refresh", False))
-            if not build.ok:
-                section = quality_section(build_test_results(build), None, started_at)
-                section["status"] = "failed"
-                update_section(storage, run_id, "quality", section)
-                _fail_line(
-                    f"run {run_id}: pipeline stopped at transform; Gold models downstream of a "
-                    f"failure keep their last good state:\n{describe_failures(build.failures)}"
-                )
-                return EXIT_FAILED
-            fresh = freshness(settings, run_id, plan)
-            section = quality_section(build_test_results(build), fresh, started_at)
-            section["webhook_reconciliation"] = reconciliation_counts(settings)
-            update_section(storage, run_id, "quality", section)
-    except LockHeld as exc:
-        _fail_line(str(exc))
-        return EXIT_LOCKED
-    except (
-        DbtError,
-        DuckDBSetupError,
-        StorageError,
-        ManifestError,
-        FoldStateError,
-        duckdb.Error,
-    ) as exc:
-        _fail_line(f"run {run_id} failed: {exc}")
-        return EXIT_FAILED
+        extract(ctx, plan)
+    except PipelineError as exc:
+        exc.add_note("pipeline stopped at extract")  # cli.main prints notes after the error
+        raise
+    with ctx.lock("run-pipeline"):
+        started_at = now_iso()
+        build, fold = transform(ctx, full_refresh)
+        section = gate(ctx, build, fold, started_at)
+    if not build.ok:
+        return fail(
+            f"run {ctx.run}: pipeline stopped at transform; Gold models downstream of a "
+            f"failure keep their last good state:\n{describe_failures(build.failures)}"
+        )
     print_reconciliation(section["webhook_reconciliation"])
-    return report_gate(run_id, section)
+    return report_gate(ctx.run, section)

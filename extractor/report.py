@@ -8,10 +8,7 @@ Silver and Gold figures are read from the warehouse views, so they show the lake
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import os
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -21,13 +18,14 @@ from typing import Any
 
 import duckdb
 
-from extractor.dbt_runner import warehouse_path
-from extractor.duckdb_setup import REPO_ROOT, DuckDBSetupError, connect
-from extractor.ids import InvalidName, validate_run_id
-from extractor.manifest import ManifestError, list_run_ids, read_manifest
-from extractor.settings import Settings
-from extractor.storage import Storage, StorageError, storage_for
-from extractor.transforms import GOLD_MODELS, SILVER_MODELS, reconciliation_counts
+from extractor.context import RunContext
+from extractor.exits import PipelineError
+from extractor.lake import layout
+from extractor.lake.ids import validate_run_id
+from extractor.lake.manifest import list_run_ids, read_manifest
+from extractor.lake.storage import Storage
+from extractor.settings import REPO_ROOT
+from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS, reconciliation_counts
 
 FIRST = "run `payments-pipeline run-pipeline` first"
 SECTIONS = ("extract", "transform", "quality", "webhooks")
@@ -46,7 +44,7 @@ svg text { font: 10px sans-serif; fill: #444; }
 """
 
 
-class ReportError(RuntimeError):
+class ReportError(PipelineError):
     """The report cannot be written; the message says what to do."""
 
 
@@ -89,8 +87,8 @@ def bronze_lines(storage: Storage, doc: dict[str, Any], entity: str) -> tuple[in
         lines = int(recorded.get("records_list") or 0) + int(recorded.get("records_event") or 0)
         return lines, "manifest"
     lines = 0
-    for key in storage.list(f"bronze/source=stripe/entity={entity}/"):
-        if f"/run_id={doc['run_id']}/" in key and ".jsonl" in key:
+    for key in storage.list(layout.bronze_entity(entity)):
+        if layout.run_id_of(key) == doc["run_id"] and layout.is_part(key):
             raw = storage.get(key) or b""
             lines += (gzip.decompress(raw) if key.endswith(".gz") else raw).count(b"\n")
     return lines, "counted"
@@ -201,16 +199,16 @@ def daily_revenue(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
-def render(doc: dict[str, Any], storage: Storage, settings: Settings) -> str:
+def render(doc: dict[str, Any], ctx: RunContext) -> str:
+    con = ctx.connect_warehouse()
     try:
-        counts: dict[str, int] | None = reconciliation_counts(settings)
-    except duckdb.Error:
-        counts = None
-    con = connect(warehouse_path(settings), settings, dict(os.environ), read_only=True)
-    try:
+        try:
+            counts: dict[str, int] | None = reconciliation_counts(con)
+        except duckdb.Error:
+            counts = None
         body = (
             section_times(doc)
-            + records_per_layer(con, storage, doc)
+            + records_per_layer(con, ctx.storage, doc)
             + quality_gate(doc)
             + reconciliation(counts)
             + daily_revenue(con)
@@ -222,43 +220,34 @@ def render(doc: dict[str, Any], storage: Storage, settings: Settings) -> str:
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Run {run_id}</title><style>{CSS}</style></head><body>"
         f"<h1>Payments pipeline run {run_id}</h1>"
-        f"<p>Lake: {escape(settings.lake_root)}</p>{body}</body></html>\n"
+        f"<p>Lake: {escape(ctx.storage.root)}</p>{body}</body></html>\n"
     )
 
 
-def default_output(settings: Settings, run_id: str) -> Path:
-    if settings.is_s3:
-        return REPO_ROOT / "target" / "reports" / f"run_{run_id}.html"
-    return settings.local_lake_path / "_state" / "reports" / f"run_{run_id}.html"
+def default_output(storage: Storage, run_id: str) -> Path:
+    """In the lake's `_state/reports/` on local disk; under the checkout's `target/` for a
+    lake on S3 (a page to open in a browser belongs on this machine)."""
+    if storage.local_path is not None:
+        return storage.local_path / layout.report_key(run_id)
+    return REPO_ROOT / "target" / layout.report_key(run_id)
 
 
-def write_report(settings: Settings, run_id: str | None = None, out: Path | None = None) -> Path:
+def write_report(ctx: RunContext, run_id: str | None = None, out: Path | None = None) -> Path:
     """Render the report of `run_id` (default: the newest run with a manifest) to `out`."""
-    storage = storage_for(settings)
+    storage = ctx.storage
     run_id = validate_run_id(run_id) if run_id else (list_run_ids(storage) or [None])[-1]
     doc = read_manifest(storage, run_id) if run_id else None
     if doc is None:
-        which = f"run {run_id}" if run_id else settings.lake_root
+        which = f"run {run_id}" if run_id else storage.root
         raise ReportError(f"no manifest for {which}: {FIRST}")
-    if not warehouse_path(settings).exists():
-        raise ReportError(f"no warehouse at {warehouse_path(settings)}: {FIRST}")
+    if not ctx.warehouse.exists():
+        raise ReportError(f"no warehouse at {ctx.warehouse}: {FIRST}")
     doc.setdefault("run_id", run_id)
-    path = out or default_output(settings, run_id)
+    path = out or default_output(storage, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(doc, storage, settings), encoding="utf-8")
-    return path
-
-
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    out = Path(args.out) if args.out else None
     try:
-        path = write_report(settings, args.run_id, out)
-    except (ReportError, InvalidName, ManifestError, StorageError, DuckDBSetupError) as exc:
-        print(f"payments-pipeline: error: {exc}", file=sys.stderr)
-        return 1
+        path.write_text(render(doc, ctx), encoding="utf-8")
     except duckdb.Error as exc:
         detail = " ".join(str(exc).split())
-        print(f"payments-pipeline: error: report query failed: {detail}; {FIRST}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
+        raise ReportError(f"report query failed: {detail}; {FIRST}") from exc
+    return path

@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The checkout: dbt_project.yml and profiles.yml live here, and dbt runs from here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 DEFAULT_API_BASE = "http://127.0.0.1:8000"
 # The mock accepts any sk_test_ key; this default lets a newcomer run with no setup.
 DEFAULT_API_KEY = "sk_test_mock_payments_pipeline"
@@ -100,6 +103,7 @@ class Settings:
     stripe_version: str = DEFAULT_STRIPE_VERSION
     lake_root: str = DEFAULT_LAKE_ROOT
     aws_endpoint_url: str | None = None
+    aws_secret_key: str = field(default="", repr=False)
     safety_window_seconds: int = 600
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     run_id: str | None = None
@@ -112,6 +116,11 @@ class Settings:
     part_max_records: int = 50_000
     part_max_bytes: int = 64 * 1024 * 1024
     compress_parts: bool = False
+
+    def secrets(self) -> list[str]:
+        """Every secret value the logs must never show (the key, the webhook secret, AWS's)."""
+        values = [self.api_key.reveal(), self.webhook_secret.reveal(), self.aws_secret_key]
+        return [value for value in values if value]
 
     @property
     def is_s3(self) -> bool:
@@ -148,6 +157,7 @@ class Settings:
             stripe_version=env.get("STRIPE_VERSION") or DEFAULT_STRIPE_VERSION,
             lake_root=lake_root,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            aws_secret_key=env.get("AWS_SECRET_ACCESS_KEY") or "",
             safety_window_seconds=_int(env, "SAFETY_WINDOW_SECONDS", 600),
             webhook_secret=Secret(env.get("STRIPE_WEBHOOK_SECRET") or ""),
             run_id=env.get("RUN_ID") or None,

@@ -1,4 +1,4 @@
-"""The streams we extract, declared as data; `runner` serves all of them with one loop.
+"""The streams we extract, declared as data; `extractor.extract` serves all of them with one loop.
 
 Each entity stream is a Stripe list endpoint filtered by `created`. The `events` stream is
 the change feed: every event lands in `entity=events`, and the object inside it is routed
@@ -33,6 +33,8 @@ EVENTS = Stream("events", "/v1/events", "event", is_change_feed=True)
 
 ENTITY_STREAMS: tuple[Stream, ...] = (CUSTOMERS, CHARGES, PAYMENT_INTENTS, INVOICES)
 ALL_STREAMS: tuple[Stream, ...] = (*ENTITY_STREAMS, EVENTS)
+# Every batch entity, in declaration order: the one entity list the Python code uses.
+ENTITY_NAMES: tuple[str, ...] = tuple(s.name for s in ALL_STREAMS)
 BY_NAME: dict[str, Stream] = {s.name: s for s in ALL_STREAMS}
 BY_OBJECT_TYPE: dict[str, Stream] = {s.object_type: s for s in ENTITY_STREAMS}
 

@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from extractor import logs
-from extractor.storage import LocalStorage, Storage, StorageError
+from extractor.lake.storage import LocalStorage, Storage, StorageError
 from webhook_app.capture import InvalidEvent, capture, parse_event
 from webhook_app.signature import (
     DEFAULT_TOLERANCE_SECONDS,

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from extractor.storage import Storage
+from extractor.lake import layout
+from extractor.lake.storage import Storage
 
-PREFIX = "bronze/source=stripe/entity=webhook_events"
 # Stripe ids are a short prefix, '_' and alphanumerics. Anything else (dots, slashes, '..',
 # control characters, absurd lengths) could steer the write outside its folder: refuse it.
 EVENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,254}")
@@ -85,7 +85,7 @@ def parse_event(body: bytes) -> Event:
 
 
 def object_key(event: Event) -> str:
-    return f"{PREFIX}/dt={event.created_date}/{event.id}.json"
+    return layout.webhook_event_key(event.created_date, event.id)
 
 
 def _iso(ts: float) -> str:

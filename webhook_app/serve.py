@@ -16,7 +16,6 @@ not depend on which process serves a delivery: it rests on the exclusive create 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
@@ -26,11 +25,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from extractor import logs
-from extractor.settings import Settings
-from extractor.storage import storage_for
+from extractor.lake.storage import Storage
 from webhook_app.app import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookConfigError,
@@ -100,25 +99,33 @@ def _route_waitress_logs() -> None:
     waitress_logger.propagate = False
 
 
-def app_config(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    """The create_app config for these CLI arguments and settings."""
+@dataclass(frozen=True)
+class ServerOptions:
+    """What `run-webhooks` was asked for; None means the default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    verify_signatures: bool = True
+    tolerance_seconds: int | None = None
+    max_body_bytes: int | None = None
+    threads: int | None = None
+    workers: int | None = None
+
+
+def app_config(options: ServerOptions, storage: Storage, secrets: tuple[str, ...]) -> dict:
+    """The create_app config for these options."""
     return {
-        "STORAGE": storage_for(settings),
-        "WEBHOOK_SECRETS": (settings.webhook_secret.reveal(),),
-        "VERIFY_SIGNATURES": not getattr(args, "insecure_no_verify", False),
-        # Optional flags: the CLI may grow them; the defaults are DESIGN §6's.
-        "SIGNATURE_TOLERANCE_SECONDS": getattr(args, "tolerance_seconds", None)
-        or DEFAULT_TOLERANCE_SECONDS,
-        "MAX_BODY_BYTES": getattr(args, "max_body_bytes", None) or DEFAULT_MAX_BODY_BYTES,
+        "STORAGE": storage,
+        "WEBHOOK_SECRETS": secrets,
+        "VERIFY_SIGNATURES": options.verify_signatures,
+        "SIGNATURE_TOLERANCE_SECONDS": options.tolerance_seconds or DEFAULT_TOLERANCE_SECONDS,
+        "MAX_BODY_BYTES": options.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
     }
 
 
-def _configure_logs(settings: Settings) -> None:
-    logs.configure(
-        run_id=settings.run_id,
-        secrets=[settings.webhook_secret.reveal()],
-        fields={"pid": os.getpid()},
-    )
+def _tag_logs_with_pid() -> None:
+    """Every line says which process wrote it (workers share stderr); waitress's too."""
+    logs.set_fields(pid=os.getpid())
     _route_waitress_logs()
 
 
@@ -165,43 +172,44 @@ def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> N
         server.close()
 
 
-def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    _configure_logs(settings)
-    verify = not args.insecure_no_verify
+def run_server(
+    options: ServerOptions,
+    storage: Storage,
+    webhook_secrets: tuple[str, ...],
+    log_secrets: list[str],
+) -> int:
+    """Serve until stopped; returns the exit code (2: refused to start, 1: a worker died).
+
+    The storage is not used before the workers fork, so each worker's S3 client opens its own
+    connections."""
+    _tag_logs_with_pid()
+    logs.add_secrets(log_secrets)
     try:
-        config = app_config(args, settings)
+        config = app_config(options, storage, webhook_secrets)
         app = create_app(config)
     except WebhookConfigError as exc:
-        logs.error("webhook_server_refused_to_start", message=str(exc))
-        print(f"payments-pipeline run-webhooks: refusing to start: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    threads = getattr(args, "threads", None) or DEFAULT_THREADS
-    workers = getattr(args, "workers", None) or default_workers()
+        return _refuse(str(exc))
+    threads = options.threads or DEFAULT_THREADS
+    workers = options.workers or default_workers()
     if threads < 1 or workers < 1:
-        message = f"--threads and --workers must be at least 1 (got {threads}, {workers})"
-        logs.error("webhook_server_refused_to_start", message=message)
-        print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
-        return EXIT_CONFIG
-    if not verify:
+        return _refuse(f"--threads and --workers must be at least 1 (got {threads}, {workers})")
+    if not options.verify_signatures:
         logs.warn(
             "webhook_signature_verification_disabled",
             message="--insecure-no-verify: unsigned and forged webhooks will be accepted; "
             "never use this outside local testing",
         )
     try:
-        sock = listen(args.host, args.port)
+        sock = listen(options.host, options.port)
     except OSError as exc:
-        message = f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-        logs.error("webhook_server_refused_to_start", message=message)
-        print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _refuse(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}")
     host, port = sock.getsockname()[:2]
     logs.log(
         "webhook_server_started",
-        url=f"http://{args.host}:{port}/webhooks/stripe",
+        url=f"http://{options.host}:{port}/webhooks/stripe",
         address=f"{host}:{port}",
-        lake=config["STORAGE"].root,
-        verifying_signatures=verify,
+        lake=storage.root,
+        verifying_signatures=options.verify_signatures,
         tolerance_seconds=config["SIGNATURE_TOLERANCE_SECONDS"],
         max_body_bytes=config["MAX_BODY_BYTES"],
         workers=workers,
@@ -211,10 +219,24 @@ def cmd_run_webhooks(args: argparse.Namespace, settings: Settings) -> int:
         serve(app, sock, threads, config["MAX_BODY_BYTES"])
         logs.log("webhook_server_stopped")
         return 0
-    del app, config  # each worker builds its own (its own storage client, nothing shared)
-    code = supervise(workers, lambda: _worker(args, settings, sock, threads), sock)
+    del app  # each worker builds its own app
+
+    def worker() -> int:
+        _tag_logs_with_pid()
+        logs.log("webhook_worker_started", threads=threads)
+        serve(create_app(config), sock, threads, config["MAX_BODY_BYTES"])
+        logs.log("webhook_worker_stopped")
+        return 0
+
+    code = supervise(workers, worker, sock)
     logs.log("webhook_server_stopped", exit_code=code)
     return code
+
+
+def _refuse(message: str) -> int:
+    logs.error("webhook_server_refused_to_start", message=message)
+    print(f"payments-pipeline run-webhooks: refusing to start: {message}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _die_with_parent(parent: int) -> None:
@@ -227,16 +249,6 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the supervisor died before the request took effect
         os._exit(EXIT_WORKER_DIED)
-
-
-def _worker(args: argparse.Namespace, settings: Settings, sock: socket.socket, threads: int) -> int:
-    _configure_logs(settings)
-    config = app_config(args, settings)
-    app = create_app(config)
-    logs.log("webhook_worker_started", threads=threads)
-    serve(app, sock, threads, config["MAX_BODY_BYTES"])
-    logs.log("webhook_worker_stopped")
-    return 0
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

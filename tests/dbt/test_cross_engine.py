@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractor.storage import LocalStorage
+from extractor.lake.storage import LocalStorage
 from mock_api.dataset import parse_time
 from tests.dbt.expected import major
 from tests.support.servers import REPO_ROOT, start_mock_api

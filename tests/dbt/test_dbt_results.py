@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extractor.dbt_runner import display_name, summarise
-from extractor.transforms import build_test_results, quality_section, report_gate
+from extractor.transform.dbt import display_name, summarise
+from extractor.transform.gate import build_test_results, quality_section, report_gate
 
 RUN_RESULTS = {
     "results": [

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from extractor.client import StripeClient
-from extractor.runner import Extraction, Plan
+from extractor.api.client import StripeClient
+from extractor.extract.plan import Plan
+from extractor.extract.run import Extraction
+from extractor.lake.storage import Storage, storage_for
 from extractor.settings import Secret, Settings
-from extractor.storage import Storage, storage_for
 from tests.extractor.fake_stripe import FakeStripe
 
 NOW = 1767916800  # 2026-01-09T00:00:00Z
@@ -70,7 +71,7 @@ def extract(settings: Settings, plan: Plan, run_id: str, **overrides: Any) -> di
     """Run an extraction in-process with fast retries."""
     settings = replace(settings, **overrides) if overrides else settings
     client = StripeClient(settings, backoff_base=0.01, backoff_cap=0.05)
-    return Extraction(settings, plan, run_id, client=client).execute()
+    return Extraction(settings, storage_for(settings), plan, run_id, client=client).execute()
 
 
 def run_all(days: int = 3, **kw: Any) -> Plan:

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from extractor.client import StripeClient
-from extractor.runner import Extraction, Plan
+from extractor.api.client import StripeClient
+from extractor.extract.plan import Plan
+from extractor.extract.run import Extraction
+from extractor.lake.storage import storage_for
+from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
-from extractor.state import read_watermark
-from extractor.storage import storage_for
 from mock_api.dataset import OBJECT_NAME, Dataset, MockConfig
 from tests.extractor.conftest import landed
 from tests.support.servers import ServerProcess, start_mock_api
@@ -78,7 +79,7 @@ def make_settings(api: ServerProcess, lake: str, **kw) -> Settings:
 
 def run(settings: Settings, plan: Plan, run_id: str) -> dict:
     client = StripeClient(settings, backoff_base=0.02, backoff_cap=0.2)
-    return Extraction(settings, plan, run_id, client=client).execute()
+    return Extraction(settings, storage_for(settings), plan, run_id, client=client).execute()
 
 
 def expected_ids(resource: str, now: int, gte: int, lt: int) -> set[str]:

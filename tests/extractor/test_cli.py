@@ -13,11 +13,11 @@ import time
 import pytest
 
 from extractor.cli import main
-from extractor.lock import RunLock
-from extractor.manifest import read_manifest
+from extractor.lake.lock import RunLock
+from extractor.lake.manifest import read_manifest
+from extractor.lake.storage import storage_for
+from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
-from extractor.state import read_watermark
-from extractor.storage import storage_for
 from tests.extractor.conftest import API_KEY, DAY, ENTITY_PATHS, NOW
 from tests.support.servers import REPO_ROOT, free_port
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from extractor.errors import FatalApiError, MalformedPage
-from extractor.lock import LockHeld, RunLock
-from extractor.manifest import read_manifest
-from extractor.runner import EventsTooOld, Plan
-from extractor.state import read_watermark
+from extractor.api.errors import FatalApiError, MalformedPage
+from extractor.extract.plan import EventsTooOld, Plan
+from extractor.lake.lock import LockHeld, RunLock
+from extractor.lake.manifest import read_manifest
+from extractor.lake.watermarks import read_watermark
 from tests.extractor.conftest import (
     API_KEY,
     DAY,

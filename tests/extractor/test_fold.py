@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from extractor.fold import (
+from extractor.lake.storage import LocalStorage
+from extractor.transform.fold import (
     RUN_IDS_ENV,
     STATE_KEY,
     FoldStateError,
@@ -16,7 +17,6 @@ from extractor.fold import (
     record_fold,
     silver_code_fingerprint,
 )
-from extractor.storage import LocalStorage
 
 
 def part(storage: LocalStorage, entity: str, run_id: str, n: int = 0) -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from extractor import storage as storage_module
-from extractor.bronze import PartFile, PartWriter
+from extractor.extract.bronze import PartFile, PartWriter
+from extractor.lake import storage as storage_module
+from extractor.lake.storage import LocalStorage, Storage, StorageError, storage_for
 from extractor.settings import Settings
-from extractor.storage import LocalStorage, Storage, StorageError, storage_for
 
 PREFIX = "bronze/source=stripe/entity=charges/dt=2026-01-05/run_id=r1/"
 REPO = Path(__file__).resolve().parents[2]
@@ -211,8 +211,8 @@ def test_concurrent_workers_land_every_line_once_in_bounded_parts(local: LocalSt
 
 CHILD = """
 import sys, time
-from extractor.bronze import PartWriter
-from extractor.storage import LocalStorage
+from extractor.extract.bronze import PartWriter
+from extractor.lake.storage import LocalStorage
 storage = LocalStorage(sys.argv[1])
 storage._tmpfile_ok = sys.argv[2] == "1"
 writer = PartWriter(storage, "charges", "r1", "2026-01-05", 1_000_000, 10**12, True)

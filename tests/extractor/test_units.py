@@ -10,9 +10,8 @@ from datetime import date
 import pytest
 import requests
 
-from extractor.bronze import PartWriter, envelope_line
-from extractor.client import retry_waits
-from extractor.errors import (
+from extractor.api.client import retry_waits
+from extractor.api.errors import (
     FatalApiError,
     Request,
     RetryableError,
@@ -20,14 +19,15 @@ from extractor.errors import (
     classify_response,
     parse_retry_after,
 )
-from extractor.ids import InvalidName, validate_entity, validate_run_id
-from extractor.lock import LockHeld, RunLock, read_lock, unlock
-from extractor.manifest import list_run_ids, read_manifest, update_section
-from extractor.ratelimit import TokenBucket
-from extractor.rawjson import one_line, parse_document, with_member_true
-from extractor.state import advance, read_watermark
-from extractor.storage import LocalStorage
-from extractor.windows import Window, backfill_window, incremental_window, split
+from extractor.api.ratelimit import TokenBucket
+from extractor.api.rawjson import one_line, parse_document, with_member_true
+from extractor.extract.bronze import PartWriter, envelope_line
+from extractor.extract.windows import Window, backfill_window, incremental_window, split
+from extractor.lake.ids import InvalidName, validate_entity, validate_run_id
+from extractor.lake.lock import LockHeld, RunLock, read_lock, unlock
+from extractor.lake.manifest import list_run_ids, read_manifest, update_section
+from extractor.lake.storage import LocalStorage
+from extractor.lake.watermarks import advance, read_watermark
 
 REQ = Request("GET", "/v1/charges", "ch_9")
 
@@ -314,7 +314,7 @@ def test_manifest_sections_are_independent(tmp_path):
 def test_progress_line_and_summary():
     import io
 
-    from extractor.progress import Progress, summary_text
+    from extractor.extract.progress import Progress, summary_text
 
     now = [0.0]
     progress = Progress(stream=io.StringIO(), enabled=True, clock=lambda: now[0])

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from extractor.lake.storage import LocalStorage, Storage, StorageError, storage_for
 from extractor.settings import Settings
-from extractor.storage import LocalStorage, Storage, StorageError, storage_for
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from extractor.manifest import read_manifest
-from extractor.state import read_watermark
-from extractor.storage import Storage
+from extractor.lake.manifest import read_manifest
+from extractor.lake.storage import Storage
+from extractor.lake.watermarks import read_watermark
 from extractor.streams import ALL_STREAMS
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest

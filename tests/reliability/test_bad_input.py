@@ -31,10 +31,10 @@ import pytest
 
 from extractor import runner
 from extractor.cli import main
-from extractor.manifest import read_manifest
+from extractor.lake.manifest import read_manifest
+from extractor.lake.storage import LocalStorage, Storage
+from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
-from extractor.state import read_watermark
-from extractor.storage import LocalStorage, Storage
 from extractor.streams import ALL_STREAMS, ENTITY_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_mock_api

@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from extractor.lake.storage import storage_for
 from extractor.settings import Settings
-from extractor.storage import storage_for
 from tests.dbt.lake_queries import content_digest
 from tests.reliability.pipeline_support import (
     DAYS,

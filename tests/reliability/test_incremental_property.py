@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from extractor.streams import ENTITY_NAMES
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
 from tests.reliability.pipeline_support import pipeline_env, run_cli
 from tests.support.servers import start_mock_api
@@ -29,7 +30,7 @@ T0 = parse_time("2026-01-08T00:00:00Z")
 FIRST_DAYS = 3
 VOLUME = 60
 LATE_MAX = 300
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+ENTITIES = ENTITY_NAMES
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from extractor.dbt_runner import lake_target_dir
 from extractor.settings import Settings
+from extractor.transform.dbt import lake_target_dir
 from mock_api.dataset import DAY, parse_time
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_mock_api, start_server
 from tests.webhooks.conftest import run_webhooks_cmd, server_env

@@ -24,14 +24,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from extractor.duckdb_setup import connect_with_httpfs, s3_secret_sql
+from extractor.lake.layout import WEBHOOK_ENTITY, bronze_entity
+from extractor.lake.storage import LocalStorage
 from extractor.settings import Settings
-from extractor.storage import LocalStorage
+from extractor.transform.warehouse import connect_with_httpfs, s3_secret_sql
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from mock_api.send_webhooks import select_events
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_server
 from tests.webhooks.conftest import SECRET, run_webhooks_cmd, server_env
-from webhook_app.capture import PREFIX
+
+# The webhook captures' folder, without its trailing slash.
+PREFIX = bronze_entity(WEBHOOK_ENTITY).rstrip("/")
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from extractor.report import _table
+from extractor.streams import ENTITY_NAMES
 from tests.dbt.lake_queries import gold, rows, silver
 from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
 
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOW = "2026-02-01T00:00:00Z"
 RUN_ID = "reportrun"
 GOLD = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+ENTITIES = ENTITY_NAMES
 
 
 def cli(lake: Path, mock_url: str, *args: str) -> subprocess.CompletedProcess:

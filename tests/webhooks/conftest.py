@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from extractor.storage import LocalStorage
+from extractor.lake.storage import LocalStorage
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_server
 from webhook_app.app import create_app
 from webhook_app.capture import PREFIX

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from extractor.storage import LocalStorage, StorageError
+from extractor.lake.storage import LocalStorage, StorageError
 from tests.webhooks.conftest import (
     NOW,
     OTHER_SECRET,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from extractor.dbt_runner import warehouse_path
-from extractor.duckdb_setup import connect
 from extractor.settings import Settings
+from extractor.transform.dbt import warehouse_path
+from extractor.transform.warehouse import connect
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
 from tests.support.servers import REPO_ROOT, start_mock_api
 from tests.webhooks.conftest import SECRET

@@ -14,8 +14,8 @@ import boto3
 import pytest
 import requests
 
+from extractor.lake.storage import Storage, storage_for
 from extractor.settings import Settings
-from extractor.storage import Storage, storage_for
 from mock_api.dataset import Dataset, MockConfig
 from tests.support.servers import REPO_ROOT
 from tests.webhooks.conftest import (

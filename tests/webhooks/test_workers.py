@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from extractor.storage import LocalStorage
+from extractor.lake.storage import LocalStorage
 from tests.support.servers import ServerProcess
 from tests.webhooks.conftest import SECRET, body_of, make_event, stored_keys
 from webhook_app.serve import ThrottledWarnings, listen, make_server

@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from extractor.streams import ENTITY_NAMES
 from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 BATCH_RUN = WORKFLOWS / "batch_run.yml"
 MOCK_NOW = "2026-02-20T00:00:00Z"
 SAFETY_WINDOW = 600
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+ENTITIES = ENTITY_NAMES
 
 
 def steps(workflow: dict) -> list[dict]:

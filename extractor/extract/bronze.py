@@ -1,7 +1,7 @@
 """The Bronze writer: DESIGN §3 envelope lines, streamed into bounded part files.
 
 Lines are built by string assembly around the object's exact source text (see
-`extractor.rawjson` and ADR 0002), never by re-serialising the object. Each entity has one
+`extractor.api.rawjson` and ADR 0002), never by re-serialising the object. Each entity has one
 `PartWriter` shared by all workers of a run; it streams each page's lines into the entity's
 open part (`Storage.open_writer`: a temp file locally, a multipart upload on S3) and closes
 the part, which publishes it atomically, once it holds `part_max_records` lines or
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from extractor import failpoints
-from extractor.ids import validate_entity, validate_run_id
-from extractor.storage import ObjectWriter, Storage
+from extractor.lake import layout
+from extractor.lake.storage import ObjectWriter, Storage
 
 SOURCE_LIST = "list"
 SOURCE_EVENT = "event"
@@ -54,13 +54,6 @@ def envelope_line(
         separators=(",", ":"),
     )
     return f'{head[:-1]},"data":{raw_object}}}\n'
-
-
-def part_prefix(entity: str, run_date: str, run_id: str) -> str:
-    return (
-        f"bronze/source=stripe/entity={validate_entity(entity)}/dt={run_date}/"
-        f"run_id={validate_run_id(run_id)}/"
-    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +103,7 @@ class PartWriter:
         compress: bool = False,
     ) -> None:
         self.storage = storage
-        self.prefix = part_prefix(entity, run_date, run_id)
+        self.prefix = layout.bronze_run(entity, run_date, run_id)
         self.max_records = max(1, max_records)
         self.max_bytes = max(1, max_bytes)
         self.compress = compress
@@ -174,9 +167,7 @@ class PartWriter:
             part.sink.abort()
 
     def _open(self) -> _OpenPart:
-        name = f"part-{next(self._numbers):05d}.jsonl"
-        if self.compress:
-            name += ".gz"
+        name = layout.part_name(next(self._numbers), self.compress)
         return _OpenPart(self.storage.open_writer(self.prefix + name), self.compress)
 
     def _append(self, part: _OpenPart, chunks: list[bytes]) -> None:

@@ -10,7 +10,8 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-ENTITIES = ("customers", "charges", "payment_intents", "invoices", "events")
+from extractor.streams import ENTITY_NAMES
+
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -35,8 +36,8 @@ def validate_run_id(run_id: str) -> str:
 
 
 def validate_entity(entity: str) -> str:
-    if entity not in ENTITIES:
-        raise InvalidName(f"unknown entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+    if entity not in ENTITY_NAMES:
+        raise InvalidName(f"unknown entity {entity!r}: expected one of {', '.join(ENTITY_NAMES)}")
     return entity
 
 

@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extractor.duckdb_setup import REPO_ROOT, extension_repo
-from extractor.settings import Settings
-from extractor.storage import storage_for
+from extractor.exits import PipelineError
+from extractor.lake import layout
+from extractor.lake.storage import Storage
+from extractor.settings import REPO_ROOT, Settings
+from extractor.transform.warehouse import extension_repo
 
 # Result statuses dbt writes, sorted into what stops a run and what only warns.
 FAILING = {"error", "fail", "runtime error"}
 WARNING = {"warn"}
 
 
-class DbtError(RuntimeError):
+class DbtError(PipelineError):
     """dbt could not run at all (missing executable, no artifacts written)."""
 
 
@@ -64,42 +66,34 @@ class DbtOutcome:
         }
 
 
-def lake_target_dir(settings: Settings) -> Path:
+def lake_target_dir(storage: Storage) -> Path:
     """dbt's target folder for this lake: artifacts, partial parse, and (S3) the warehouse."""
-    digest = hashlib.sha1(settings.lake_root.encode()).hexdigest()[:12]
+    digest = hashlib.sha1(storage.root.encode()).hexdigest()[:12]
     return REPO_ROOT / "target" / "lakes" / digest
 
 
-def warehouse_path(settings: Settings) -> Path:
-    """The DuckDB file holding the views over Gold and Silver (and the seed)."""
-    if settings.is_s3:
-        return lake_target_dir(settings) / "warehouse.duckdb"
-    return settings.local_lake_path / "_state" / "warehouse.duckdb"
+def warehouse_path(storage: Storage) -> Path:
+    """The DuckDB file holding the views over Gold and Silver (and the seed): in the lake's
+    `_state/` on local disk, beside dbt's artifacts for a lake on S3."""
+    if storage.local_path is not None:
+        return storage.local_path / layout.WAREHOUSE_KEY
+    return lake_target_dir(storage) / Path(layout.WAREHOUSE_KEY).name
 
 
-# The partition DuckDB writes rows with a null `dt` to. dbt-duckdb writes one all-null row
-# when a model is empty (e.g. no webhooks captured yet); that file would outlive the next,
-# non-empty build, so it is removed before every build and rewritten only if still true.
-NULL_PARTITION = "/dt=__HIVE_DEFAULT_PARTITION__/"
-
-
-def prepare_lake(settings: Settings) -> None:
+def prepare_lake(storage: Storage) -> None:
     """Make what dbt cannot make itself: DuckDB's partitioned COPY creates its own folder
-    but not the parents, and an S3 lake needs the offline httpfs extension in place."""
-    if settings.is_s3:
-        extension_repo()
-        return
-    root = settings.local_lake_path
-    for folder in ("silver/source=stripe", "gold", "_state"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+    but not the parents, and the s3 target loads httpfs from the offline repository."""
+    storage.make_folders(layout.EXTERNAL_ROOTS)
+    extension_repo()
 
 
-def remove_null_partitions(settings: Settings) -> None:
-    """Before a build only: a previous build's null-partition files must not survive it."""
-    storage = storage_for(settings)
-    for layer in ("silver/", "gold/"):
+def remove_null_partitions(storage: Storage) -> None:
+    """Before a build only: DuckDB writes rows with a null `dt` (dbt-duckdb writes one such
+    row for an empty model) to a partition of their own, which would outlive the next,
+    non-empty build; it is removed before every build and rewritten only if still true."""
+    for layer in (layout.SILVER, layout.GOLD):
         for key in list(storage.list(layer)):
-            if NULL_PARTITION in key:
+            if layout.NULL_PARTITION in key:
                 storage.delete(key)
 
 
@@ -112,13 +106,17 @@ def dbt_executable() -> str:
 
 
 def dbt_env(
-    settings: Settings, run_id: str, overrides: dict[str, str | None] | None = None
+    settings: Settings,
+    storage: Storage,
+    run_id: str,
+    overrides: dict[str, str | None] | None = None,
 ) -> dict[str, str]:
-    """dbt's environment; an override of None removes that variable."""
+    """dbt's environment; an override of None removes that variable. LAKE_ROOT is the
+    storage's absolute root: dbt runs from the checkout, not from the caller's folder."""
     env = dict(os.environ)
     env.update(
-        LAKE_ROOT=settings.lake_root,
-        WAREHOUSE_PATH=str(warehouse_path(settings)),
+        LAKE_ROOT=storage.root,
+        WAREHOUSE_PATH=str(warehouse_path(storage)),
         DUCKDB_EXTENSION_REPO=str(REPO_ROOT),
         PIPELINE_RUN_ID=run_id,
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
@@ -136,12 +134,13 @@ def dbt_env(
 def run_dbt(
     command: str,
     settings: Settings,
+    storage: Storage,
     run_id: str,
     extra: list[str] | None = None,
     env: dict[str, str | None] | None = None,
 ) -> DbtOutcome:
     """Run `dbt <command>` for this lake; dbt's own progress goes to our stderr."""
-    target = lake_target_dir(settings)
+    target = lake_target_dir(storage)
     target.mkdir(parents=True, exist_ok=True)
     artifact = target / ("sources.json" if command == "source freshness" else "run_results.json")
     artifact.unlink(missing_ok=True)
@@ -156,12 +155,16 @@ def run_dbt(
         str(target),
         *(extra or []),
     ]
-    prepare_lake(settings)
+    prepare_lake(storage)
     if command.split()[0] in ("build", "run"):
-        remove_null_partitions(settings)
+        remove_null_partitions(storage)
     started = time.monotonic()
     completed = subprocess.run(
-        args, cwd=REPO_ROOT, env=dbt_env(settings, run_id, env), stdout=sys.stderr, check=False
+        args,
+        cwd=REPO_ROOT,
+        env=dbt_env(settings, storage, run_id, env),
+        stdout=sys.stderr,
+        check=False,
     )
     elapsed = time.monotonic() - started
     if not artifact.exists():

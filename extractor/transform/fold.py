@@ -22,19 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extractor.duckdb_setup import REPO_ROOT
-from extractor.ids import ENTITIES
-from extractor.storage import Storage
+from extractor.exits import PipelineError
+from extractor.lake import layout
+from extractor.lake.storage import Storage
+from extractor.streams import ENTITY_NAMES
+from extractor.transform.warehouse import REPO_ROOT
 
-STATE_KEY = "_state/transforms/folded_bronze.json"
+STATE_KEY = layout.FOLD_STATE_KEY
 # The environment variable dbt's macro bronze_run_ids() reads.
 RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
-BRONZE_PREFIX = "bronze/source=stripe/"
 # What decides Silver's content: a change to any of these makes the next build full.
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
 
 
-class FoldStateError(RuntimeError):
+class FoldStateError(PipelineError):
     """The fold state file exists but cannot be read."""
 
 
@@ -79,12 +80,12 @@ def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
     """Batch Bronze part keys (relative to bronze/source=stripe/) by run id. Webhook captures
     are not runs: stg_stripe__webhook_events always rebuilds fully."""
     by_run: dict[str, list[str]] = {}
-    for entity in ENTITIES:
-        for key in storage.list(f"{BRONZE_PREFIX}entity={entity}/"):
-            run_folder = next((p for p in key.split("/") if p.startswith("run_id=")), None)
-            if run_folder is None or "/part-" not in key:
+    for entity in ENTITY_NAMES:
+        for key in storage.list(layout.bronze_entity(entity)):
+            run_id = layout.run_id_of(key)
+            if run_id is None or not layout.is_part(key):
                 continue
-            by_run.setdefault(run_folder[len("run_id=") :], []).append(key[len(BRONZE_PREFIX) :])
+            by_run.setdefault(run_id, []).append(key[len(layout.BRONZE) :])
     return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
 
 

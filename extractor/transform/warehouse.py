@@ -7,17 +7,18 @@ dbt-duckdb installs from. The S3 secret is built from the same environment as pr
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import duckdb
 
-from extractor.settings import Settings
+from extractor.exits import PipelineError
+from extractor.lake.storage import Storage
+from extractor.settings import REPO_ROOT, Settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
-
-class DuckDBSetupError(RuntimeError):
+class DuckDBSetupError(PipelineError):
     """The offline httpfs extension could not be found or installed."""
 
 
@@ -69,13 +70,14 @@ def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
 
 
 def connect(
-    path: Path, settings: Settings, env: dict[str, str], read_only: bool = True
+    path: Path, storage: Storage, settings: Settings, read_only: bool = True
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse file; for an S3 lake also load httpfs and the bucket's secret."""
-    if not settings.is_s3:
+    """Open the warehouse file at `path`; for a lake that is not on local disk also load
+    httpfs and the bucket's secret."""
+    if storage.local_path is not None:
         return duckdb.connect(str(path), read_only=read_only)
     con = connect_with_httpfs(str(path), read_only=read_only)
-    con.execute(s3_secret_sql(settings, env))
+    con.execute(s3_secret_sql(settings, dict(os.environ)))
     return con
 
 

@@ -2,7 +2,7 @@
 
 Pagination follows `starting_after` until `has_more` is false. Each request first takes
 a token from the run's shared `TokenBucket`, then is retried by `backoff` as classified
-in `extractor.errors`, waiting max(capped jittered exponential, Retry-After). The key is
+in `extractor.api.errors`, waiting max(capped jittered exponential, Retry-After). The key is
 only ever placed in the session's Authorization header; nothing here logs headers.
 """
 
@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from extractor import logs
-from extractor.errors import (
+from extractor.api.errors import (
     ApiUnreachable,
     ExtractError,
     MalformedPage,
@@ -33,8 +33,8 @@ from extractor.errors import (
     classify_exception,
     classify_response,
 )
-from extractor.ratelimit import TokenBucket
-from extractor.rawjson import RawJsonError, Span, parse_document
+from extractor.api.ratelimit import TokenBucket
+from extractor.api.rawjson import RawJsonError, Span, parse_document
 from extractor.settings import Settings
 
 # A server asking for a longer pause than this is treated as asking for this.

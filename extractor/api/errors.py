@@ -9,7 +9,6 @@ error can be logged, written to a manifest or printed as it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,17 +16,12 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-# Stripe secret/restricted/publishable keys; error bodies may echo a (partial) key.
-_KEY_PATTERN = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*]+")
+from extractor.exits import PipelineError, scrub
+
 RETRYABLE_STATUSES = frozenset({409, 429})
 
 
-def scrub(text: str) -> str:
-    """Replace anything that looks like an API key; a last line of defence."""
-    return _KEY_PATTERN.sub("[REDACTED]", text)
-
-
-class ExtractError(RuntimeError):
+class ExtractError(PipelineError):
     """Base class: the message is safe to show and says what failed."""
 
     def __init__(self, message: str) -> None:

@@ -17,10 +17,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
+from extractor.exits import PipelineError
 from extractor.settings import Settings
 
 
-class StorageError(RuntimeError):
+class StorageError(PipelineError):
     """A read or write against the lake failed; the message says which key and where."""
 
 
@@ -67,7 +68,13 @@ class ObjectWriter(ABC):
 class Storage(ABC):
     """The lake as a key -> bytes store. Writes are all-or-nothing."""
 
-    root: str
+    root: str  # absolute: a resolved local path or s3://bucket/prefix
+    # The lake's folder when it is on this machine's disk, else None: what a caller needs to
+    # know about where the lake lives (a DuckDB file can only sit on a local disk).
+    local_path: Path | None = None
+
+    def make_folders(self, prefixes: tuple[str, ...]) -> None:  # noqa: B027 - a no-op default
+        """Make sure these folder prefixes exist; object stores have no folders."""
 
     @abstractmethod
     def uri_for(self, key: str) -> str:
@@ -107,6 +114,7 @@ class LocalStorage(Storage):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root_path = Path(root).resolve()
         self.root = str(self.root_path)
+        self.local_path = self.root_path
         # Folders this process made or saw, so a hot writer (the webhook receiver) does not
         # stat its partition folder on every event; a folder removed behind our back is
         # recreated on the ENOENT that follows.
@@ -118,6 +126,13 @@ class LocalStorage(Storage):
 
     def _path(self, key: str) -> Path:
         return self.root_path / validate_key(key)
+
+    def make_folders(self, prefixes: tuple[str, ...]) -> None:
+        for prefix in prefixes:
+            try:
+                (self.root_path / prefix).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create {self.root_path / prefix}: {exc}") from exc
 
     def uri_for(self, key: str) -> str:
         return str(self._path(key))
@@ -611,7 +626,7 @@ class _S3Writer(ObjectWriter):
 
 
 def storage_for(settings: Settings) -> Storage:
-    """The one place that chooses local vs S3."""
+    """The one place that chooses local vs S3; the run context calls it once per command."""
     if settings.is_s3:
         return S3Storage(settings.lake_root, endpoint_url=settings.aws_endpoint_url)
     return LocalStorage(settings.lake_root)

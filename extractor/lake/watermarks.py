@@ -11,13 +11,12 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from extractor.ids import validate_entity
-from extractor.storage import Storage
+from extractor.exits import PipelineError
+from extractor.lake.layout import watermark_key
+from extractor.lake.storage import Storage
 
-WATERMARK_PREFIX = "_state/watermarks/"
 
-
-class StateError(RuntimeError):
+class StateError(PipelineError):
     """A watermark file exists but is unreadable."""
 
 
@@ -29,10 +28,6 @@ class Watermark:
     history_start: int  # earliest `created` ever covered for this entity
     run_id: str
     updated_at: str
-
-
-def watermark_key(entity: str) -> str:
-    return f"{WATERMARK_PREFIX}{validate_entity(entity)}.json"
 
 
 def iso(ts: float) -> str:

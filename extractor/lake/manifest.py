@@ -13,19 +13,16 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from extractor.ids import validate_run_id
-from extractor.storage import Storage
+from extractor.exits import PipelineError
+from extractor.lake import layout
+from extractor.lake.layout import manifest_key
+from extractor.lake.storage import Storage
 
-MANIFEST_PREFIX = "_state/manifests/"
 _write_lock = threading.Lock()
 
 
-class ManifestError(RuntimeError):
+class ManifestError(PipelineError):
     """A manifest exists but cannot be read as JSON."""
-
-
-def manifest_key(run_id: str) -> str:
-    return f"{MANIFEST_PREFIX}run_{validate_run_id(run_id)}.json"
 
 
 def _now_iso() -> str:
@@ -65,12 +62,8 @@ def update_section(
 
 def list_run_ids(storage: Storage) -> list[str]:
     """Run ids that have a manifest, oldest first (run ids sort by time when generated)."""
-    ids = []
-    for key in storage.list(MANIFEST_PREFIX):
-        name = key.rsplit("/", 1)[-1]
-        if name.startswith("run_") and name.endswith(".json"):
-            ids.append(name[len("run_") : -len(".json")])
-    return sorted(ids)
+    ids = (layout.run_id_of_manifest(key) for key in storage.list(layout.MANIFESTS))
+    return sorted(run_id for run_id in ids if run_id is not None)
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from extractor.exits import PipelineError
+from extractor.lake import layout
+from extractor.lake.storage import Storage
 from extractor.logs import warn
-from extractor.storage import Storage
 
-LOCK_KEY = "_state/lock.json"
+LOCK_KEY = layout.LOCK_KEY
 
 
-class LockHeld(RuntimeError):
+class LockHeld(PipelineError):
     """Another run holds the lake's lock."""
 
 

@@ -1,0 +1,1 @@
+"""Extraction: windows, the fetch loop, routing events to entities, and writing Bronze parts."""

@@ -1,0 +1,91 @@
+"""Turning a fetched page into Bronze lines, and routing the events feed.
+
+A list page becomes one envelope line per object. An events page becomes one line per event
+in `entity=events`, plus, for each event whose `data.object` is an object some stream
+declares (`object_type`), a line in that object's entity, observed at the event's
+`created`. The object is cut out of the page's own text (`extractor.api.rawjson`), so Bronze
+keeps Stripe's bytes; a `*.deleted` event's object is marked `"deleted": true`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from extractor.api.client import Page
+from extractor.api.errors import ExtractError
+from extractor.api.rawjson import RawJsonError, one_line, path_span, with_member_true
+from extractor.extract.bronze import SOURCE_EVENT, SOURCE_LIST, envelope_line
+from extractor.streams import BY_OBJECT_TYPE, EVENTS
+
+
+@dataclass
+class RoutedEvents:
+    """One events page as Bronze lines: the events, and the objects inside them by entity."""
+
+    events: list[str] = field(default_factory=list)
+    objects: dict[str, list[str]] = field(default_factory=dict)
+    tombstones: dict[str, int] = field(default_factory=dict)
+
+
+def object_lines(page: Page, run_id: str, loaded_at: str) -> list[str]:
+    """A list page: one line per object, observed when the page was served."""
+    return [
+        envelope_line(
+            one_line(item.raw),
+            run_id=run_id,
+            loaded_at=loaded_at,
+            observed_at=page.served_at,
+            source=SOURCE_LIST,
+        )
+        for item in page.items
+    ]
+
+
+def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
+    """An events page: every event, and each object inside one routed to its entity."""
+    routed = RoutedEvents()
+    for item in page.items:
+        event = item.value
+        event_type = event.get("type")
+        created = event.get("created")
+        if not isinstance(event_type, str) or not isinstance(created, int):
+            raise ExtractError(
+                f"GET {EVENTS.path}: event {item.id} has no string type or integer created"
+            )
+        routed.events.append(
+            envelope_line(
+                one_line(item.raw),
+                run_id=run_id,
+                loaded_at=loaded_at,
+                observed_at=page.served_at,
+                source=SOURCE_LIST,
+                event_id=item.id,
+                event_type=event_type,
+            )
+        )
+        obj = (event.get("data") or {}).get("object")
+        target = BY_OBJECT_TYPE.get(obj.get("object")) if isinstance(obj, dict) else None
+        if target is None:
+            continue  # an object no stream declares (e.g. a dispute): kept in events only
+        try:
+            obj_span = path_span(page.text, item.span, ("data", "object"))
+        except RawJsonError as exc:
+            raise ExtractError(f"GET {EVENTS.path}: event {item.id}: {exc}") from None
+        if obj_span is None:
+            continue
+        raw = one_line(page.text[obj_span.start : obj_span.end])
+        if event_type.endswith(".deleted"):
+            raw = with_member_true(raw, "deleted")
+            routed.tombstones[target.name] = routed.tombstones.get(target.name, 0) + 1
+        routed.objects.setdefault(target.name, []).append(
+            envelope_line(
+                raw,
+                run_id=run_id,
+                loaded_at=loaded_at,
+                observed_at=created,
+                source=SOURCE_EVENT,
+                event_id=item.id,
+                event_type=event_type,
+            )
+        )
+    return routed

@@ -1,0 +1,104 @@
+"""Where everything lives in the lake: every key, prefix and folder is built here.
+
+The same layout on local disk and S3; keys are '/'-separated and relative to LAKE_ROOT.
+dbt reads the same layout through its lake macros (`dbt_project/macros/lake.sql`), and
+`tests/foundation/test_layout.py` checks the two agree. Nothing else spells a lake path.
+
+    bronze/source=stripe/entity=<entity>/dt=<run date>/run_id=<run id>/part-NNNNN.jsonl[.gz]
+    bronze/source=stripe/entity=webhook_events/dt=<event created date>/<event id>.json
+    silver/source=stripe/entity=<entity>/dt=<object created date>/*.parquet
+    gold/model=<model>/dt=<business date>/*.parquet
+    _state/watermarks/<entity>.json, _state/manifests/run_<run id>.json, _state/lock.json,
+    _state/transforms/folded_bronze.json, _state/warehouse.duckdb, _state/reports/
+"""
+
+from __future__ import annotations
+
+from extractor.lake.ids import validate_entity, validate_run_id
+
+SOURCE = "stripe"
+BRONZE = f"bronze/source={SOURCE}/"
+SILVER = f"silver/source={SOURCE}/"
+GOLD = "gold/"
+STATE = "_state/"
+
+# Webhook captures are Bronze too, one file per event, but no stream writes them.
+WEBHOOK_ENTITY = "webhook_events"
+
+LOCK_KEY = f"{STATE}lock.json"
+WATERMARKS = f"{STATE}watermarks/"
+MANIFESTS = f"{STATE}manifests/"
+FOLD_STATE_KEY = f"{STATE}transforms/folded_bronze.json"
+WAREHOUSE_KEY = f"{STATE}warehouse.duckdb"
+REPORTS = f"{STATE}reports/"
+# Folders DuckDB's partitioned COPY writes into but cannot create the parents of.
+EXTERNAL_ROOTS = (SILVER, GOLD, STATE)
+# The partition DuckDB writes rows with a null `dt` to (dbt-duckdb writes one such row for an
+# empty model); see extractor.transform.dbt.remove_null_partitions.
+NULL_PARTITION = "/dt=__HIVE_DEFAULT_PARTITION__/"
+
+
+def bronze_entity(entity: str) -> str:
+    """The prefix of every Bronze object of one entity."""
+    return f"{BRONZE}entity={entity}/"
+
+
+def bronze_run(entity: str, run_date: str, run_id: str) -> str:
+    """The folder of one run's parts for one entity (validated: both end up in a path)."""
+    folder = bronze_entity(validate_entity(entity))
+    return f"{folder}dt={run_date}/run_id={validate_run_id(run_id)}/"
+
+
+def part_name(number: int, compressed: bool) -> str:
+    return f"part-{number:05d}.jsonl" + (".gz" if compressed else "")
+
+
+def webhook_event_key(created_date: str, event_id: str) -> str:
+    """One captured webhook event; `event_id` must already be a safe file name."""
+    return f"{bronze_entity(WEBHOOK_ENTITY)}dt={created_date}/{event_id}.json"
+
+
+def entity_of(key: str) -> str | None:
+    """`bronze/source=stripe/entity=charges/...` -> `charges`."""
+    return _folder_value(key, "entity=")
+
+
+def run_id_of(key: str) -> str | None:
+    """The run id of a Bronze part key, None for anything else (a webhook capture)."""
+    return _folder_value(key, "run_id=")
+
+
+def is_part(key: str) -> bool:
+    """A batch Bronze part (not a webhook capture, not a hidden temp file)."""
+    return key.startswith(BRONZE) and "/part-" in key and run_id_of(key) is not None
+
+
+def silver_entity(entity: str) -> str:
+    return f"{SILVER}entity={entity}/"
+
+
+def gold_model(model: str) -> str:
+    return f"{GOLD}model={model}/"
+
+
+def watermark_key(entity: str) -> str:
+    return f"{WATERMARKS}{validate_entity(entity)}.json"
+
+
+def manifest_key(run_id: str) -> str:
+    return f"{MANIFESTS}run_{validate_run_id(run_id)}.json"
+
+
+def run_id_of_manifest(key: str) -> str | None:
+    name = key.rsplit("/", 1)[-1]
+    if key.startswith(MANIFESTS) and name.startswith("run_") and name.endswith(".json"):
+        return name[len("run_") : -len(".json")]
+    return None
+
+
+def report_key(run_id: str) -> str:
+    return f"{REPORTS}run_{validate_run_id(run_id)}.html"
+
+
+def _folder_value(key: str, marker: str) -> str | None:
+    return next((p[len(marker) :] for p in key.split("/") if p.startswith(marker)), None)
