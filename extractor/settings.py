@@ -103,7 +103,6 @@ class Settings:
     stripe_version: str = DEFAULT_STRIPE_VERSION
     lake_root: str = DEFAULT_LAKE_ROOT
     aws_endpoint_url: str | None = None
-    aws_secret_key: str = field(default="", repr=False)
     safety_window_seconds: int = 600
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     run_id: str | None = None
@@ -118,8 +117,8 @@ class Settings:
     compress_parts: bool = False
 
     def secrets(self) -> list[str]:
-        """Every secret value the logs must never show (the key, the webhook secret, AWS's)."""
-        values = [self.api_key.reveal(), self.webhook_secret.reveal(), self.aws_secret_key]
+        """Every secret value the logs must never show: the API key and the webhook secret."""
+        values = [self.api_key.reveal(), self.webhook_secret.reveal()]
         return [value for value in values if value]
 
     @property
@@ -157,7 +156,6 @@ class Settings:
             stripe_version=env.get("STRIPE_VERSION") or DEFAULT_STRIPE_VERSION,
             lake_root=lake_root,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            aws_secret_key=env.get("AWS_SECRET_ACCESS_KEY") or "",
             safety_window_seconds=_int(env, "SAFETY_WINDOW_SECONDS", 600),
             webhook_secret=Secret(env.get("STRIPE_WEBHOOK_SECRET") or ""),
             run_id=env.get("RUN_ID") or None,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from extractor import runner
+from extractor import context
 from extractor.cli import main
 from extractor.lake.manifest import read_manifest
 from extractor.lake.storage import LocalStorage, Storage
@@ -436,7 +436,7 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
     # Room for the lock, the manifest and three parts; the sixth write meets a full disk.
     disk = FillingDisk(lake, room=5)
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "storage_for", lambda settings: disk)
+        patch.setattr(context, "storage_for", lambda settings: disk)
         assert main(["run-all", "--run-id", "full"]) == 1
     err = capsys.readouterr().err
     line = err.strip().splitlines()[-1]

@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from extractor.lake.layout import WEBHOOK_ENTITY, bronze_entity
 from extractor.lake.storage import LocalStorage
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_server
 from webhook_app.app import create_app
-from webhook_app.capture import PREFIX
 
 SECRET = "whsec_test_primary_0123456789"
 OTHER_SECRET = "whsec_test_rotated_9876543210"
@@ -51,7 +51,7 @@ def body_of(event: dict) -> bytes:
 
 
 def stored_keys(lake: Path) -> list[str]:
-    return list(LocalStorage(lake).list(f"{PREFIX}/"))
+    return list(LocalStorage(lake).list(bronze_entity(WEBHOOK_ENTITY)))
 
 
 @pytest.fixture

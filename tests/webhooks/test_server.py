@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from extractor.lake.layout import WEBHOOK_ENTITY, bronze_entity
 from extractor.lake.storage import Storage, storage_for
 from extractor.settings import Settings
 from mock_api.dataset import Dataset, MockConfig
@@ -26,7 +27,6 @@ from tests.webhooks.conftest import (
     run_webhooks_cmd,
     server_env,
 )
-from webhook_app.capture import PREFIX
 from webhook_app.signature import sign_header
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def test_three_concurrent_duplicates_store_one_object(start_webhook_server, lake
         (200, {"received": True, "duplicate": True}),
     ]
     storage = lake_storage(lake_root)
-    keys = list(storage.list(f"{PREFIX}/"))
+    keys = list(storage.list(bronze_entity(WEBHOOK_ENTITY)))
     assert len(keys) == 1 and keys[0].endswith("/evt_concurrent.json")
     assert json.loads(storage.get(keys[0]))["data"] == event
 
@@ -134,7 +134,7 @@ def test_chunked_oversize_body_is_413_on_the_real_server(
     assert json.loads(response.read())["message"] == (
         "body is 2097152 bytes; the limit is 1048576 bytes"
     )
-    assert not (tmp_path / "lake" / PREFIX).exists()
+    assert not (tmp_path / "lake" / bronze_entity(WEBHOOK_ENTITY)).exists()
 
 
 def test_sender_with_duplicates_reordering_and_rotation_stores_each_event_once(
@@ -171,7 +171,7 @@ def test_sender_with_duplicates_reordering_and_rotation_stores_each_event_once(
     assert summary["acknowledged_duplicates"] == summary["duplicated"]
 
     storage = lake_storage(lake_root)
-    keys = list(storage.list(f"{PREFIX}/"))
+    keys = list(storage.list(bronze_entity(WEBHOOK_ENTITY)))
     stored = {key.rsplit("/", 1)[1].removesuffix(".json"): key for key in keys}
     assert len(keys) == len(stored)  # exactly once
     assert stored.keys() == expected.keys() - dropped
@@ -185,7 +185,7 @@ def test_sender_with_duplicates_reordering_and_rotation_stores_each_event_once(
         assert envelope["_observed_at"] == event["created"]
         assert envelope["_received_at"].endswith("Z")
         day = time.strftime("%Y-%m-%d", time.gmtime(event["created"]))
-        assert key == f"{PREFIX}/dt={day}/{event_id}.json"
+        assert key == f"{bronze_entity(WEBHOOK_ENTITY)}dt={day}/{event_id}.json"
     assert SECRET not in server.log_text() and OTHER_SECRET not in server.log_text()
 
 
