@@ -1,4 +1,4 @@
-"""Durable, de-duplicated capture of one webhook event into Bronze (DESIGN §3).
+"""Durable, de-duplicated capture of one webhook event into Bronze (docs/architecture.md#the-lake).
 
 Each event becomes one immutable object at
 `bronze/source=stripe/entity=webhook_events/dt=<event created date>/<event_id>.json`, created

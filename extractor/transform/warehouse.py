@@ -1,6 +1,6 @@
 """DuckDB connections to the lake that work offline, for dbt and for `query`.
 
-httpfs is never downloaded at run time (DESIGN §2): it ships in the pip package
+httpfs is never downloaded at run time (docs/architecture.md#stack-and-pins): it ships in the pip package
 `duckdb-extension-httpfs`, and we copy it into a repo-local extension repository that
 dbt-duckdb installs from. The S3 secret is built from the same environment as profiles.yml.
 """

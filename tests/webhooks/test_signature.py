@@ -1,4 +1,4 @@
-"""Signature parsing and verification (DESIGN §6), cross-checked against Stripe's own library."""
+"""Signature parsing and verification (docs/architecture.md#webhook-signatures), cross-checked against Stripe's own library."""
 
 from __future__ import annotations
 
