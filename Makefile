@@ -14,6 +14,8 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 
 export LAKE_ROOT ?= ./_local_data
+# dbt's log file goes under target/ with everything else generated (the CLI does the same).
+export DBT_LOG_PATH ?= target/logs
 
 # dbt's external_root: DuckDB creates a partitioned write's folder but not its parents, so
 # `make extract && dbt build` needs these (the CLI's run-transforms makes them itself).
@@ -124,4 +126,4 @@ bench: setup bench-dlt-venv ## run every benchmark and rewrite docs/benchmarks.m
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean: ## remove the local lake and dbt artefacts (keeps .venv)
-	rm -rf _local_data dbt_project/target dbt_project/logs target logs
+	rm -rf _local_data target logs

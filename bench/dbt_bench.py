@@ -386,7 +386,7 @@ def dbt_env(lake: Path) -> dict[str, str]:
     env.update(
         LAKE_ROOT=str(lake),
         WAREHOUSE_PATH=str(lake / "_state" / "warehouse.duckdb"),
-        DUCKDB_EXTENSION_REPO=str(REPO),
+        DUCKDB_EXTENSIONS_HOME=str(REPO / "target" / "duckdb"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     return env

@@ -1,4 +1,5 @@
-"""Stripe webhook signatures (docs/architecture.md#webhook-signatures): parse the header, sign, verify.
+"""Stripe webhook signatures (docs/architecture.md#webhook-signatures): parse the header,
+sign, verify.
 
 `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`; each `v1` is HMAC-SHA256(secret,
 "<t>.<raw body>") in lowercase hex. A request is authentic when any `v1` matches any of our

@@ -1,8 +1,9 @@
 """Every way an API call can fail, classified in one place: retry or stop.
 
-Retryable (docs/architecture.md#errors-and-retries): 429, 409, 5xx, connection errors, timeouts, broken chunked
-bodies, unless the API says `Stripe-Should-Retry: false`; `Stripe-Should-Retry: true`
-makes any status retryable. Fatal: every other 4xx, and a malformed page (never skipped).
+Retryable (docs/architecture.md#errors-and-retries): 429, 409, 5xx, connection errors,
+timeouts, broken chunked bodies, unless the API says `Stripe-Should-Retry: false`;
+`Stripe-Should-Retry: true` makes any status retryable. Fatal: every other 4xx, and a
+malformed page (never skipped).
 Messages name the method, path and cursor, and are scrubbed of anything key-shaped, so an
 error can be logged, written to a manifest or printed as it is.
 """

@@ -1,6 +1,7 @@
 """Find the exact source text of JSON values without re-serialising them.
 
-Bronze keeps each Stripe object byte-for-byte as the API returned it (docs/architecture.md#bronze-line). Parsing
+Bronze keeps each Stripe object byte-for-byte as the API returned it
+(docs/architecture.md#bronze-line). Parsing
 a page and dumping the objects again could change number spellings, escapes or key
 order, so instead we walk the page with the C-accelerated `raw_decode`, which reports
 where each value ends, and slice the original text. Every value is parsed once.

@@ -1,4 +1,5 @@
-"""The Bronze writer: Bronze-line envelopes (docs/architecture.md#bronze-line), streamed into bounded part files.
+"""The Bronze writer: envelope lines (docs/architecture.md#bronze-line), streamed into
+bounded part files.
 
 Lines are built by string assembly around the object's exact source text (see
 `extractor.api.rawjson` and ADR 0002), never by re-serialising the object. Each entity has one

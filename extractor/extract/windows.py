@@ -1,4 +1,5 @@
-"""Window math (docs/architecture.md#correctness-model): which `created` range each run asks for, and its time slices."""
+"""Window math (docs/architecture.md#correctness-model): which `created` range each run asks
+for, and its time slices."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.settings import REPO_ROOT, Settings
-from extractor.transform.warehouse import extension_repo
+from extractor.transform.warehouse import EXTENSIONS_HOME, extension_repo
 
 # Result statuses dbt writes, sorted into what stops a run and what only warns.
 FAILING = {"error", "fail", "runtime error"}
@@ -117,7 +117,8 @@ def dbt_env(
     env.update(
         LAKE_ROOT=storage.root,
         WAREHOUSE_PATH=str(warehouse_path(storage)),
-        DUCKDB_EXTENSION_REPO=str(REPO_ROOT),
+        DUCKDB_EXTENSIONS_HOME=str(EXTENSIONS_HOME),
+        DBT_LOG_PATH=str(REPO_ROOT / "target" / "logs"),
         PIPELINE_RUN_ID=run_id,
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )

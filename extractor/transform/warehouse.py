@@ -1,6 +1,7 @@
 """DuckDB connections to the lake that work offline, for dbt and for `query`.
 
-httpfs is never downloaded at run time (docs/architecture.md#stack-and-pins): it ships in the pip package
+httpfs is never downloaded at run time (docs/architecture.md#stack-and-pins): it ships in
+the pip package
 `duckdb-extension-httpfs`, and we copy it into a repo-local extension repository that
 dbt-duckdb installs from. The S3 secret is built from the same environment as profiles.yml.
 """
@@ -22,11 +23,18 @@ class DuckDBSetupError(PipelineError):
     """The offline httpfs extension could not be found or installed."""
 
 
+# Generated, git-ignored: the offline extension repository (`repo/`) and DuckDB's extension
+# directory (`extensions/`) of this checkout; profiles.yml reads it as DUCKDB_EXTENSIONS_HOME.
+EXTENSIONS_HOME = REPO_ROOT / "target" / "duckdb"
+
+
 def extension_repo() -> Path:
-    """The folder holding `v<version>/<platform>/httpfs.duckdb_extension`, filled if needed."""
+    """The repository folder holding `v<version>/<platform>/httpfs.duckdb_extension`,
+    filled from the pip package if needed."""
     version = duckdb.__version__
     platform = duckdb.sql("pragma platform").fetchone()[0]
-    target = REPO_ROOT / f"v{version}" / platform / "httpfs.duckdb_extension"
+    repo = EXTENSIONS_HOME / "repo"
+    target = repo / f"v{version}" / platform / "httpfs.duckdb_extension"
     if not target.exists():
         try:
             import duckdb_extension_httpfs
@@ -47,7 +55,7 @@ def extension_repo() -> Path:
         tmp = target.with_suffix(".tmp")
         shutil.copyfile(source, tmp)
         tmp.replace(target)
-    return REPO_ROOT
+    return repo
 
 
 def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
@@ -83,10 +91,10 @@ def connect(
 
 def connect_with_httpfs(database: str = ":memory:", read_only: bool = False):
     """A connection with httpfs loaded from the pip package, installed into this checkout's
-    `target/duckdb_extensions` (as profiles.yml does), never into ~/.duckdb: an install there
+    `target/duckdb/extensions` (as profiles.yml does), never into ~/.duckdb: an install there
     records its origin, and a second checkout would be refused."""
     repo = extension_repo()
-    config = {"extension_directory": str(repo / "target" / "duckdb_extensions")}
+    config = {"extension_directory": str(EXTENSIONS_HOME / "extensions")}
     con = duckdb.connect(database, read_only=read_only, config=config)
     con.execute("set autoinstall_known_extensions = false")
     con.execute(f"install httpfs from '{repo}'")

@@ -2,7 +2,8 @@
 object as one full extraction at the end, when the safety window covers late arrivals.
 
 Each example drives the real CLI against the real mock over HTTP. "Latest state" is what
-Silver keeps (docs/architecture.md#correctness-model): per object id, the line with the greatest `_observed_at` (the event
+Silver keeps (docs/architecture.md#correctness-model): per object id, the line with the
+greatest `_observed_at` (the event
 first on ties), computed here in DuckDB straight from Bronze so an example costs seconds, not a
 dbt build; the dbt suites prove Silver applies the same rule.
 """

@@ -1,4 +1,5 @@
-"""Signature parsing and verification (docs/architecture.md#webhook-signatures), cross-checked against Stripe's own library."""
+"""Signature parsing and verification (docs/architecture.md#webhook-signatures),
+cross-checked against Stripe's own library."""
 
 from __future__ import annotations
 
