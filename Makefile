@@ -18,9 +18,11 @@ export LAKE_ROOT ?= ./_local_data
 export DBT_LOG_PATH ?= target/logs
 
 # dbt's external_root: DuckDB creates a partitioned write's folder but not its parents, so
-# `make extract && dbt build` needs these (the CLI's run-transforms makes them itself).
+# `make extract && dbt build` needs them; the lake layout module knows which (the CLI's
+# run-transforms makes them itself).
 define make_external_root
-	@case "$(LAKE_ROOT)" in s3://*) ;; *) mkdir -p "$(LAKE_ROOT)/silver/source=stripe" "$(LAKE_ROOT)/gold" "$(LAKE_ROOT)/_state";; esac
+	@$(PY) -c "from extractor.lake.storage import storage_for; from extractor.settings import Settings; \
+		from extractor.transform.dbt import prepare_lake; prepare_lake(storage_for(Settings.from_env()))"
 endef
 
 .PHONY: help setup setup-spark java build-spark test test-fast lint format mock-api extract \

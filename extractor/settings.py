@@ -125,12 +125,6 @@ class Settings:
     def is_s3(self) -> bool:
         return self.lake_root.startswith("s3://")
 
-    @property
-    def local_lake_path(self) -> Path:
-        if self.is_s3:
-            raise ConfigError("local_lake_path asked for an S3 lake")
-        return Path(self.lake_root).resolve()
-
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
