@@ -54,6 +54,18 @@ def _add_run_id(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_extract_window(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that extracts incrementally."""
+    parser.add_argument(
+        "--days", type=int, default=3, help="look-back on the first run (default 3)"
+    )
+    parser.add_argument(
+        "--full-relist",
+        action="store_true",
+        help="events watermark older than 30 days: re-list every entity since its first run",
+    )
+
+
 def _add_full_refresh(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--full-refresh",
@@ -93,23 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run-batch", help="extract one entity incrementally into Bronze")
     p.add_argument("--entity", required=True, choices=ENTITY_NAMES)
-    p.add_argument("--days", type=int, default=3, help="look-back on the first run (default 3)")
-    p.add_argument(
-        "--full-relist",
-        action="store_true",
-        help="events watermark older than 30 days: re-list every entity since its first run",
-    )
-    _add_full_refresh(p)
+    _add_extract_window(p)
     _add_run_id(p)
 
     p = sub.add_parser("run-all", help="extract every entity (and the events feed) into Bronze")
-    p.add_argument("--days", type=int, default=3, help="look-back on the first run (default 3)")
-    p.add_argument(
-        "--full-relist",
-        action="store_true",
-        help="events watermark older than 30 days: re-list every entity since its first run",
-    )
-    _add_full_refresh(p)
+    _add_extract_window(p)
     _add_run_id(p)
 
     p = sub.add_parser(
@@ -135,12 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_id(p)
 
     p = sub.add_parser("run-pipeline", help="extract, transform and gate under one run id")
-    p.add_argument("--days", type=int, default=3, help="look-back on the first run (default 3)")
-    p.add_argument(
-        "--full-relist",
-        action="store_true",
-        help="events watermark older than 30 days: re-list every entity since its first run",
-    )
+    _add_extract_window(p)
     _add_full_refresh(p)
     _add_run_id(p)
 
