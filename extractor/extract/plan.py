@@ -16,12 +16,16 @@ from datetime import date
 from extractor import logs
 from extractor.api.errors import ExtractError
 from extractor.extract.windows import DAY, Window, backfill_window, incremental_window
-from extractor.lake.watermarks import Watermark
+from extractor.lake.watermarks import Watermark, iso
 from extractor.streams import ENTITY_STREAMS, EVENTS, EVENTS_RETENTION_SECONDS
 
 
 class EventsTooOld(ExtractError):
     """The events watermark is older than Stripe's 30-day event history."""
+
+
+class WatermarkAhead(ExtractError):
+    """A watermark is later than the API's clock: reading on would skip data for good."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def plan_windows(
             window = Window(min(start, run_start - plan.days * DAY), run_start)
             windows[stream.name] = EntityWindow(window, True)
         else:
+            _check_not_ahead(stream.name, before, run_start)
             window = incremental_window(
                 before.watermark if before else None,
                 run_start,
@@ -102,6 +107,22 @@ def _reaches(window: Window, before: Watermark | None, run_start: int) -> bool:
     return before is not None and window.gte <= before.watermark and window.lt == run_start
 
 
+def _check_not_ahead(entity: str, before: Watermark | None, run_start: int) -> None:
+    """An incremental window starts at the watermark and ends at the API's clock; a watermark
+    past that clock (the clock moved back, a skewed Date header, a hand-edited state file)
+    would make the window empty now and skip what is created until the clock passes it."""
+    if before is None or before.watermark <= run_start:
+        return
+    ahead = before.watermark - run_start
+    raise WatermarkAhead(
+        f"{entity}: the watermark {before.watermark_iso} is {ahead} s later than the API's "
+        f"clock {iso(run_start)} (its Date header): the clock moved back, the Date header is "
+        "skewed, or the watermark file was edited. Nothing was read or committed. Wait until "
+        "the API's clock passes the watermark, or correct the watermark file "
+        f"(`payments-pipeline status` shows them all)"
+    )
+
+
 def _events_stale(mark: Watermark | None, run_start: int) -> bool:
     return mark is not None and mark.watermark < run_start - EVENTS_RETENTION_SECONDS
 
@@ -128,6 +149,7 @@ def _events_window(
             )
         window, commit = Window(oldest, run_start), True
     else:
+        _check_not_ahead(EVENTS.name, before, run_start)
         window = incremental_window(
             before.watermark if before else None,
             run_start,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from extractor.lake.watermarks import iso
+
 
 class Progress:
     """Counts records per entity; on a TTY, redraws one status line twice a second."""
@@ -57,6 +59,16 @@ class Progress:
             self.stream.flush()
 
 
+def _watermarks(entity: dict[str, Any]) -> str:
+    """`; watermark 2026-01-01T00:00:00Z -> 2026-01-02T00:00:00Z` (or `none ->` on a first
+    run): the state the window was cut from and what the run left behind."""
+    before, after = entity.get("watermark_before"), entity.get("watermark_after")
+    if before is None and after is None:
+        return ""
+    shown = [iso(mark) if isinstance(mark, int) else "none" for mark in (before, after)]
+    return f"; watermark {shown[0]} -> {shown[1]}"
+
+
 def summary_text(section: dict[str, Any], run_id: str) -> str:
     """A short table of what a run did, for people (the manifest has the same numbers)."""
     lines = [
@@ -69,6 +81,7 @@ def summary_text(section: dict[str, Any], run_id: str) -> str:
     for name, ent in section.get("entities", {}).items():
         window = ent.get("window") or {}
         span = f"{window.get('gte_iso', '-')} -> {window.get('lt_iso', '-')}" if window else "-"
+        span += _watermarks(ent)
         lines.append(
             f"{name:<16}{ent.get('records', 0):>9}{ent.get('records_event', 0):>11}"
             f"{ent.get('pages', 0):>7}{ent.get('api_calls', 0):>7}{ent.get('retries', 0):>8}"
