@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
+from typing import NoReturn
 
 from extractor import commands, logs
 from extractor.context import RunContext
@@ -54,10 +56,34 @@ def _add_run_id(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# A century: longer than Stripe has existed, short enough for every date computed from it.
+MAX_DAYS = 36_500
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{days} is not between 1 and {MAX_DAYS}")
+    return days
+
+
+def _utc_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
+
+
 def _add_extract_window(parser: argparse.ArgumentParser) -> None:
     """The options of every command that extracts incrementally."""
     parser.add_argument(
-        "--days", type=int, default=3, help="look-back on the first run (default 3)"
+        "--days",
+        type=_days,
+        default=3,
+        help=f"look-back on the first run, 1 to {MAX_DAYS} (default 3)",
     )
     parser.add_argument(
         "--full-relist",
@@ -91,8 +117,15 @@ def _environment_epilog() -> str:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in the one format and exit code every command uses."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="payments-pipeline",
         description=(
             "Extract Stripe-style objects into an immutable Bronze lake, build Silver/Gold\n"
@@ -115,8 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "backfill", help="re-extract an explicit date range; watermarks never move back"
     )
-    p.add_argument("--start", required=True, help="first UTC date, YYYY-MM-DD (inclusive)")
-    p.add_argument("--end", required=True, help="last UTC date, YYYY-MM-DD (inclusive)")
+    p.add_argument(
+        "--start", required=True, type=_utc_date, help="first UTC date, YYYY-MM-DD (inclusive)"
+    )
+    p.add_argument(
+        "--end",
+        required=True,
+        type=_utc_date,
+        help="last UTC date, YYYY-MM-DD (inclusive; a later day than the API's ends at its clock)",
+    )
     p.add_argument(
         "--entity", action="append", choices=ENTITY_NAMES, help="repeatable; default all"
     )
@@ -210,7 +250,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return fail(str(exc), ExitCode.USAGE)
     subcommand = COMMANDS[args.command]
     try:
         settings = Settings.from_env()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -38,33 +37,21 @@ from webhook_app.serve import ServerOptions, run_server
 # -- extract ----------------------------------------------------------------------------------
 
 
-def _days(args: argparse.Namespace) -> int:
-    days = int(getattr(args, "days", 3))
-    if days < 1:
-        raise UsageError("--days must be at least 1")
-    return days
-
-
 def cmd_run_batch(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     """One entity's list plus the events feed (or only the feed for `--entity events`)."""
     entities = () if args.entity == EVENTS.name else (args.entity,)
-    extract(ctx, Plan("run-batch", entities, True, _days(args), bool(args.full_relist)))
+    extract(ctx, Plan("run-batch", entities, True, args.days, bool(args.full_relist)))
     return ExitCode.OK
 
 
 def cmd_run_all(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     names = tuple(s.name for s in ENTITY_STREAMS)
-    extract(ctx, Plan("run-all", names, True, _days(args), bool(args.full_relist)))
+    extract(ctx, Plan("run-all", names, True, args.days, bool(args.full_relist)))
     return ExitCode.OK
 
 
 def cmd_backfill(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
-    try:
-        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
-    except ValueError:
-        raise UsageError(
-            f"--start/--end must be YYYY-MM-DD dates (got {args.start!r}, {args.end!r})"
-        ) from None
+    start, end = args.start, args.end
     if end < start:
         raise UsageError(f"--end {end} is before --start {start}")
     chosen = tuple(args.entity or [s.name for s in ALL_STREAMS])
@@ -142,7 +129,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
 
 def cmd_run_pipeline(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     names = tuple(s.name for s in ENTITY_STREAMS)
-    plan = Plan("run-all", names, True, _days(args), bool(args.full_relist))
+    plan = Plan("run-all", names, True, args.days, bool(args.full_relist))
     return run_pipeline(ctx, plan, getattr(args, "full_refresh", False))
 
 

@@ -50,10 +50,13 @@ def backfill_window(start: date, end: date, run_start: int) -> Window:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     gte = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
-    after = end + timedelta(days=1)
-    lt = int(datetime(after.year, after.month, after.day, tzinfo=UTC).timestamp())
     if gte >= run_start:
         raise ValueError(f"--start {start} is not before the API's current time")
+    # A day past the API's today ends at its clock anyway; clamping first also keeps
+    # `end + 1 day` inside the calendar for an end such as 9999-12-31.
+    last = min(end, datetime.fromtimestamp(run_start, UTC).date())
+    after = last + timedelta(days=1)
+    lt = int(datetime(after.year, after.month, after.day, tzinfo=UTC).timestamp())
     return Window(gte, min(lt, run_start))
 
 

@@ -122,10 +122,28 @@ def test_dbt_commands_before_any_extract_say_to_extract_first(cli_env, capsys, c
     )
 
 
-@pytest.mark.parametrize("bad", [["run-all", "--run-id", "../evil"], ["run-all", "--days", "0"]])
-def test_bad_arguments_exit_2(cli_env, capsys, bad):
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (["run-all", "--run-id", "../evil"], "invalid run id '../evil'"),
+        (["run-all", "--days", "0"], "argument --days: 0 is not between 1 and 36500"),
+        (["run-all", "--days", "99999999999"], "99999999999 is not between 1 and 36500"),
+        (["run-pipeline", "--days", "ten"], "argument --days: 'ten' is not a whole number"),
+        (["backfill", "--start", "2026-01-01", "--end", "99999-01-01"], "not a YYYY-MM-DD"),
+        (["run-batch", "--entity", "nope"], "argument --entity: invalid choice: 'nope'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(cli_env, capsys, bad, message):
     assert main(bad) == 2
-    assert capsys.readouterr().err.startswith("payments-pipeline: error: ")
+    err = capsys.readouterr().err
+    assert err.startswith("payments-pipeline: error: ") and message in err, err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_backfill_to_the_end_of_the_calendar_stops_at_the_api_clock(cli_env, capsys):
+    assert main(["backfill", "--start", "2026-01-05", "--end", "9999-12-31", "--run-id", "b"]) == 0
+    window = read_manifest(lake_storage(), "b")["extract"]["entities"]["charges"]["window"]
+    assert window["lt"] == NOW
 
 
 def test_backfill_rejects_bad_dates(cli_env, capsys):
