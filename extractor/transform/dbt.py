@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
+from extractor.processes import die_with_parent
 from extractor.settings import REPO_ROOT, Settings
 from extractor.transform.warehouse import EXTENSIONS_HOME, extension_repo
 
@@ -97,6 +101,25 @@ def remove_null_partitions(storage: Storage) -> None:
                 storage.delete(key)
 
 
+def check_warehouse_free(storage: Storage) -> None:
+    """dbt writes its views into the warehouse file; a DuckDB client holding it open (a
+    `duckdb` shell, a notebook) makes every build fail with the cause deep in dbt's log."""
+    path = warehouse_path(storage)
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        detail = " ".join(str(exc).split())
+        raise DbtError(
+            f"the warehouse {path} is open in another DuckDB client ({detail}); close it, "
+            "then rerun. To look at the lake while builds run, use `payments-pipeline query`, "
+            "which opens the warehouse read-only for the length of one query"
+        ) from None
+
+
 def dbt_executable() -> str:
     beside_python = Path(sys.executable).parent / "dbt"
     found = str(beside_python) if beside_python.exists() else shutil.which("dbt")
@@ -159,15 +182,25 @@ def run_dbt(
     prepare_lake(storage)
     if command.split()[0] in ("build", "run"):
         remove_null_partitions(storage)
+    check_warehouse_free(storage)
     started = time.monotonic()
+    parent = os.getpid()
     completed = subprocess.run(
         args,
         cwd=REPO_ROOT,
         env=dbt_env(settings, storage, run_id, env),
         stdout=sys.stderr,
         check=False,
+        # dbt dies with us, even on SIGKILL; on SIGTERM or Ctrl-C subprocess.run kills it.
+        preexec_fn=lambda: die_with_parent(signal.SIGTERM, parent),
     )
     elapsed = time.monotonic() - started
+    if completed.returncode < 0:
+        name = signal.Signals(-completed.returncode).name
+        raise DbtError(
+            f"dbt {command} was killed by {name} (out of memory, or stopped by someone); "
+            "a build that did not finish changed no fold state, so rerun the same command"
+        )
     if not artifact.exists():
         raise DbtError(
             f"dbt {command} exited {completed.returncode} without writing {artifact.name}: "

@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "base",
         (
             "extractor.exits",
+            "extractor.processes",
             "extractor.settings",
             "extractor.logs",
             "extractor.failpoints",
