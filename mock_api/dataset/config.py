@@ -1,0 +1,84 @@
+"""What the data depends on (`MockConfig`), the time helpers and the mock-wide constants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+
+DAY = 86_400
+HOUR = 3_600
+EVENT_RETENTION_SECONDS = 30 * DAY
+API_VERSION = "2024-06-20"
+# Share of objects whose list visibility lags `created` (Stripe lists are eventually consistent).
+LATE_SHARE = 0.03
+# How many customers back a charge or invoice may pick its customer from (bounds customer=).
+CUSTOMER_LOOKBACK = 100
+
+
+def parse_time(raw: str) -> int:
+    """Unix seconds or ISO-8601 (a naive time is UTC) to unix seconds."""
+    raw = raw.strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", raw):
+        return int(float(raw))
+    parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp())
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """What the data depends on. Two datasets with equal configs are identical."""
+
+    seed: int = 42
+    start_date: dt.date | str = dt.date(2026, 1, 1)
+    volume: int = 200
+    late_max_seconds: int = 300
+    # Objects created at or after this unix second are rendered drifted (see `mock_api.dataset`).
+    schema_drift_at: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.start_date, str):
+            object.__setattr__(self, "start_date", dt.date.fromisoformat(self.start_date))
+        if self.volume < 1:
+            raise ValueError("volume must be >= 1 charge per day")
+        if self.late_max_seconds < 0:
+            raise ValueError("late_max_seconds must be >= 0")
+
+    @property
+    def start_ts(self) -> int:
+        start = self.start_date
+        assert isinstance(start, dt.date)
+        return int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> MockConfig:
+        env = dict(os.environ if env is None else env)
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name, "")
+            try:
+                return int(raw) if raw.strip() else default
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not an integer") from None
+
+        return cls(
+            seed=integer("MOCK_SEED", 42),
+            start_date=env.get("MOCK_START_DATE") or "2026-01-01",
+            volume=integer("MOCK_VOLUME", 200),
+            late_max_seconds=integer("MOCK_LATE_MAX_SECONDS", 300),
+            schema_drift_at=_drift_at(env.get("MOCK_SCHEMA_DRIFT_AT", "")),
+        )
+
+
+def _drift_at(raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError:
+        raise ValueError(
+            f"MOCK_SCHEMA_DRIFT_AT={raw!r} is not unix seconds or an ISO-8601 time"
+        ) from None

@@ -1,0 +1,187 @@
+"""`/v1/events`: pages as a lazy merge of per-(kind, variant) streams, and event rendering.
+
+An event's seq is index * SEQ_STRIDE + kind code (its id encodes the seq), and its key is
+(created, seq). Within one (kind, variant) the event of object i happens at created(i) + a
+fixed offset, non-decreasing in i, so each stream is already sorted and a page merges the
+streams newest first: cost proportional to the page, not the history.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mock_api.dataset.config import API_VERSION, EVENT_RETENTION_SECONDS
+from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, cursor_index
+from mock_api.dataset.registry import KIND_BY_CODE, KINDS, SPEC_BY_NAME
+from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
+
+if TYPE_CHECKING:
+    from mock_api.dataset.facade import Dataset
+
+
+@dataclass(order=True)
+class EventRef:
+    """Sort key (created, seq) plus what is needed to render the event."""
+
+    created: int
+    seq: int
+    kind: EventKind = field(compare=False)
+    index: int = field(compare=False)
+
+
+def event_ref(ds: Dataset, seq: int, now: int) -> EventRef | None:
+    """The event with this seq if it happened by `now` and is still retained (30 days)."""
+    index, code = divmod(seq, SEQ_STRIDE)
+    kind = KIND_BY_CODE.get(code)
+    if kind is None:
+        return None
+    when = ds.change_time(kind, index)
+    if when is None or when > now or when < now - EVENT_RETENTION_SECONDS:
+        return None
+    return EventRef(when, seq, kind, index)
+
+
+def _stream(
+    ds: Dataset,
+    kind: EventKind,
+    variant: int,
+    low_t: int,
+    high_t: int,
+    ascending: bool,
+    bound: tuple[int, int] | None,
+) -> Iterator[EventRef]:
+    """Events of one (kind, variant) with low_t <= created <= high_t, in key order.
+
+    Within one stream created = created(i) + offset is non-decreasing in i, so walking the
+    index range in one direction yields events already sorted by (created, seq).
+    `bound` is an exclusive cursor key: events at or beyond it are skipped.
+    """
+    offset = kind.offsets[variant]
+    line = ds.timelines[kind.resource]
+    low = line.first_at_or_after(low_t - offset)
+    high = line.last_at_or_before(high_t - offset)
+    variant_of = ds.rule(kind)
+    code = int(kind)
+    indexes = range(low, high + 1) if ascending else range(high, low - 1, -1)
+    for index in indexes:
+        if variant_of(index) != variant:
+            continue
+        ref = EventRef(line.created(index) + offset, index * SEQ_STRIDE + code, kind, index)
+        if bound is not None:
+            key = (ref.created, ref.seq)
+            if (key <= bound) if ascending else (key >= bound):
+                continue
+        yield ref
+
+
+def event_page(
+    ds: Dataset,
+    now: int,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    created: CreatedFilter,
+    types: tuple[str, ...] | None,
+) -> Page:
+    """One page of `/v1/events`, newest first, as Stripe pages it."""
+    low_t = now - EVENT_RETENTION_SECONDS
+    high_t = now
+    if created.gte is not None:
+        low_t = max(low_t, created.gte)
+    if created.lte is not None:
+        high_t = min(high_t, created.lte)
+    bound = None
+    ascending = False
+    for param, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
+        if cursor is None:
+            continue
+        seq = cursor_index(ds, "events", cursor, param, now)
+        assert seq is not None
+        ref = event_ref(ds, seq, now)
+        assert ref is not None
+        bound = (ref.created, ref.seq)
+        ascending = param == "ending_before"
+        if ascending:
+            low_t = max(low_t, ref.created)
+        else:
+            high_t = min(high_t, ref.created)
+    kinds = [kind for kind in KINDS if types is None or kind.event_type in types]
+    streams = [
+        _stream(ds, kind, variant, low_t, high_t, ascending, bound)
+        for kind in kinds
+        for variant in range(len(kind.offsets))
+    ]
+    merged = heapq.merge(*streams, reverse=not ascending)
+    picked: list[EventRef] = []
+    if low_t <= high_t:
+        for ref in merged:
+            picked.append(ref)
+            if len(picked) > limit:
+                break
+    has_more = len(picked) > limit
+    picked = picked[:limit]
+    if ascending:
+        picked.reverse()
+    return Page([render_event(ds, ref) for ref in picked], has_more)
+
+
+def all_events(ds: Dataset, now: int, types: tuple[str, ...] | None = None) -> list[dict]:
+    """Every event retained at `now` (30 days), newest first (materialises)."""
+    out: list[dict] = []
+    cursor = None
+    while True:
+        page = event_page(ds, now, 100, cursor, None, ALL_TIME, types)
+        out.extend(page.data)
+        if not page.has_more:
+            return out
+        cursor = page.data[-1]["id"]
+
+
+def render_event(ds: Dataset, ref: EventRef) -> dict:
+    """The event with data.object as the object's state right after this change."""
+    kind = ref.kind
+    resource = kind.resource
+    schedule = ds.changes(resource, ref.index)
+    position = next(n for n, (_, k) in enumerate(schedule) if k == kind)
+    before = frozenset(k for _, k in schedule[:position])
+    after = before | {kind}
+    data: dict
+    other_object = SPEC_BY_NAME[resource].event_objects.get(kind)
+    if other_object is not None:
+        data = {"object": other_object(ds, ref.index)}
+    else:
+        obj = ds.render(resource, ref.index, after)
+        data = {"object": obj}
+        if kind.event_type.endswith(".updated"):
+            data["previous_attributes"] = _diff(ds.render(resource, ref.index, before), obj)
+    request_id = None
+    if kind.offsets[0] == 0 or kind.event_type.endswith((".updated", ".deleted", ".canceled")):
+        request_id = ds.ids.encode("requests", ref.seq)
+    return {
+        "id": ds.ids.encode("events", ref.seq),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": ref.created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 0,
+        "request": {"id": request_id, "idempotency_key": None},
+        "type": kind.event_type,
+    }
+
+
+def _diff(old: dict, new: dict) -> dict:
+    """Stripe's previous_attributes: the old values of keys that changed (nested dicts too)."""
+    out: dict = {}
+    for key in set(old) | set(new):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            out[key] = _diff(before, after)
+        else:
+            out[key] = before
+    return dict(sorted(out.items()))

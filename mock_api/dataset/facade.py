@@ -1,0 +1,240 @@
+"""`Dataset`: the one object the app, the webhook sender and the tests use.
+
+It owns what depends on the config (hash keys, ids, timelines) and answers the questions
+renderers and pages ask (when was i created, when does it change, whose customer is it),
+delegating rendering to the resource modules and paging to `paging` and `events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from mock_api.dataset import events, paging
+from mock_api.dataset.config import CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
+from mock_api.dataset.errors import MockError
+from mock_api.dataset.events import EventRef
+from mock_api.dataset.keys import Keys, resource_key
+from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
+from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_BY_NAME, SPECS
+from mock_api.dataset.schedule import EventKind, Timeline
+from mock_api.ids import IdCodec
+
+
+class Dataset:
+    """Every object and event of the mock, computed on demand from the config."""
+
+    def __init__(self, config: MockConfig | None = None) -> None:
+        self.config = config or MockConfig()
+        self.keys = Keys(self.config.seed)
+        self.ids = IdCodec(self.config.seed)
+        start = self.config.start_ts
+        self.per_day: dict[str, int] = {}
+        self.timelines: dict[str, Timeline] = {}
+        for spec in SPECS:
+            self.per_day[spec.name] = spec.per_day(self.config.volume)
+            if spec.timeline_of is not None:
+                self.timelines[spec.name] = self.timelines[spec.timeline_of]
+            else:
+                key = self.keys.per_resource("created", spec.name)
+                self.timelines[spec.name] = Timeline(start, self.per_day[spec.name], key)
+        self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
+        # Bound once: the event streams call a rule per candidate index.
+        self._rules: dict[int, Callable[[int], int | None]] = {
+            kind: partial(rule, self) for spec in SPECS for kind, rule in spec.rules.items()
+        }
+
+    # ------------------------------------------------------------------ cheap facts
+
+    def created(self, resource: str, index: int) -> int:
+        return self.timelines[resource].created(index)
+
+    def visible_at(self, resource: str, index: int) -> int:
+        """When the object first appears in list results (created + a small lag for a few)."""
+        created = self.created(resource, index)
+        late_max = self.config.late_max_seconds
+        lateness_key = resource_key(resource, index)
+        if late_max <= 0 or self.keys.u("late", lateness_key) >= LATE_SHARE:
+            return created
+        return created + 1 + self.keys.h("late_by", lateness_key) % late_max
+
+    def exists(self, resource: str, index: int, now: int) -> bool:
+        return index >= 0 and self.created(resource, index) <= now
+
+    def customer_of(self, resource: str, index: int) -> int:
+        """The customer of a charge, payment intent or invoice: one created at or before it."""
+        created = self.created(resource, index)
+        newest = self.timelines["customers"].last_at_or_before(created)
+        back = self.keys.h("customer_back", resource_key(resource, index)) % self._lookback
+        return max(0, newest - back)
+
+    def customer_candidates(self, resource: str, customer: int) -> tuple[int, int]:
+        """Index range of `resource` that may belong to `customer` (see customer_of)."""
+        customers = self.timelines["customers"]
+        line = self.timelines[resource]
+        low = line.first_at_or_after(customers.created(customer))
+        high = line.first_at_or_after(customers.created(customer + self._lookback)) - 1
+        return low, high
+
+    # ------------------------------------------------------------------ the schedule
+
+    def rule(self, kind: EventKind) -> Callable[[int], int | None]:
+        """index -> the variant in which object `index` undergoes `kind`, or None."""
+        return self._rules[kind]
+
+    def change_time(self, kind: EventKind, index: int) -> int | None:
+        """When object `index` undergoes `kind`, or None if it never does."""
+        variant = self._rules[kind](index)
+        if variant is None:
+            return None
+        return self.created(kind.resource, index) + kind.offsets[variant]
+
+    def changes(self, resource: str, index: int) -> list[tuple[int, EventKind]]:
+        """The object's whole schedule, in the order the changes apply."""
+        out = []
+        for kind in SPEC_BY_NAME[resource].kinds:
+            when = self.change_time(kind, index)
+            if when is not None:
+                out.append((when, kind))
+        out.sort(key=lambda pair: (pair[0], int(pair[1])))
+        return out
+
+    def applied(self, resource: str, index: int, now: int) -> frozenset[int]:
+        """The kinds the object has undergone by `now`."""
+        return frozenset(kind for when, kind in self.changes(resource, index) if when <= now)
+
+    def gone_at(self, resource: str, index: int) -> int | None:
+        """When the object leaves lists and retrieves as a stub (a customer's deletion)."""
+        gone = SPEC_BY_NAME[resource].gone
+        return None if gone is None else self.change_time(gone, index)
+
+    def listable(self, resource: str, index: int, now: int) -> bool:
+        if self.visible_at(resource, index) > now:
+            return False
+        gone_at = self.gone_at(resource, index)
+        return gone_at is None or gone_at > now
+
+    # ------------------------------------------------------------------ rendering
+
+    def object_id(self, resource: str, index: int) -> str:
+        return self.ids.encode(resource, index)
+
+    def render(self, resource: str, index: int, applied: frozenset[int]) -> dict:
+        """The object after exactly the changes in `applied`, drifted if created late enough."""
+        obj = SPEC_BY_NAME[resource].render(self, index, applied)
+        drift_at = self.config.schema_drift_at
+        if drift_at is not None and obj["created"] >= drift_at:
+            obj = self._drifted(resource, index, obj)
+        return obj
+
+    def _drifted(self, resource: str, index: int, obj: dict) -> dict:
+        """The object as a newer API version renders it: one unknown field, two fewer."""
+        out = {k: v for k, v in obj.items() if k not in ("description", "failure_message")}
+        score = self.keys.h("drift", resource_key(resource, index)) % 1000
+        out["risk_insights"] = {"model": "v2", "score_v2": score}
+        return out
+
+    def state(self, resource: str, index: int, now: int) -> dict:
+        """The object as of `now` (the caller checks that it exists)."""
+        return self.render(resource, index, self.applied(resource, index, now))
+
+    # ------------------------------------------------------------------ the API
+
+    def resolve(self, object_id: str, now: int, resource: str | None = None) -> tuple[str, int]:
+        """(resource, index) of an id that exists at `now`; MockError 404 otherwise."""
+        decoded = self.ids.decode(object_id)
+        if decoded is not None and resource is not None and decoded[0] != resource:
+            decoded = None
+        if decoded is not None:
+            res, index = decoded
+            if res == "events":
+                if events.event_ref(self, index, now) is not None:
+                    return decoded
+            elif res in RESOURCES and self.exists(res, index, now):
+                return decoded
+        noun = OBJECT_NAME.get(resource or "", "object") if resource != "events" else "event"
+        raise MockError(404, f"No such {noun}: '{object_id}'", code="resource_missing", param="id")
+
+    def list_page(
+        self,
+        resource: str,
+        now: int,
+        *,
+        limit: int = 10,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        created: CreatedFilter = ALL_TIME,
+        customer: str | None = None,
+        types: tuple[str, ...] | None = None,
+    ) -> Page:
+        """One page of a list endpoint, exactly as Stripe pages: newest first."""
+        if starting_after and ending_before:
+            raise MockError(
+                400,
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                code="parameter_invalid",
+                param="starting_after",
+            )
+        if resource == "events":
+            return events.event_page(
+                self, now, limit, starting_after, ending_before, created, types
+            )
+        return paging.list_objects(
+            self,
+            resource,
+            now,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            created=created,
+            customer=customer,
+        )
+
+    def objects(self, resource: str, now: int) -> list[dict]:
+        """Every object a list would return at `now`, newest first (for tests; materialises)."""
+        if resource == "events":
+            return self.events(now)
+        return paging.all_objects(self, resource, now)
+
+    def events(self, now: int, types: tuple[str, ...] | None = None) -> list[dict]:
+        """Every event retained at `now` (30 days), newest first (for tests; materialises)."""
+        return events.all_events(self, now, types)
+
+    def render_event(self, ref: EventRef) -> dict:
+        """The event with data.object as the object's state right after this change."""
+        return events.render_event(self, ref)
+
+    def retrieve(self, object_id: str, now: int, resource: str | None = None) -> dict:
+        """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
+        res, index = self.resolve(object_id, now, resource)
+        if res == "events":
+            ref = events.event_ref(self, index, now)
+            assert ref is not None
+            return events.render_event(self, ref)
+        gone_at = self.gone_at(res, index)
+        if gone_at is not None and gone_at <= now:
+            return {"id": self.object_id(res, index), "object": OBJECT_NAME[res], "deleted": True}
+        return self.state(res, index, now)
+
+    def expand(self, resource: str, obj: dict, paths: list[str], now: int) -> dict:
+        """Replace id fields named in `paths` (already stripped of `data.`) by objects."""
+        allowed = EXPANDABLE.get(resource, {})
+        for path in paths:
+            head, _, rest = path.partition(".")
+            if head not in allowed:
+                raise MockError(
+                    400,
+                    f"This property cannot be expanded ({path}).",
+                    code="parameter_invalid",
+                    param="expand",
+                )
+            value = obj.get(head)
+            if isinstance(value, str):
+                target = allowed[head]
+                expanded = self.retrieve(value, now, target)
+                if rest:
+                    expanded = self.expand(target, expanded, [rest], now)
+                obj[head] = expanded
+            elif isinstance(value, dict) and rest:
+                obj[head] = self.expand(allowed[head], value, [rest], now)
+        return obj

@@ -1,0 +1,210 @@
+"""Invoices: draft, then open, then one final outcome (paid, void, uncollectible) or none."""
+
+from __future__ import annotations
+
+from enum import nonmember
+from typing import TYPE_CHECKING
+
+from mock_api.dataset.base import ResourceSpec, stripe_list
+from mock_api.dataset.config import DAY, HOUR
+from mock_api.dataset.customers import owning_customer
+from mock_api.dataset.reference import CURRENCY_EXPONENT, PRODUCTS, USD_SCALE
+from mock_api.dataset.schedule import EventKind, Rule, always, minor_volume
+from mock_api.ids import Rng
+
+if TYPE_CHECKING:
+    from mock_api.dataset.facade import Dataset
+
+
+class InvoiceEvent(EventKind):
+    resource = nonmember("invoices")
+    CREATED = 30, "invoice.created", (0,)  # draft
+    UPDATED = 31, "invoice.updated", (30 * 60,)  # description
+    FINALIZED = 32, "invoice.finalized", (HOUR,)  # open
+    PAID = 33, "invoice.paid", (HOUR + 600, 2 * DAY, 7 * DAY)
+    VOIDED = 34, "invoice.voided", (5 * DAY,)
+    MARKED_UNCOLLECTIBLE = 35, "invoice.marked_uncollectible", (30 * DAY,)
+
+
+def _update_variant(ds: Dataset, k: int) -> int | None:
+    return 0 if ds.keys.u("inv_update", k) < 0.40 else None
+
+
+def _final_outcome(ds: Dataset, k: int) -> tuple[InvoiceEvent | None, int]:
+    """(the final kind, or None for 'stays open'; its variant)."""
+    roll = ds.keys.u("inv_outcome", k)
+    if roll < 0.75:
+        return InvoiceEvent.PAID, ds.keys.h("inv_paid_v", k) % 3
+    if roll < 0.85:
+        return InvoiceEvent.VOIDED, 0
+    if roll < 0.93:
+        return InvoiceEvent.MARKED_UNCOLLECTIBLE, 0
+    return None, 0
+
+
+def _if_outcome(kind: InvoiceEvent) -> Rule:
+    """The rule of one final kind: the invoice ends that way, or never undergoes it."""
+
+    def rule(ds: Dataset, k: int) -> int | None:
+        outcome, variant = _final_outcome(ds, k)
+        return variant if outcome == kind else None
+
+    return rule
+
+
+def _lines(ds: Dataset, k: int, rng: Rng, currency: str, created: int) -> tuple[list[dict], int]:
+    """(line items, their total) in the currency's minor unit."""
+    exponent = CURRENCY_EXPONENT[currency]
+    invoice_id = ds.object_id("invoices", k)
+    lines = []
+    total = 0
+    for n in range(rng.randint(1, 3)):
+        description, unit = rng.choice(PRODUCTS)
+        quantity = rng.randint(1, 5)
+        unit_amount = int(unit * USD_SCALE[currency] * 10 ** (exponent - 2) * 100) // 100
+        if exponent == 3:
+            unit_amount = unit_amount // 10 * 10
+        amount = unit_amount * quantity
+        total += amount
+        lines.append(
+            {
+                "id": ds.ids.encode("line_items", k * 4 + n),
+                "object": "line_item",
+                "amount": amount,
+                "currency": currency,
+                "description": f"{quantity} × {description}",
+                "discountable": True,
+                "discounts": [],
+                "invoice": invoice_id,
+                "livemode": False,
+                "metadata": {},
+                "period": {"end": created, "start": created},
+                "proration": False,
+                "quantity": quantity,
+                "type": "invoiceitem",
+                "unit_amount_excluding_tax": str(unit_amount),
+            }
+        )
+    return lines, total
+
+
+def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
+    created = ds.created("invoices", k)
+    invoice_id = ds.object_id("invoices", k)
+    customer, cust_facts, cust_now = owning_customer(ds, "invoices", k)
+    currency = cust_facts["currency"]
+    rng = ds.keys.rng("invoice", k)
+    lines, total = _lines(ds, k, rng, currency, created)
+    send_invoice = rng.uniform() < 0.3
+    transitions: dict[str, int | None] = {
+        "finalized_at": None,
+        "marked_uncollectible_at": None,
+        "paid_at": None,
+        "voided_at": None,
+    }
+    status = "draft"
+    number = hosted = pdf = None
+    if InvoiceEvent.FINALIZED in applied:
+        status = "open"
+        transitions["finalized_at"] = ds.change_time(InvoiceEvent.FINALIZED, k)
+        number = f"{cust_facts['prefix']}-{k % 10_000 + 1:04d}"
+        token = rng.token(20)
+        hosted = f"https://invoice.stripe.com/i/acct_mock/test_{token}"
+        pdf = f"https://pay.stripe.com/invoice/acct_mock/test_{token}/pdf"
+    amount_paid = 0
+    # At most one of the final kinds applies (see _final_outcome).
+    if InvoiceEvent.PAID in applied:
+        status = "paid"
+        transitions["paid_at"] = ds.change_time(InvoiceEvent.PAID, k)
+        amount_paid = total
+    if InvoiceEvent.VOIDED in applied:
+        status = "void"
+        transitions["voided_at"] = ds.change_time(InvoiceEvent.VOIDED, k)
+    if InvoiceEvent.MARKED_UNCOLLECTIBLE in applied:
+        status = "uncollectible"
+        transitions["marked_uncollectible_at"] = ds.change_time(
+            InvoiceEvent.MARKED_UNCOLLECTIBLE, k
+        )
+    attempted = status in ("paid", "uncollectible") or (status == "open" and not send_invoice)
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Mock Shop Inc.",
+        "account_tax_ids": None,
+        "amount_due": total,
+        "amount_paid": amount_paid,
+        "amount_remaining": 0 if status in ("paid", "void") else total - amount_paid,
+        "amount_shipping": 0,
+        "application": None,
+        "attempt_count": 1 if attempted else 0,
+        "attempted": attempted,
+        "auto_advance": status in ("draft", "open"),
+        "automatic_tax": {"enabled": False, "liability": None, "status": None},
+        "billing_reason": "manual",
+        "charge": None,
+        "collection_method": "send_invoice" if send_invoice else "charge_automatically",
+        "created": created,
+        "currency": currency,
+        "custom_fields": None,
+        "customer": ds.object_id("customers", customer),
+        "customer_address": cust_now["address"],
+        "customer_email": cust_now["email"],
+        "customer_name": cust_facts["name"],
+        "customer_phone": cust_facts["phone"],
+        "customer_shipping": None,
+        "customer_tax_exempt": "none",
+        "default_payment_method": None,
+        "description": "Thanks for your business!" if InvoiceEvent.UPDATED in applied else None,
+        "discount": None,
+        "discounts": [],
+        "due_date": created + 30 * DAY if send_invoice else None,
+        "effective_at": transitions["finalized_at"],
+        "ending_balance": 0 if InvoiceEvent.FINALIZED in applied else None,
+        "footer": None,
+        "hosted_invoice_url": hosted,
+        "invoice_pdf": pdf,
+        "last_finalization_error": None,
+        "lines": stripe_list(lines, f"/v1/invoices/{invoice_id}/lines"),
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": None,
+        "number": number,
+        "paid": status == "paid",
+        "paid_out_of_band": status == "paid",
+        "payment_intent": None,
+        "period_end": created,
+        "period_start": created,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": status,
+        "status_transitions": transitions,
+        "subscription": None,
+        "subtotal": total,
+        "subtotal_excluding_tax": total,
+        "tax": None,
+        "total": total,
+        "total_excluding_tax": total,
+        "webhooks_delivered_at": created,
+    }
+
+
+INVOICES = ResourceSpec(
+    name="invoices",
+    object_name="invoice",
+    kinds=InvoiceEvent,
+    rules={
+        InvoiceEvent.CREATED: always,
+        InvoiceEvent.UPDATED: _update_variant,
+        InvoiceEvent.FINALIZED: always,
+        InvoiceEvent.PAID: _if_outcome(InvoiceEvent.PAID),
+        InvoiceEvent.VOIDED: _if_outcome(InvoiceEvent.VOIDED),
+        InvoiceEvent.MARKED_UNCOLLECTIBLE: _if_outcome(InvoiceEvent.MARKED_UNCOLLECTIBLE),
+    },
+    render=render_invoice,
+    per_day=minor_volume,
+    expandable={"customer": "customers", "charge": "charges", "payment_intent": "payment_intents"},
+)

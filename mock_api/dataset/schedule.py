@@ -1,0 +1,136 @@
+"""The mock's data: a pure function of (seed, start date, volume), computed per index.
+
+Nothing is materialised. Object `i` of a resource is created at a time computed from `i`
+(monotone in `i`, so "everything created up to t" is an index prefix found by binary search),
+and every later change (refund, dispute, invoice payment, customer update, ...) happens at a
+fixed offset from creation, chosen per object among a few variants. Each (change kind, variant)
+is therefore a stream of events that is also monotone in `i`, and a page of `/v1/events` is a
+lazy newest-first merge of those streams: cost proportional to the page, not the history.
+
+Ordering everywhere is newest first by `created`, ties broken by id descending; ids encode the
+index in a fixed-width field so id order equals index order (see `mock_api.ids`).
+
+Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the variants):
+
+- customers: `customer.created` +0; `customer.updated` (30%) +6h|3d|10d (email and address);
+  `customer.deleted` (4%) +40d|75d. Deleted customers leave the list; retrieve gives a stub.
+- charges (8% fail): `charge.succeeded` or `charge.failed` +0; `charge.updated` (5%) +2h
+  (metadata); `charge.refunded` (8% of succeeded; 60% of those full) +1d|4d|9d;
+  `charge.dispute.created` + `charge.updated` (`disputed` true) (1.5% of succeeded, not
+  refunded) +6d|14d.
+- payment_intents (index i pairs with charge i): `payment_intent.created` +0, then
+  `payment_intent.succeeded` +0, or `payment_intent.payment_failed` +0 and
+  `payment_intent.canceled` +1h|1d.
+- invoices: `invoice.created` +0 (draft); `invoice.updated` (40%) +30min (description);
+  `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
+  `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
+
+Each resource's module holds its part of this table as code: an `EventKind` enum (codes,
+event types, offsets) and its rules (which objects undergo a kind, in which variant), e.g.
+`ChargeEvent` and the rules of `CHARGES` in `mock_api/dataset/charges.py`.
+
+`charge.invoice` and `invoice.charge` are always null: invoices are settled out of band in
+this mock, which keeps the charge <-> payment_intent pairing 1:1 and simple to predict.
+
+Schema drift (off by default): with `schema_drift_at` set (env `MOCK_SCHEMA_DRIFT_AT`), every
+customer, charge, payment intent and invoice *created* at or after that time is rendered, in
+lists, retrieves and event payloads alike, with one field the extractor has never seen
+(`risk_insights`, deterministic per object) and without two optional ones (`description` and,
+on charges, `failure_message`), the way a new API version changes a payload mid-history.
+
+This module holds the machinery the table runs on: `EventKind`, `Timeline` (creation times)
+and the per-day volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from mock_api.dataset.config import DAY
+from mock_api.ids import mix64
+
+if TYPE_CHECKING:
+    from mock_api.dataset.facade import Dataset
+
+# An event's seq (and so its id) is index * SEQ_STRIDE + kind code: codes must stay < 64 and
+# never be renumbered, or every event id changes.
+SEQ_STRIDE = 64
+
+# A rule says whether object `index` undergoes a kind, and at which of its offsets:
+# the variant (an index into `EventKind.offsets`), or None for never.
+Rule = Callable[["Dataset", int], "int | None"]
+
+
+class EventKind(IntEnum):
+    """Base of each resource's event kinds: one kind of change to an object.
+
+    The member's int value is its code (unique across resources, < SEQ_STRIDE, increasing in
+    the order changes apply to one object); `event_type` is the Stripe event type and
+    `offsets` the seconds after creation at which it may happen (one per variant). Subclasses
+    declare `resource = nonmember("<resource>")` and members as `NAME = code, type, offsets`.
+    """
+
+    event_type: str
+    offsets: tuple[int, ...]
+    resource: str
+
+    def __new__(cls, code: int, event_type: str, offsets: tuple[int, ...]) -> EventKind:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.event_type = event_type
+        member.offsets = offsets
+        return member
+
+
+def always(dataset: Dataset, index: int) -> int:
+    """The rule of a kind every object undergoes, at its only offset."""
+    return 0
+
+
+def full_volume(volume: int) -> int:
+    """Objects per day for the main resources: MockConfig.volume (charges per day)."""
+    return volume
+
+
+def minor_volume(volume: int) -> int:
+    """Objects per day for the minor resources (customers, invoices): a tenth, at least 1."""
+    return max(1, volume // 10)
+
+
+@dataclass
+class Timeline:
+    """Creation times of one resource: index i lands in day-slot i at a keyed offset.
+
+    created(i) = start + (i * 86400 + u_i) // per_day with 0 <= u_i < 86400, so it is
+    non-decreasing in i and both directions (time -> index) are a short binary search.
+    """
+
+    start: int
+    per_day: int
+    key: int
+
+    def created(self, index: int) -> int:
+        jitter = 0 if index == 0 else mix64(self.key ^ mix64(index)) % DAY
+        return self.start + (index * DAY + jitter) // self.per_day
+
+    def last_at_or_before(self, t: int) -> int:
+        """The greatest index created at or before t, or -1."""
+        if t < self.start:
+            return -1
+        offset = t - self.start
+        low = (offset + 1) * self.per_day // DAY - 1  # created(low) <= t, or low == -1
+        high = ((offset + 1) * self.per_day + DAY - 1) // DAY  # created(high) > t
+        low = max(low, -1)
+        while high - low > 1:
+            mid = (low + high) // 2
+            if self.created(mid) <= t:
+                low = mid
+            else:
+                high = mid
+        return low
+
+    def first_at_or_after(self, t: int) -> int:
+        return self.last_at_or_before(t - 1) + 1
