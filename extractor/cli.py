@@ -46,6 +46,7 @@ COMMANDS: dict[str, Subcommand] = {
     "run-webhooks": Subcommand(commands.cmd_run_webhooks, starts_run=False),
 }
 
+
 def _add_run_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-id",
