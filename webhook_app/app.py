@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from extractor import logs
-from extractor.lake.storage import LocalStorage, Storage, StorageError
+from extractor.lake.storage import Storage, StorageError
 from webhook_app.capture import InvalidEvent, capture, parse_event
 from webhook_app.signature import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -44,9 +44,8 @@ _ACCEPTED = {
 }
 
 DEFAULTS: dict[str, Any] = {
-    # A Storage instance, or LAKE_ROOT (local path) to build one.
+    # The lake to store events in (a Storage; required).
     "STORAGE": None,
-    "LAKE_ROOT": None,
     # Signing secrets (strings); more than one while rotating.
     "WEBHOOK_SECRETS": (),
     "VERIFY_SIGNATURES": True,
@@ -104,13 +103,14 @@ class _Receiver:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the receiver; refuses (WebhookConfigError) to verify without a secret."""
+    """Build the receiver on `config["STORAGE"]`; refuses (WebhookConfigError) without a
+    Storage, or to verify without a secret."""
     settings = {**DEFAULTS, **(config or {})}
-    storage: Storage | None = settings["STORAGE"]
-    if storage is None:
-        if not settings["LAKE_ROOT"]:
-            raise WebhookConfigError("create_app needs STORAGE or LAKE_ROOT")
-        storage = LocalStorage(settings["LAKE_ROOT"])
+    storage = settings["STORAGE"]
+    if not isinstance(storage, Storage):
+        raise WebhookConfigError(
+            f"create_app needs STORAGE, a Storage such as storage_for(settings); got {storage!r}"
+        )
     clock = settings["CLOCK"]
     max_body = int(settings["MAX_BODY_BYTES"])
     verifier: Verifier | None = None

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from extractor.extract.bronze import PartFile, PartWriter
-from extractor.lake import storage as storage_module
-from extractor.lake.storage import LocalStorage, Storage, StorageError, storage_for
+from extractor.lake.storage import LocalStorage, Storage, StorageError, storage_for, tempfiles
+from extractor.lake.storage import local as local_storage
 from extractor.settings import Settings
 
 PREFIX = "bronze/source=stripe/entity=charges/dt=2026-01-05/run_id=r1/"
@@ -142,7 +142,7 @@ def test_abort_leaves_nothing(local: LocalStorage) -> None:
 def test_a_failed_write_raises_storage_error_and_leaves_nothing(
     local: LocalStorage, monkeypatch
 ) -> None:
-    real = storage_module._write_all
+    real = tempfiles.write_all
     calls = {"n": 0}
 
     def write_all(fd: int, data: bytes) -> None:
@@ -151,7 +151,7 @@ def test_a_failed_write_raises_storage_error_and_leaves_nothing(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data)
 
-    monkeypatch.setattr(storage_module, "_write_all", write_all)
+    monkeypatch.setattr(tempfiles, "write_all", write_all)
     writer = PartWriter(local, "charges", "r1", "2026-01-05", 1_000, 10**9)
     writer.write_lines(lines_of(10))
     writer.write_lines(lines_of(10))
@@ -170,7 +170,7 @@ def test_a_failed_publish_leaves_nothing(local: LocalStorage, monkeypatch) -> No
 
     writer = PartWriter(local, "charges", "r1", "2026-01-05", 1_000, 10**9)
     writer.write_lines(lines_of(10))
-    monkeypatch.setattr(storage_module.os, "fsync", fsync)
+    monkeypatch.setattr(local_storage.os, "fsync", fsync)
     with pytest.raises(StorageError, match=r"cannot write \S+/part-00000.jsonl: Input/output"):
         writer.close()
     assert os.listdir(local.root_path / PREFIX) == []

@@ -321,9 +321,15 @@ def test_unexpected_error_is_500_never_2xx(app_config: dict[str, Any], lake: Pat
     assert response.get_json()["message"] == "unexpected error; the event was not stored"
 
 
-def test_verification_without_a_secret_refuses_to_build() -> None:
+def test_verification_without_a_secret_refuses_to_build(lake: Path) -> None:
     with pytest.raises(WebhookConfigError, match="no webhook signing secret is configured"):
-        create_app({"LAKE_ROOT": "unused", "WEBHOOK_SECRETS": ("",)})
+        create_app({"STORAGE": LocalStorage(lake), "WEBHOOK_SECRETS": ("",)})
+
+
+@pytest.mark.parametrize("config", [{}, {"STORAGE": None}, {"LAKE_ROOT": "/tmp/lake"}])
+def test_an_app_without_a_storage_refuses_to_build(config: dict[str, Any]) -> None:
+    with pytest.raises(WebhookConfigError, match="create_app needs STORAGE"):
+        create_app({**config, "WEBHOOK_SECRETS": (SECRET,)})
 
 
 def test_insecure_mode_accepts_unsigned_events(app_config: dict[str, Any], lake: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from extractor.lake.storage import LocalStorage
+from extractor.lake.storage import LocalStorage, tempfiles
 from tests.support.servers import ServerProcess
 from tests.webhooks.conftest import SECRET, body_of, make_event, stored_keys
 from webhook_app.serve import ThrottledWarnings, listen, make_server
@@ -177,7 +177,7 @@ def test_a_duplicate_in_another_process_writes_nothing_but_syncs_the_folder(
     first, second = LocalStorage(tmp_path), LocalStorage(tmp_path)
     assert first.put_if_absent("d/evt_1.json", b"first")
     synced: list[Path] = []
-    monkeypatch.setattr(LocalStorage, "_fsync_dir", staticmethod(synced.append))
+    monkeypatch.setattr(tempfiles, "fsync_dir", synced.append)
 
     def no_write(*_args: object) -> bool:
         raise AssertionError("a duplicate must not write a new inode")
