@@ -26,6 +26,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from extractor.lake.storage import storage_for
 from extractor.settings import Settings
 from extractor.transform.dbt import lake_target_dir
 from mock_api.dataset import DAY, parse_time
@@ -212,7 +213,7 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
     searched = (
         [p for p in lake.rglob("*") if p.is_file()]
         + [p for p in logs.rglob("*") if p.is_file()]
-        + changed_since(lake_target_dir(settings), started)
+        + changed_since(lake_target_dir(storage_for(settings)), started)
         + changed_since(REPO_ROOT / "logs", started)
     )
     names = {p.relative_to(tmp_path).as_posix() for p in searched if p.is_relative_to(tmp_path)}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from extractor.lake.storage import storage_for
 from extractor.settings import Settings
 from extractor.transform.dbt import warehouse_path
 from extractor.transform.warehouse import connect
@@ -85,7 +86,8 @@ def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
     assert len(delivered) == summary["events"] - summary["dropped"]
 
     settings = Settings.from_env(env)
-    con = connect(warehouse_path(settings), settings, env)
+    storage = storage_for(settings)
+    con = connect(warehouse_path(storage), storage, settings)
     report = {
         row[0]: row[1:]
         for row in con.sql(
