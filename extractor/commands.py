@@ -133,6 +133,12 @@ def cmd_run_pipeline(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     return run_pipeline(ctx, plan, getattr(args, "full_refresh", False))
 
 
+# What `query` runs: reads. COPY, EXPORT, ATTACH, CREATE, INSERT, SET, CALL, LOAD, ... could
+# write into the lake (a Silver partition the next incremental build would trust) or loosen
+# the connection's settings.
+READ_ONLY_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+
+
 def cmd_query(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     """Run SQL against the warehouse views (Gold and Silver by model name) and print it."""
     if not ctx.warehouse.exists():
@@ -141,6 +147,15 @@ def cmd_query(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         )
     con = ctx.connect_warehouse()
     try:
+        refused = sorted(
+            {s.type.name for s in con.extract_statements(args.sql)} - READ_ONLY_STATEMENTS
+        )
+        if refused:
+            return fail(
+                f"query is read-only: {', '.join(refused)} statements are refused (it reads "
+                "the lake; builds write it, through run-transforms)",
+                ExitCode.USAGE,
+            )
         started = time.monotonic()
         relation = con.sql(args.sql)
         if relation is not None:

@@ -83,9 +83,13 @@ def connect(
     """Open the warehouse file at `path`; for a lake that is not on local disk also load
     httpfs and the bucket's secret."""
     if storage.local_path is not None:
-        return duckdb.connect(str(path), read_only=read_only)
-    con = connect_with_httpfs(str(path), read_only=read_only)
-    con.execute(s3_secret_sql(settings, dict(os.environ)))
+        con = duckdb.connect(str(path), read_only=read_only)
+    else:
+        con = connect_with_httpfs(str(path), read_only=read_only)
+        con.execute(s3_secret_sql(settings, dict(os.environ)))
+    if read_only:
+        # A reader cannot loosen what it may see or do (unredacted secrets, extensions).
+        con.execute("set lock_configuration = true")
     return con
 
 
