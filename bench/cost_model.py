@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ import boto3  # noqa: E402
 import duckdb  # noqa: E402
 
 from extractor.streams import ENTITY_NAMES  # noqa: E402
+from tests.support.cli import child_env, run_cli  # noqa: E402
 from tests.support.servers import start_mock_api, start_moto  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -122,21 +122,8 @@ def extract_cross_check(volume: int, days: int) -> dict:
         try:
             for label, gz in (("plain", "0"), ("gzip", "1")):
                 lake = Path(tmp) / f"lake-{label}"
-                env = {
-                    **os.environ,
-                    "STRIPE_API_BASE": mock.url,
-                    "LAKE_ROOT": str(lake),
-                    "STRIPE_RATE_LIMIT_RPS": "1000",
-                    "BRONZE_GZIP": gz,
-                }
-                env.pop("RUN_ID", None)
-                subprocess.run(
-                    [sys.executable, "-m", "extractor", "run-all", "--days", str(days)],
-                    cwd=REPO,
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
+                env = child_env(lake, mock.url, BRONZE_GZIP=gz)
+                run_cli("run-all", "--days", str(days), env=env, timeout=None).check_returncode()
                 folder = lake / "bronze/source=stripe/entity=charges"
                 files = [p for p in folder.rglob("part-*") if p.is_file()]
                 lines = 0
@@ -204,26 +191,12 @@ def s3_runs(runs: int) -> dict:
         try:
             bucket = "cost-model-lake"
             boto3.client("s3", endpoint_url=moto.url, **_creds()).create_bucket(Bucket=bucket)
-            env = {
-                **os.environ,
-                **MOTO_ENV,
-                "STRIPE_API_BASE": mock.url,
-                "LAKE_ROOT": f"s3://{bucket}/lake",
-                "AWS_ENDPOINT_URL": moto.url,
-                "STRIPE_RATE_LIMIT_RPS": "1000",
-            }
-            env.pop("RUN_ID", None)
+            env = child_env(f"s3://{bucket}/lake", mock.url, **MOTO_ENV, AWS_ENDPOINT_URL=moto.url)
             out = []
             for n in range(1, runs + 1):
                 before = len(moto.log_text().splitlines())
                 started = time.perf_counter()
-                proc = subprocess.run(
-                    [sys.executable, "-m", "extractor", "run-pipeline", "--days", "1"],
-                    cwd=REPO,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
+                proc = run_cli("run-pipeline", "--days", "1", env=env, timeout=None)
                 wall = time.perf_counter() - started
                 if proc.returncode != 0:
                     raise RuntimeError(f"run {n} failed:\n{proc.stderr[-3000:]}")

@@ -45,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.harness import cmdline, fmt, median, write_result  # noqa: E402
+from tests.support.cli import cli_command  # noqa: E402
 from tests.support.servers import free_port, start_server  # noqa: E402
 from webhook_app.serve import DEFAULT_THREADS, default_workers  # noqa: E402
 
@@ -305,8 +306,8 @@ def receiver_run(args: argparse.Namespace, run: int, tmp: Path) -> dict:
     items = deliveries(int(args.max_rate * args.seconds / 2), run)
     server = start_server(
         "webhooks-bench",
-        [sys.executable, "-m", "extractor", "run-webhooks", "--port", str(port),
-         "--threads", str(args.threads), "--workers", str(args.workers)],
+        cli_command("run-webhooks", "--port", str(port),
+                    "--threads", str(args.threads), "--workers", str(args.workers)),
         port,
         env=env,
         log_dir=tmp,

@@ -10,10 +10,8 @@ its start-up and metastore cost minutes on a 2-core box.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from extractor.lake.storage import LocalStorage
 from mock_api.dataset import parse_time
 from tests.dbt.expected import major
+from tests.support.cli import child_env, run_cli
 from tests.support.servers import REPO_ROOT, start_mock_api
 from webhook_app.capture import capture, parse_event
 
@@ -79,23 +78,9 @@ def lakes(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("engines")
     duck, spark = base / "duckdb", base / "spark"
     mock = start_mock_api({"MOCK_NOW": str(NOW)}, base)
-    env = {
-        **os.environ,
-        "STRIPE_API_BASE": mock.url,
-        "LAKE_ROOT": str(duck),
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    env.pop("RUN_ID", None)
+    env = child_env(duck, mock.url, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     try:
-        extract = subprocess.run(
-            [sys.executable, "-m", "extractor", "run-all", "--days", str(DAYS), "--run-id", "x"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        extract = run_cli("run-all", "--days", str(DAYS), "--run-id", "x", env=env)
     finally:
         mock.stop()
     assert extract.returncode == 0, extract.stderr[-4000:]
@@ -103,14 +88,7 @@ def lakes(tmp_path_factory) -> dict:
     shutil.copytree(duck / "bronze", spark / "bronze")
 
     started = time.monotonic()
-    duck_build = subprocess.run(
-        [sys.executable, "-m", "extractor", "run-transforms"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    duck_build = run_cli("run-transforms", env=env)
     duck_seconds = time.monotonic() - started
     assert duck_build.returncode == 0, duck_build.stderr[-4000:]
 

@@ -20,7 +20,7 @@ import pytest
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
 from tests.dbt.test_partition_rewrites import set_clock
-from tests.dbt.test_pipeline_local import cli
+from tests.support.cli import run_cli
 from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,10 +31,8 @@ T2 = T1 + 4 * 86_400
 STATE = "_state/transforms/folded_bronze.json"
 
 
-class NoMock:
-    """run-transforms talks to no API."""
-
-    url = "http://127.0.0.1:9"
+# run-transforms talks to no API.
+NO_API = "http://127.0.0.1:9"
 
 
 def tables(lake: Path) -> dict[str, list[tuple]]:
@@ -66,16 +64,20 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     mock = start_mock_api({"MOCK_NOW": str(T1)}, work / "mock")
     incremental = work / "incremental"
     try:
-        first = cli(incremental, mock, "run-pipeline", "--days", "10", "--run-id", "A")
+        first = run_cli(
+            "run-pipeline", "--days", "10", "--run-id", "A", lake=incremental, api=mock.url
+        )
         assert first.returncode == 0, first.stderr[-4000:]
         set_clock(mock.url, T2)
-        second = cli(incremental, mock, "run-pipeline", "--days", "10", "--run-id", "B")
+        second = run_cli(
+            "run-pipeline", "--days", "10", "--run-id", "B", lake=incremental, api=mock.url
+        )
         assert second.returncode == 0, second.stderr[-4000:]
     finally:
         mock.stop()
     full = work / "full"
     shutil.copytree(incremental / "bronze", full / "bronze")
-    rebuilt = cli(full, mock, "run-transforms", "--run-id", "F")
+    rebuilt = run_cli("run-transforms", "--run-id", "F", lake=full, api=mock.url)
     assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
     return incremental, full
 
@@ -117,7 +119,7 @@ def test_rerunning_with_nothing_new_or_refolding_a_run_changes_nothing(lakes) ->
     incremental, _ = lakes
     before = content_digest(incremental)
 
-    again = cli(incremental, NoMock(), "run-transforms", "--run-id", "again")
+    again = run_cli("run-transforms", "--run-id", "again", lake=incremental, api=NO_API)
     assert again.returncode == 0, again.stderr[-4000:]
     fold = manifest(incremental, "again")["transform"]["fold"]
     assert (fold["mode"], fold["bronze_run_ids"]) == ("incremental", [])
@@ -128,13 +130,15 @@ def test_rerunning_with_nothing_new_or_refolding_a_run_changes_nothing(lakes) ->
     state = json.loads(state_path.read_text())
     del state["runs"]["B"]
     state_path.write_text(json.dumps(state))
-    refold = cli(incremental, NoMock(), "run-transforms", "--run-id", "refold")
+    refold = run_cli("run-transforms", "--run-id", "refold", lake=incremental, api=NO_API)
     assert refold.returncode == 0, refold.stderr[-4000:]
     assert manifest(incremental, "refold")["transform"]["fold"]["bronze_run_ids"] == ["B"]
     assert content_digest(incremental) == before
 
     # A full refresh agrees too.
-    full = cli(incremental, NoMock(), "run-transforms", "--full-refresh", "--run-id", "refresh")
+    full = run_cli(
+        "run-transforms", "--full-refresh", "--run-id", "refresh", lake=incremental, api=NO_API
+    )
     assert full.returncode == 0, full.stderr[-4000:]
     assert manifest(incremental, "refresh")["transform"]["fold"]["mode"] == "full"
     assert content_digest(incremental) == before

@@ -11,7 +11,7 @@ import pytest
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.lake_queries import gold, rows, silver
-from tests.dbt.test_pipeline_local import cli
+from tests.support.cli import run_cli
 from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,7 +35,9 @@ def test_a_late_refund_rewrites_its_charge_partition(tmp_path: Path) -> None:
     mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
     lake = tmp_path / "lake"
     try:
-        first = cli(lake, mock, "run-pipeline", "--days", "3", "--run-id", "before")
+        first = run_cli(
+            "run-pipeline", "--days", "3", "--run-id", "before", lake=lake, api=mock.url
+        )
         assert first.returncode == 0, first.stderr[-3000:]
 
         # Charges already in Gold that the mock refunds between T1 and T2.
@@ -56,7 +58,9 @@ def test_a_late_refund_rewrites_its_charge_partition(tmp_path: Path) -> None:
         )
 
         set_clock(mock.url, T2)
-        second = cli(lake, mock, "run-pipeline", "--days", "3", "--run-id", "after")
+        second = run_cli(
+            "run-pipeline", "--days", "3", "--run-id", "after", lake=lake, api=mock.url
+        )
         assert second.returncode == 0, second.stderr[-3000:]
     finally:
         mock.stop()
@@ -145,7 +149,7 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
     lake = tmp_path / "lake"
     try:
-        first = cli(lake, mock, "run-pipeline", "--days", "2", "--run-id", "good")
+        first = run_cli("run-pipeline", "--days", "2", "--run-id", "good", lake=lake, api=mock.url)
         assert first.returncode == 0, first.stderr[-3000:]
         gold_before = rows(f"select * from {gold(lake, 'agg_daily_revenue')} order by all")
 
@@ -167,8 +171,8 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
         ]
         (part / "part-00000.jsonl").write_text("\n".join(lines) + "\n")
 
-        build = cli(lake, mock, "run-transforms", "--run-id", "bad")
-        quality = cli(lake, mock, "run-quality", "--run-id", "bad")
+        build = run_cli("run-transforms", "--run-id", "bad", lake=lake, api=mock.url)
+        quality = run_cli("run-quality", "--run-id", "bad", lake=lake, api=mock.url)
     finally:
         mock.stop()
 

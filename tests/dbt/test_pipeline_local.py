@@ -17,7 +17,8 @@ import pytest
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected import expected_after_first_run, major
 from tests.dbt.lake_queries import content_digest, gold, rows, silver
-from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
+from tests.support.cli import child_env, run_cli
+from tests.support.servers import REPO_ROOT, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,24 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOW = parse_time("2026-02-20T00:00:00Z")
 DAYS = 10
 CONFIG = MockConfig(seed=42, start_date="2026-01-01", volume=200)
-
-
-def cli(lake: Path, mock: ServerProcess, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "STRIPE_API_BASE": mock.url,
-        "LAKE_ROOT": str(lake),
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-    }
-    env.pop("RUN_ID", None)
-    return subprocess.run(
-        [sys.executable, "-m", "extractor", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +38,9 @@ def mock(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, mock) -> Path:
     root = tmp_path_factory.mktemp("pipeline") / "lake"
-    result = cli(root, mock, "run-pipeline", "--days", str(DAYS), "--run-id", "first")
+    result = run_cli(
+        "run-pipeline", "--days", str(DAYS), "--run-id", "first", lake=root, api=mock.url
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "quality gate passed" in result.stdout
     return root
@@ -169,11 +154,13 @@ def test_manifest_records_transform_and_gate(lake: Path) -> None:
 
 
 def test_query_prints_gold(lake: Path, mock) -> None:
-    result = cli(lake, mock, "query", "select count(*) as payments from fct_payments")
+    result = run_cli(
+        "query", "select count(*) as payments from fct_payments", lake=lake, api=mock.url
+    )
     assert result.returncode == 0, result.stderr
     count = rows(f"select count(*) from {gold(lake, 'fct_payments')}")[0][0]
     assert "payments" in result.stdout and str(count) in result.stdout
-    bad = cli(lake, mock, "query", "select * from no_such_table")
+    bad = run_cli("query", "select * from no_such_table", lake=lake, api=mock.url)
     assert bad.returncode == 1
     assert "query failed" in bad.stderr and "no_such_table" in bad.stderr
 
@@ -181,13 +168,15 @@ def test_query_prints_gold(lake: Path, mock) -> None:
 def test_rebuild_and_rerun_leave_silver_and_gold_identical(lake: Path, mock) -> None:
     before = content_digest(lake)
     assert len(before) == 11
-    rebuilt = cli(lake, mock, "run-transforms", "--run-id", "rebuild")
+    rebuilt = run_cli("run-transforms", "--run-id", "rebuild", lake=lake, api=mock.url)
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
     assert content_digest(lake) == before
     # The mock's clock has not moved: a second pipeline re-fetches the safety window
     # (duplicates in Bronze on purpose) and must change nothing downstream.
     bronze_before = len(list(lake.glob("bronze/**/*.jsonl")))
-    rerun = cli(lake, mock, "run-pipeline", "--days", str(DAYS), "--run-id", "second")
+    rerun = run_cli(
+        "run-pipeline", "--days", str(DAYS), "--run-id", "second", lake=lake, api=mock.url
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert len(list(lake.glob("bronze/**/*.jsonl"))) > bronze_before
     assert content_digest(lake) == before
@@ -236,9 +225,7 @@ def test_docs_site_builds_offline_and_describes_every_model_and_column(
 
 def test_make_extract_then_plain_dbt_build_works_from_the_repo_root(mock, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    env = {**os.environ, "STRIPE_API_BASE": mock.url, "LAKE_ROOT": str(lake)}
-    env.update(STRIPE_RATE_LIMIT_RPS="1000", DAYS="2")
-    env.pop("RUN_ID", None)
+    env = child_env(lake, mock.url, DAYS="2")
     extract = subprocess.run(
         ["make", "extract"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
     )

@@ -9,9 +9,6 @@ re-fetches the safety window and folds it into the S3 Silver incrementally: no t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -20,7 +17,8 @@ import pytest
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected import expected_after_first_run, major
-from tests.support.servers import REPO_ROOT, start_mock_api
+from tests.support.cli import child_env, run_cli
+from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,27 +59,15 @@ def silver_and_gold(s3_lake: dict[str, str], folder: Path) -> dict[str, list[tup
 
 def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path) -> None:
     mock = start_mock_api({"MOCK_NOW": str(NOW)}, tmp_path / "mock")
-    env = {**os.environ, **s3_lake, "STRIPE_API_BASE": mock.url, "STRIPE_RATE_LIMIT_RPS": "1000"}
-    env.pop("RUN_ID", None)
-
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "extractor", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-
+    env = child_env(api=mock.url, **s3_lake)
     try:
-        result = cli("run-pipeline", "--days", str(DAYS), "--run-id", "s3run")
+        result = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "s3run", env=env)
         assert result.returncode == 0, result.stderr[-4000:]
         assert "quality gate passed" in result.stdout
         silver_first = silver_and_gold(s3_lake, tmp_path / "silver_first")
         # The clock has not moved: the second run re-fetches the safety window into its own
         # Bronze run, which the build folds into the S3 Silver incrementally (ADR 0040).
-        again = cli("run-pipeline", "--days", str(DAYS), "--run-id", "s3again")
+        again = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "s3again", env=env)
     finally:
         mock.stop()
     assert again.returncode == 0, again.stderr[-4000:]
@@ -121,6 +107,6 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
     ]
     assert got == want
 
-    queried = cli("query", "select count(*) as charges from fct_payments")
+    queried = run_cli("query", "select count(*) as charges from fct_payments", env=env)
     assert queried.returncode == 0, queried.stderr
     assert str(len(expected.ids["charges"])) in queried.stdout

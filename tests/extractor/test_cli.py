@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,7 +17,8 @@ from extractor.lake.storage import storage_for
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
 from tests.extractor.conftest import API_KEY, DAY, ENTITY_PATHS, NOW
-from tests.support.servers import REPO_ROOT, free_port
+from tests.support.cli import run_cli, start_cli
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -155,10 +154,7 @@ def test_backfill_rejects_bad_dates(cli_env, capsys):
 def test_sigkill_mid_run_then_rerun_loses_no_window(fake, cli_env, tmp_path):
     fake.delay = 0.05  # slow pages so the kill lands mid-run
     env = {**os.environ, **cli_env, "STRIPE_RATE_LIMIT_RPS": "200", "EXTRACT_MAX_WORKERS": "2"}
-    cmd = [sys.executable, "-m", "extractor", "run-all", "--days", "5", "--run-id", "killed"]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = start_cli("run-all", "--days", "5", "--run-id", "killed", env=env, text=False)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(fake.requests) < 15:
         time.sleep(0.02)
@@ -171,14 +167,7 @@ def test_sigkill_mid_run_then_rerun_loses_no_window(fake, cli_env, tmp_path):
 
     fake.delay = 0.0
     env["RUN_ID"] = "rerun"
-    done = subprocess.run(
-        [sys.executable, "-m", "extractor", "run-all", "--days", "5"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("run-all", "--days", "5", env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "stale_lock_taken_over" in done.stderr
     for name, path in ENTITY_PATHS.items():

@@ -4,9 +4,6 @@ recovered lake equals it and never committed a watermark past undurable data."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from extractor.lake.manifest import read_manifest
@@ -15,7 +12,7 @@ from extractor.lake.watermarks import read_watermark
 from extractor.streams import ALL_STREAMS
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
-from tests.support.servers import REPO_ROOT
+from tests.support.cli import child_env, run_cli
 
 NOW = parse_time("2026-02-20T00:00:00Z")
 DAYS = "2"
@@ -24,34 +21,18 @@ PART_RECORDS = "150"
 
 
 def pipeline_env(lake_root: str, api_base: str, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "LAKE_ROOT": lake_root,
-        "STRIPE_API_BASE": api_base,
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-        "BRONZE_PART_MAX_RECORDS": PART_RECORDS,
-        **extra,
-    }
-    env.pop("RUN_ID", None)
-    env.pop("PIPELINE_FAILPOINTS", None)
-    env.update(extra)
-    return env
-
-
-def run_cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "extractor", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    """The CLI's env for these suites: small Bronze parts, no failpoint inherited."""
+    return child_env(
+        lake_root,
+        api_base,
+        clear=("RUN_ID", "PIPELINE_FAILPOINTS"),
+        **{"BRONZE_PART_MAX_RECORDS": PART_RECORDS, **extra},
     )
 
 
 def build_baseline(lake: Path, api_base: str) -> dict[str, str]:
     """A fault-free pipeline run; returns the content digest of its Silver and Gold."""
-    done = run_cli(pipeline_env(str(lake), api_base), "run-pipeline", "--days", DAYS)
+    done = run_cli("run-pipeline", "--days", DAYS, env=pipeline_env(str(lake), api_base))
     assert done.returncode == 0, done.stderr[-3000:]
     digest = content_digest(lake)
     assert len(digest) == 11

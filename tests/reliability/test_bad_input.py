@@ -20,7 +20,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import urllib.request
 import uuid
@@ -37,7 +36,8 @@ from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
 from extractor.streams import ALL_STREAMS, ENTITY_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
-from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_mock_api
+from tests.support.cli import child_env, run_cli
+from tests.support.servers import ServerProcess, free_port, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,17 +55,9 @@ CLEARED = (
 )
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    full.update({"STRIPE_RATE_LIMIT_RPS": "1000", **env})
-    return subprocess.run(
-        [sys.executable, "-m", "extractor", *args],
-        cwd=REPO_ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run_bare(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The CLI with none of CLEARED inherited: only the settings `env` gives (and the rate)."""
+    return run_cli(*args, env=child_env(clear=CLEARED, **env), timeout=120)
 
 
 def last_line(done: subprocess.CompletedProcess) -> str:
@@ -186,7 +178,7 @@ def test_bad_setting_or_argument_exits_2_and_writes_nothing(
     tmp_path: Path, env: dict[str, str], args: list[str], message: str
 ) -> None:
     lake = tmp_path / "deep" / "lake"
-    done = run_cli({"LAKE_ROOT": str(lake), "STRIPE_API_BASE": CLOSED, **env}, *args)
+    done = run_bare({"LAKE_ROOT": str(lake), "STRIPE_API_BASE": CLOSED, **env}, *args)
     assert done.returncode == 2, done.stderr
     assert message in last_line(done)
     assert "Traceback" not in done.stderr
@@ -203,7 +195,7 @@ def test_lake_root_that_is_a_file(tmp_path: Path, below: str) -> None:
     plain = tmp_path / "not-a-dir"
     plain.write_text("precious\n")
     root = plain / below if below else plain
-    done = run_cli(
+    done = run_bare(
         {"LAKE_ROOT": str(root), "STRIPE_API_BASE": CLOSED},
         "run-all",
         "--run-id",
@@ -293,7 +285,7 @@ def test_unreachable_api_names_the_url_and_the_retries(
     url = CLOSED if api == "closed" else request.getfixturevalue(api).url
     lake = tmp_path / "lake"
     env = {"LAKE_ROOT": str(lake), "STRIPE_API_BASE": url, "STRIPE_MAX_RETRIES": "2"}
-    done = run_cli(env, "run-all", "--run-id", "down")
+    done = run_bare(env, "run-all", "--run-id", "down")
     assert done.returncode == 1, done.stderr
     assert last_line(done) == "payments-pipeline: error: run down failed: " + message.format(
         url=url
@@ -313,7 +305,7 @@ def test_wrong_key_fails_fast_on_401_without_printing_the_key(mock_api, tmp_path
     wrong = "sk_test_wrong_" + uuid.uuid4().hex
     lake = tmp_path / "lake"
     env = {"LAKE_ROOT": str(lake), "STRIPE_API_BASE": mock.url, "STRIPE_API_KEY": wrong}
-    done = run_cli(env, "run-all", "--run-id", "badkey")
+    done = run_bare(env, "run-all", "--run-id", "badkey")
     assert done.returncode == 1, done.stderr
     assert last_line(done) == (
         "payments-pipeline: error: run badkey failed: GET /v1/events returned HTTP 401: "
@@ -347,7 +339,7 @@ def test_s3_bucket_that_does_not_exist(moto_server: ServerProcess, mock: ServerP
         "AWS_ENDPOINT_URL": moto_server.url,
         "STRIPE_API_BASE": mock.url,
     }
-    done = run_cli(env, "run-all", "--run-id", "nobucket")
+    done = run_bare(env, "run-all", "--run-id", "nobucket")
     assert done.returncode == 1, done.stderr
     line = last_line(done)
     assert line.startswith(
@@ -508,7 +500,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_real_full_filesystem(tiny_disk: Path, mock: ServerProcess) -> None:
     env = {"LAKE_ROOT": str(tiny_disk), "STRIPE_API_BASE": mock.url}
-    done = run_cli(env, "run-all", "--days", "5", "--run-id", "tiny")
+    done = run_bare(env, "run-all", "--days", "5", "--run-id", "tiny")
     assert done.returncode == 1, done.stderr
     line = last_line(done)
     assert re.fullmatch(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,9 +25,8 @@ from tests.reliability.pipeline_support import (
     assert_watermarks_only_over_durable_data,
     manifest_statuses,
     pipeline_env,
-    run_cli,
 )
-from tests.support.servers import REPO_ROOT
+from tests.support.cli import run_cli, start_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,9 +47,10 @@ def mock(clean_mock):
 
 def kill_during_dbt(env: dict[str, str], silver_written) -> int:
     """run-pipeline in its own session; SIGKILL the group once dbt has written Silver."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "extractor", "run-pipeline", "--days", DAYS],
-        cwd=REPO_ROOT,
+    proc = start_cli(
+        "run-pipeline",
+        "--days",
+        DAYS,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -73,7 +72,9 @@ def crash_chain(lake_root: str, api_base: str, silver_written, kills=EXTRACT_KIL
     storage = storage_for(Settings.from_env({"LAKE_ROOT": lake_root}))
     env = pipeline_env(lake_root, api_base)
     for failpoint, committed in kills:
-        killed = run_cli({**env, "PIPELINE_FAILPOINTS": failpoint}, "run-pipeline", "--days", DAYS)
+        killed = run_cli(
+            "run-pipeline", "--days", DAYS, env={**env, "PIPELINE_FAILPOINTS": failpoint}
+        )
         assert killed.returncode == -signal.SIGKILL, (failpoint, killed.stderr[-2000:])
         marked = assert_watermarks_only_over_durable_data(storage)
         if committed == "nothing":
@@ -88,7 +89,7 @@ def crash_chain(lake_root: str, api_base: str, silver_written, kills=EXTRACT_KIL
     assert len(assert_watermarks_only_over_durable_data(storage)) == 5
     assert "running" in manifest_statuses(storage).values()
 
-    recovered = run_cli(env, "run-pipeline", "--days", DAYS)
+    recovered = run_cli("run-pipeline", "--days", DAYS, env=env)
     assert recovered.returncode == 0, recovered.stderr[-3000:]
     assert "stale_lock_taken_over" in recovered.stderr
     assert "quality gate passed" in recovered.stdout

@@ -4,8 +4,6 @@ after reruns Silver and Gold equal the fault-free baseline."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,10 +19,10 @@ from tests.reliability.pipeline_support import (
     NOW,
     assert_watermarks_only_over_durable_data,
     pipeline_env,
-    run_cli,
 )
 from tests.reliability.test_crash_recovery import s3_digest
-from tests.support.servers import REPO_ROOT, free_port, start_mock_api
+from tests.support.cli import run_cli, start_cli
+from tests.support.servers import free_port, start_mock_api
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -46,7 +44,7 @@ def test_retryable_faults_still_land_exactly_the_baseline(baseline, tmp_path: Pa
     )
     lake = tmp_path / "lake"
     try:
-        done = run_cli(pipeline_env(str(lake), mock.url), "run-pipeline", "--days", DAYS)
+        done = run_cli("run-pipeline", "--days", DAYS, env=pipeline_env(str(lake), mock.url))
     finally:
         mock.stop()
     assert done.returncode == 0, done.stderr[-3000:]
@@ -68,11 +66,11 @@ def test_a_broken_page_fails_loudly_commits_nothing_and_a_rerun_recovers(
     lake = tmp_path / "lake"
     env = pipeline_env(str(lake), mock.url)
     try:
-        failed = run_cli(env, "run-pipeline", "--days", DAYS)
+        failed = run_cli("run-pipeline", "--days", DAYS, env=env)
         storage = storage_for(Settings.from_env({"LAKE_ROOT": str(lake)}))
         committed = assert_watermarks_only_over_durable_data(storage)
         silver_after_failure = list(lake.glob("silver/**/*.parquet"))
-        recovered = run_cli(env, "run-pipeline", "--days", DAYS)
+        recovered = run_cli("run-pipeline", "--days", DAYS, env=env)
     finally:
         mock.stop()
     assert failed.returncode == 1
@@ -102,14 +100,7 @@ def test_s3_outage_mid_run_fails_loudly_and_recovers_when_it_is_back(
         return len(listed.get("Contents", []))
 
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "extractor", "run-pipeline", "--days", DAYS],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_cli("run-pipeline", "--days", DAYS, env=env)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None and parts_written() < 2:
             time.sleep(0.05)
@@ -126,7 +117,7 @@ def test_s3_outage_mid_run_fails_loudly_and_recovers_when_it_is_back(
             assert doc["extract"]["status"] != "succeeded"
 
         proxy.start()
-        recovered = run_cli(env, "run-pipeline", "--days", DAYS)
+        recovered = run_cli("run-pipeline", "--days", DAYS, env=env)
     finally:
         proxy.stop()
         mock.stop()

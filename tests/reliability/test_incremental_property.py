@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from extractor.streams import ENTITY_NAMES
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
-from tests.reliability.pipeline_support import pipeline_env, run_cli
+from tests.reliability.pipeline_support import pipeline_env
+from tests.support.cli import run_cli
 from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -83,7 +84,7 @@ def run_schedule(url: str, lake: Path, advances: list[int], safety: int) -> int:
         now += advance
         set_clock(url, now)
         days = ["--days", str(FIRST_DAYS)] if step == 0 else []
-        done = run_cli(env, "run-all", *days, timeout=120)
+        done = run_cli("run-all", *days, env=env, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
     return now
 
@@ -91,7 +92,7 @@ def run_schedule(url: str, lake: Path, advances: list[int], safety: int) -> int:
 def full_extraction(url: str, lake: Path, end: int) -> None:
     set_clock(url, end)
     days = (end - (T0 - FIRST_DAYS * DAY)) // DAY + 1
-    done = run_cli(pipeline_env(str(lake), url), "run-all", "--days", str(days), timeout=120)
+    done = run_cli("run-all", "--days", str(days), env=pipeline_env(str(lake), url), timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

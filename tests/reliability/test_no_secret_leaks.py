@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from extractor.lake.storage import storage_for
 from extractor.settings import Settings
 from extractor.transform.dbt import lake_target_dir
 from mock_api.dataset import DAY, parse_time
+from tests.support.cli import child_env, cli_command
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_mock_api, start_server
 from tests.webhooks.conftest import run_webhooks_cmd, server_env
 
@@ -123,19 +123,17 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
             env=server_env(str(lake), webhook_secret),
             log_dir=logs / "receiver",
         )
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO_ROOT),
-            "LAKE_ROOT": str(lake),
-            "STRIPE_API_BASE": mock.url,
-            "STRIPE_API_KEY": api_key,
-            "STRIPE_WEBHOOK_SECRET": webhook_secret,
-            # Burst past the mock's rate limit and page small: many requests, many faults.
-            "STRIPE_RATE_LIMIT_RPS": "1000",
-            "STRIPE_PAGE_LIMIT": "25",
-        }
-        for name in ("RUN_ID", "MOCK_API_KEYS", "MOCK_FAULTS", "PIPELINE_FAILPOINTS"):
-            env.pop(name, None)
+        # Burst past the mock's rate limit (child_env's 1000/s) and page small: many
+        # requests, many faults.
+        env = child_env(
+            lake,
+            mock.url,
+            clear=("RUN_ID", "MOCK_API_KEYS", "MOCK_FAULTS", "PIPELINE_FAILPOINTS"),
+            PYTHONPATH=str(REPO_ROOT),
+            STRIPE_API_KEY=api_key,
+            STRIPE_WEBHOOK_SECRET=webhook_secret,
+            STRIPE_PAGE_LIMIT="25",
+        )
 
         send = [
             sys.executable,
@@ -170,7 +168,7 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
         assert refusals["statuses"] == {"400": refusals["deliveries"]}
 
         pipeline = run(
-            [sys.executable, "-m", "extractor", "run-pipeline", "--days", "2"],
+            cli_command("run-pipeline", "--days", "2"),
             env,
             logs / "run-pipeline",
         )
@@ -186,7 +184,7 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
         assert "429" in errors and ("500" in errors or "503" in errors), errors[:2000]
 
         refused = run(
-            [sys.executable, "-m", "extractor", "run-all", "--days", "1"],
+            cli_command("run-all", "--days", "1"),
             {**env, "STRIPE_API_KEY": wrong_key},
             logs / "run-all-wrong-key",
         )
@@ -194,7 +192,7 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
         said = refused.stdout + refused.stderr
         assert b"401" in said and b"Invalid API Key provided" in said, said[-2000:]
 
-        status = run([sys.executable, "-m", "extractor", "status"], env, logs / "status")
+        status = run(cli_command("status"), env, logs / "status")
         assert status.returncode == 0, status.stderr[-2000:]
 
         with urllib.request.urlopen(f"{mock.url}/_mock/requests?limit=2000", timeout=10) as r:

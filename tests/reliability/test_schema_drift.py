@@ -11,9 +11,7 @@ exactly the post-drift charges; Gold must not move.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import pytest
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.lake_queries import gold, rows, silver
-from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
+from tests.support.cli import child_env, start_cli
+from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,22 +33,12 @@ UNCHANGED_GOLD = ("agg_daily_revenue", "fct_payments", "fct_invoices", "dim_cust
 
 
 def start_pipeline(lake: Path, mock: ServerProcess) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "LAKE_ROOT": str(lake),
-        "STRIPE_API_BASE": mock.url,
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-    }
-    for name in ("RUN_ID", "PIPELINE_FAILPOINTS", "AWS_ENDPOINT_URL", "STRIPE_API_KEY"):
-        env.pop(name, None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "extractor", "run-pipeline", "--days", DAYS, "--run-id", RUN_ID],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = child_env(
+        lake,
+        mock.url,
+        clear=("RUN_ID", "PIPELINE_FAILPOINTS", "AWS_ENDPOINT_URL", "STRIPE_API_KEY"),
     )
+    return start_cli("run-pipeline", "--days", DAYS, "--run-id", RUN_ID, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,9 @@ pipeline wrote and rendered in headless Chromium (`make chromium` installs it)."
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from html import escape
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import pytest
 from extractor.report import _table
 from extractor.streams import ENTITY_NAMES
 from tests.dbt.lake_queries import gold, rows, silver
-from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
+from tests.support.cli import run_cli
+from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,24 +24,6 @@ NOW = "2026-02-01T00:00:00Z"
 RUN_ID = "reportrun"
 GOLD = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
 ENTITIES = ENTITY_NAMES
-
-
-def cli(lake: Path, mock_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "STRIPE_API_BASE": mock_url,
-        "LAKE_ROOT": str(lake),
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-    }
-    env.pop("RUN_ID", None)
-    return subprocess.run(
-        [sys.executable, "-m", "extractor", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +36,14 @@ def mock(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, mock: ServerProcess) -> Path:
     root = tmp_path_factory.mktemp("report") / "lake"
-    result = cli(root, mock.url, "run-pipeline", "--days", "2", "--run-id", RUN_ID)
+    result = run_cli("run-pipeline", "--days", "2", "--run-id", RUN_ID, lake=root, api=mock.url)
     assert result.returncode == 0, result.stderr[-4000:]
     return root
 
 
 @pytest.fixture(scope="module")
 def report(lake: Path, mock: ServerProcess) -> Path:
-    result = cli(lake, mock.url, "report")
+    result = run_cli("report", lake=lake, api=mock.url)
     assert result.returncode == 0, result.stderr[-3000:]
     path = lake / "_state" / "reports" / f"run_{RUN_ID}.html"
     assert result.stdout.strip() == str(path)
@@ -170,16 +151,16 @@ def test_chromium_renders_the_charts_and_tables(report: Path, tmp_path: Path) ->
 
 def test_explicit_run_id_and_output(lake: Path, mock: ServerProcess, tmp_path: Path) -> None:
     out = tmp_path / "nested" / "r.html"
-    result = cli(lake, mock.url, "report", "--run-id", RUN_ID, "--out", str(out))
+    result = run_cli("report", "--run-id", RUN_ID, "--out", str(out), lake=lake, api=mock.url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out) and f"run {RUN_ID}" in out.read_text()
-    missing = cli(lake, mock.url, "report", "--run-id", "nosuchrun")
+    missing = run_cli("report", "--run-id", "nosuchrun", lake=lake, api=mock.url)
     assert missing.returncode == 1
     assert "no manifest for run nosuchrun" in missing.stderr
 
 
 def test_no_manifest_yet_is_a_one_line_error(tmp_path: Path) -> None:
-    result = cli(tmp_path / "empty", "http://127.0.0.1:9", "report")
+    result = run_cli("report", lake=tmp_path / "empty", api="http://127.0.0.1:9")
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -191,7 +172,7 @@ def test_manifest_without_warehouse_is_a_one_line_error(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     (lake / "_state" / "manifests").mkdir(parents=True)
     (lake / "_state" / "manifests" / "run_x1.json").write_text('{"run_id": "x1"}')
-    result = cli(lake, "http://127.0.0.1:9", "report")
+    result = run_cli("report", lake=lake, api="http://127.0.0.1:9")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "no warehouse at" in result.stderr
     assert "run `payments-pipeline run-pipeline` first" in result.stderr

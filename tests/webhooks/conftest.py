@@ -4,7 +4,6 @@ signed Stripe-shaped bodies, and the real `run-webhooks` server on a free loopba
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from flask.testing import FlaskClient
 
 from extractor.lake.layout import WEBHOOK_ENTITY, bronze_entity
 from extractor.lake.storage import LocalStorage
+from tests.support.cli import cli_command
 from tests.support.servers import REPO_ROOT, ServerProcess, free_port, start_server
 from webhook_app.app import create_app
 
@@ -79,8 +79,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 def run_webhooks_cmd(*extra: str) -> list[str]:
-    # `python -m extractor` is the same entry point as the `payments-pipeline` script.
-    return [sys.executable, "-m", "extractor", "run-webhooks", *extra]
+    return cli_command("run-webhooks", *extra)
 
 
 def server_env(lake_root: str, secret: str | None = SECRET, **extra: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ rpt_webhook_reconciliation must mark every delivered event `matched` and every d
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from extractor.settings import Settings
 from extractor.transform.dbt import warehouse_path
 from extractor.transform.warehouse import connect
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
+from tests.support.cli import child_env, run_cli
 from tests.support.servers import REPO_ROOT, start_mock_api
 from tests.webhooks.conftest import SECRET
 
@@ -37,9 +37,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
     mock = start_mock_api({"MOCK_NOW": str(NOW)}, tmp_path / "mock")
     receiver = start_webhook_server(lake_root)
-    env = {**os.environ, "LAKE_ROOT": lake_root, "STRIPE_API_BASE": mock.url}
-    env.update(STRIPE_RATE_LIMIT_RPS="1000", STRIPE_WEBHOOK_SECRET=SECRET)
-    env.pop("RUN_ID", None)
+    env = child_env(lake_root, mock.url, STRIPE_WEBHOOK_SECRET=SECRET)
     try:
         sent = run(
             [
@@ -70,10 +68,7 @@ def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
         summary = json.loads(sent.stdout.strip().splitlines()[-1])
         assert summary["duplicated"] > 0 and summary["dropped"] > 0
 
-        pipeline = run(
-            [sys.executable, "-m", "extractor", "run-pipeline", "--days", "3", "--run-id", "rec"],
-            env,
-        )
+        pipeline = run_cli("run-pipeline", "--days", "3", "--run-id", "rec", env=env)
     finally:
         mock.stop()
     assert pipeline.returncode == 0, pipeline.stderr[-4000:]

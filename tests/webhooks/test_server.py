@@ -18,13 +18,13 @@ from extractor.lake.layout import WEBHOOK_ENTITY, bronze_entity
 from extractor.lake.storage import Storage, storage_for
 from extractor.settings import Settings
 from mock_api.dataset import Dataset, MockConfig
+from tests.support.cli import run_cli
 from tests.support.servers import REPO_ROOT
 from tests.webhooks.conftest import (
     OTHER_SECRET,
     SECRET,
     body_of,
     make_event,
-    run_webhooks_cmd,
     server_env,
 )
 from webhook_app.signature import sign_header
@@ -83,12 +83,12 @@ def test_three_concurrent_duplicates_store_one_object(start_webhook_server, lake
 
 
 def test_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
-    result = subprocess.run(
-        run_webhooks_cmd("--port", "1"),
-        cwd=REPO_ROOT,
+    # Exactly server_env, nothing inherited: no secret can come from this process's env.
+    result = run_cli(
+        "run-webhooks",
+        "--port",
+        "1",
         env=server_env(str(tmp_path / "lake"), secret=None),
-        capture_output=True,
-        text=True,
         timeout=30,
     )
     assert result.returncode == 2

@@ -224,20 +224,19 @@ def test_the_servers_queue_warnings_go_through_the_throttle(tmp_path: Path) -> N
 
 @pytest.mark.integration
 def test_a_port_in_use_is_refused_with_a_message(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.support.servers import REPO_ROOT
-    from tests.webhooks.conftest import run_webhooks_cmd, server_env
+    from tests.support.cli import run_cli
+    from tests.webhooks.conftest import server_env
 
     taken = listen("127.0.0.1", 0)
     try:
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            run_webhooks_cmd("--port", str(port), "--workers", "2"),
-            cwd=REPO_ROOT,
+        result = run_cli(
+            "run-webhooks",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
             env={**os.environ, **server_env(str(tmp_path / "lake"))},
-            capture_output=True,
-            text=True,
             timeout=30,
         )
     finally:

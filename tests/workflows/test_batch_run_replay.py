@@ -10,7 +10,6 @@ back, and the quality gate passes. Also checks every workflow's action pins and 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -22,6 +21,7 @@ import pytest
 import yaml
 
 from extractor.streams import ENTITY_NAMES
+from tests.support.cli import child_env
 from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -145,14 +145,7 @@ def test_two_scheduled_runs_carry_the_watermarks_over_the_cache(tmp_path: Path) 
 def run(command: list[str], workdir: Path, mock: ServerProcess) -> subprocess.CompletedProcess:
     """The workflow's step, as a runner would: relative LAKE_ROOT inside its own checkout."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "LAKE_ROOT": str(workdir / "_lake"),
-        "STRIPE_API_BASE": mock.url,
-        "STRIPE_RATE_LIMIT_RPS": "1000",
-        "SAFETY_WINDOW_SECONDS": str(SAFETY_WINDOW),
-    }
-    env.pop("RUN_ID", None)
+    env = child_env(workdir / "_lake", mock.url, SAFETY_WINDOW_SECONDS=str(SAFETY_WINDOW))
     return subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
     )
