@@ -77,6 +77,9 @@ def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
     )
 
 
+S3_ENV_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
+
+
 def connect(
     path: Path, storage: Storage, settings: Settings, read_only: bool = True
 ) -> duckdb.DuckDBPyConnection:
@@ -84,9 +87,15 @@ def connect(
     httpfs and the bucket's secret."""
     if storage.local_path is not None:
         con = duckdb.connect(str(path), read_only=read_only)
+        # No extension can be loaded behind our back (httpfs would read AWS_* into settings).
+        con.execute("set autoload_known_extensions = false")
     else:
         con = connect_with_httpfs(str(path), read_only=read_only)
         con.execute(s3_secret_sql(settings, dict(os.environ)))
+        # httpfs also copies AWS_* from the environment into its legacy s3_* settings, which
+        # duckdb_settings() shows in clear text; the secret above is what reads the lake.
+        for name in S3_ENV_SETTINGS:
+            con.execute(f"set {name} = ''")
     if read_only:
         # A reader cannot loosen what it may see or do (unredacted secrets, extensions).
         con.execute("set lock_configuration = true")
