@@ -5,8 +5,10 @@
 Why: dbt-duckdb adds its own work around the SQL (process start, manifest parse, a table in
 the warehouse file before each Parquet COPY, a view after it, and the data tests). This puts
 a number on that overhead by running the same SQL as one plain `duckdb` script in one process
-(`bench/duckdb_baseline.sql`, same `read_json(... columns={...})`, same dedup, same Parquet
-writes with `PARTITION_BY (dt)`), on the same lake, in the same invocation.
+(same `read_json(... columns={...})`, same dedup, same Parquet writes with `PARTITION_BY (dt)`),
+on the same lake, in the same invocation. The script is generated before the runs from `dbt
+compile` of the measured project (`bench/baseline_sql.py`, into `<work-dir>/duckdb_baseline.sql`),
+so it is always the SQL the models run.
 
 The lake is synthetic but shaped like the extractor's: 3,000 charges rendered by the mock
 (`mock_api.dataset`) are templates for N charges varying id, amount, currency, status,
@@ -17,7 +19,7 @@ reused.
 
 dbt runs on a copy of the repo's dbt files as committed at HEAD (`git archive`, recorded in the
 JSON), so edits in progress in the working tree cannot change the project between runs;
-`--project-dir` measures another project. The baseline holds the SQL of that project's models.
+`--project-dir` measures another project. The baseline is compiled from that same project.
 
 Each measured command runs in a fresh wrapper process that reports its child's wall time and
 peak RSS (`getrusage(RUSAGE_CHILDREN).ru_maxrss`). Per run: `dbt build` on an empty
@@ -38,7 +40,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from string import Template
 from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,8 +52,7 @@ from extractor.streams import ENTITY_NAMES  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-BASELINE_SQL = REPO / "bench" / "duckdb_baseline.sql"
-SEED_CSV = REPO / "dbt_project" / "seeds" / "currency_exponents.csv"
+BASELINE_GENERATOR = REPO / "bench" / "baseline_sql.py"
 DAY = 86_400
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 SPAN_DAYS = 30
@@ -304,12 +304,19 @@ def dir_bytes(folder: Path) -> int:
 # ---------------------------------------------------------------------------- the baseline
 
 
-def baseline_statements(lake: Path, out: Path) -> list[tuple[str, str]]:
-    """(step name, SQL) from bench/duckdb_baseline.sql with the paths filled in."""
-    # safe_substitute: JSON paths such as '$.id' are not placeholders.
-    text = Template(BASELINE_SQL.read_text()).safe_substitute(
-        lake=str(lake), out=str(out), seed=str(SEED_CSV)
-    )
+def generate_baseline(lake: Path, out: Path, work: Path, project: Path) -> Path:
+    """The baseline script for `project` on `lake`, writing under `out` (bench/baseline_sql.py:
+    `dbt compile`, in its own process; not measured)."""
+    sql = work / "duckdb_baseline.sql"
+    command = [sys.executable, str(BASELINE_GENERATOR), "--lake", str(lake), "--out", str(out)]
+    command += ["--sql", str(sql), "--project-dir", str(project), "--work-dir", str(work)]
+    subprocess.run(command, env=dbt_env(lake), cwd=REPO, check=True)
+    return sql
+
+
+def baseline_statements(sql: Path) -> list[tuple[str, str]]:
+    """(step name, SQL) from the generated script: a step starts at its `-- step:` line."""
+    text = sql.read_text()
     steps = []
     for chunk in re.split(r"^-- step: ", text, flags=re.MULTILINE)[1:]:
         name, sql = chunk.split("\n", 1)
@@ -317,13 +324,16 @@ def baseline_statements(lake: Path, out: Path) -> list[tuple[str, str]]:
     return steps
 
 
-def run_baseline(lake: Path, out: Path) -> None:
+def run_baseline(sql: Path) -> None:
     """The whole Silver and Gold build as one DuckDB script in this process."""
-    for folder in ("silver/source=stripe", "gold"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
+    steps = baseline_statements(sql)
+    # DuckDB creates a partitioned write's folder but not its parents.
+    for _, statement in steps:
+        for folder in re.findall(r"^\) to '([^']+)'", statement, flags=re.MULTILINE):
+            Path(folder).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("set partitioned_write_max_open_files = 10000")
-    for name, sql in baseline_statements(lake, out):
+    for name, sql in steps:
         started = time.perf_counter()
         con.execute(sql)
         step = {"step": name, "seconds": round(time.perf_counter() - started, 3)}
@@ -420,7 +430,13 @@ def baseline_steps(log: Path) -> dict[str, float]:
 
 
 def one_round(
-    lake: Path, base_out: Path, work: Path, project: Path, index: int, with_run: bool = True
+    lake: Path,
+    base_out: Path,
+    baseline_sql: Path,
+    work: Path,
+    project: Path,
+    index: int,
+    with_run: bool = True,
 ) -> dict[str, dict]:
     """dbt build (empty outputs), dbt run (same warehouse), baseline (own folder)."""
     env = dbt_env(lake)
@@ -436,7 +452,7 @@ def one_round(
         run["node_seconds"] = node_seconds(work)
         rounds["dbt run"] = run
     shutil.rmtree(base_out, ignore_errors=True)
-    command = [sys.executable, __file__, "--baseline-only", str(lake), str(base_out)]
+    command = [sys.executable, __file__, "--baseline-only", str(baseline_sql)]
     base_log = logs / f"baseline-{index}.log"
     baseline = measure(command, env, base_log)
     baseline["step_seconds"] = baseline_steps(base_log)
@@ -539,14 +555,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, help="DuckDB threads for dbt (DUCKDB_THREADS)")
     parser.add_argument("--name", default="dbt", help="table rows go to bench/results/NAME.json")
-    parser.add_argument("--baseline-only", nargs=2, metavar=("LAKE", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-only", type=Path, metavar="SQL", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
     if args.baseline_only:
-        run_baseline(Path(args.baseline_only[0]), Path(args.baseline_only[1]))
+        run_baseline(args.baseline_only)
         return
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -566,9 +582,12 @@ def main() -> None:
     # Untimed: a first parse fills dbt's partial-parse cache, as on any machine that ran dbt.
     reset(lake, ("silver", "gold", "_state"))
     subprocess.run(dbt_command("parse", work, project), env=dbt_env(lake), cwd=REPO, check=True)
+    baseline_sql = generate_baseline(lake, base_out, work, project)
     rounds = []
     for index in range(args.runs):
-        rounds.append(one_round(lake, base_out, work, project, index, not args.no_dbt_run))
+        rounds.append(
+            one_round(lake, base_out, baseline_sql, work, project, index, not args.no_dbt_run)
+        )
         print(f"run {index + 1}: " + json.dumps(rounds[-1]), flush=True)
     rows = row_counts(lake)
     baseline_rows = row_counts(base_out)

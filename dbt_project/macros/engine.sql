@@ -2,33 +2,72 @@
    each has a DuckDB and a Spark implementation picked by adapter.dispatch. The DuckDB
    bodies are the SQL the models held before, so DuckDB output is unchanged. #}
 
-{# Bronze: a source() relation as rows of the envelope (DESIGN §3). #}
-{% macro bronze(source_relation) -%}
-  {{ return(adapter.dispatch('bronze')(source_relation)) }}
+{# Bronze: a source() relation as rows of the envelope (DESIGN §3). `members`: the top-level
+   members of `data` the caller reads (default: found in the model's code, see
+   bronze_object_members). #}
+{% macro bronze(source_relation, members=none) -%}
+  {{ return(adapter.dispatch('bronze')(source_relation, members)) }}
 {%- endmacro %}
 
-{# DuckDB: the source renders as read_json(..., columns=...) from its external_location,
-   whose `data` is JSON. Read that way, every line's whole object is copied out as JSON
-   text, and at 1M charges that copy cost 10x the time and 40% more memory than reading
-   only the members the model uses (docs/benchmarks.md). So `data` is read as a STRUCT of
-   those top-level members, each still JSON (bronze_object_type), and the json_* macros
-   below address a member, then the rest of the path inside it. A unit test's fixture
-   (plain JSON rows instead of read_json) is converted to the same STRUCT. #}
-{% macro duckdb__bronze(source_relation) -%}
-  {%- set reader = source_relation | string -%}
-  {%- set json_data = "'data': 'JSON'" -%}
-  {%- if not bronze_object_members() -%}
-    {{ return(reader) }}
-  {%- elif json_data in reader -%}
-    {{ return(reader.replace(json_data, "'data': '" ~ bronze_object_type() ~ "'")) }}
+{# DuckDB: read_json over the entity's Bronze glob with explicit columns (no schema
+   inference on the hot path, DESIGN §2). Read as JSON, every line's whole object would be
+   copied out as JSON text, and at 1M charges that copy cost 10x the time and 40% more
+   memory than reading only the members the model uses (docs/benchmarks.md). So `data` is
+   read as a STRUCT of those top-level members, each still JSON (bronze_object_type), and the
+   json_* macros below address a member, then the rest of the path inside it. A unit test's
+   fixture (a CTE of plain JSON rows) is converted to the same STRUCT. #}
+{% macro duckdb__bronze(source_relation, members=none) -%}
+  {%- set members = bronze_object_members() if members is none else members -%}
+  {%- if not source_relation.is_cte -%}
+    {{ return(duckdb__bronze_reader(source_relation.identifier, bronze_glob(source_relation.identifier), members)) }}
+  {%- elif not members -%}
+    {{ return(source_relation | string) }}
   {%- endif -%}
-  {{ return("(select * replace (json_transform(data, '" ~ bronze_object_shape() ~ "') as data) from "
-            ~ reader ~ ")") }}
+  {{ return("(select * replace (json_transform(data, '" ~ bronze_object_shape(members) ~ "') as data) from "
+            ~ source_relation ~ ")") }}
+{%- endmacro %}
+
+{# read_json of an entity's Bronze files (`globs`: one glob or a list) with the envelope as
+   `columns=`: JSONL for batch parts, whole (often pretty-printed) documents for captures. #}
+{% macro duckdb__bronze_reader(entity, globs, members) -%}
+  {%- set types = {'string': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'bigint': 'BIGINT', 'json': bronze_object_type(members)} -%}
+  {%- set columns = [] -%}
+  {%- for column in bronze_envelope(entity) -%}
+    {% do columns.append("'" ~ column.name ~ "': '" ~ types[column.type] ~ "'") %}
+  {%- endfor -%}
+  {%- if globs is string -%}
+    {%- set files = "'" ~ globs ~ "'" -%}
+  {%- else -%}
+    {%- set files = "['" ~ globs | join("', '") ~ "']" -%}
+  {%- endif -%}
+  {%- set format = 'auto' if is_capture_entity(entity) else 'newline_delimited' -%}
+  {{ return("read_json(" ~ files ~ ", format='" ~ format ~ "', columns={" ~ columns | join(', ') ~ "})") }}
+{%- endmacro %}
+
+{# An entity's envelope with no rows (same columns and types as reading it), for a model
+   whose Bronze is optional or an incremental build with nothing new. #}
+{% macro bronze_placeholder(entity, members=none) -%}
+    select
+    {%- for column in bronze_envelope(entity) %}
+        cast(null as {{ bronze_sql_type(column.type, members) }}) as {{ column.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    where false
+{%- endmacro %}
+
+{# An envelope column's logical type as the engine's SQL type. #}
+{% macro bronze_sql_type(logical_type, members=none) -%}
+  {%- if logical_type == 'json' -%}
+    {{ return(type_bronze_object(members)) }}
+  {%- elif logical_type == 'string' -%}
+    {{ return(dbt.type_string()) }}
+  {%- endif -%}
+  {{ return(logical_type) }}
 {%- endmacro %}
 
 {# The top-level members of `data` the model being compiled reads: every '$.member…'
    path written in it, plus `deleted` when it calls is_tombstone. A member missing here
-   is a loud binder error ("Could not find key"), never a silent null. #}
+   is a loud binder error ("Could not find key"), never a silent null. Staging models pass
+   their members instead (bronze_members_in), found in their rendered columns. #}
 {% macro bronze_object_members() -%}
   {%- if model is not defined or not model.raw_code -%}
     {{ return([]) }}  {#- source freshness: only `_loaded_at` is read #}
@@ -40,23 +79,33 @@
   {{ return(members | unique | sort | list) }}
 {%- endmacro %}
 
+{# The members of `data` that rendered SQL reads: on DuckDB every json_* macro renders
+   `data."member"` (duckdb__bronze_member), so macros called for the columns (shared event
+   columns, tombstones) count too. Spark reads `data` as text and needs no list. #}
+{% macro bronze_members_in(rendered_sql) -%}
+  {%- set members = modules.re.findall('\\bdata\\."([A-Za-z_][A-Za-z0-9_]*)"', rendered_sql) -%}
+  {{ return(members | unique | sort | list) }}
+{%- endmacro %}
+
 {# Bronze `data` as DuckDB reads it for this model: STRUCT("member" JSON, …), or JSON
    where the node reads no member (source freshness). #}
-{% macro bronze_object_type() -%}
-  {%- if not bronze_object_members() -%}
+{% macro bronze_object_type(members=none) -%}
+  {%- set members = bronze_object_members() if members is none else members -%}
+  {%- if not members -%}
     {{ return('JSON') }}
   {%- endif -%}
   {%- set fields = [] -%}
-  {%- for member in bronze_object_members() -%}
+  {%- for member in members -%}
     {%- do fields.append('"' ~ member ~ '" JSON') -%}
   {%- endfor -%}
   {{ return('STRUCT(' ~ fields | join(', ') ~ ')') }}
 {%- endmacro %}
 
 {# The same shape as json_transform wants it: {"member": "JSON", …}. #}
-{% macro bronze_object_shape() -%}
+{% macro bronze_object_shape(members=none) -%}
+  {%- set members = bronze_object_members() if members is none else members -%}
   {%- set fields = [] -%}
-  {%- for member in bronze_object_members() -%}
+  {%- for member in members -%}
     {%- do fields.append('"' ~ member ~ '": "JSON"') -%}
   {%- endfor -%}
   {{ return('{' ~ fields | join(', ') ~ '}') }}
@@ -64,16 +113,16 @@
 
 {# `data` as an empty placeholder's column type: the model's STRUCT on DuckDB, JSON text
    on Spark (which reads `data` as a string). #}
-{% macro type_bronze_object() -%}
-  {{ return(adapter.dispatch('type_bronze_object')()) }}
+{% macro type_bronze_object(members=none) -%}
+  {{ return(adapter.dispatch('type_bronze_object')(members)) }}
 {%- endmacro %}
 
-{% macro duckdb__type_bronze_object() -%}
-  {{ return(bronze_object_type()) }}
+{% macro duckdb__type_bronze_object(members=none) -%}
+  {{ return(bronze_object_type(members)) }}
 {%- endmacro %}
 
-{% macro spark__type_bronze_object() -%}
-  string
+{% macro spark__type_bronze_object(members=none) -%}
+  {{ return('string') }}
 {%- endmacro %}
 
 {# A '$.member.rest' path on the STRUCT: the member, then '$.rest' (or '$') inside it. The
@@ -85,33 +134,32 @@
 
 {# Spark: parse each line with an explicit schema (no inference). `data` is read as a
    string: Spark keeps a nested object as its JSON text. Webhook captures are whole
-   (often pretty-printed) documents, so they are read one file per row. #}
-{% macro spark__bronze(source_relation) -%}
+   (often pretty-printed) documents, so they are read one file per row. Timestamps are
+   parsed as instants and kept as UTC wall time like DuckDB's TIMESTAMP. #}
+{% macro spark__bronze(source_relation, members=none) -%}
   {%- set entity = source_relation.identifier -%}
-  {%- set folder = spark_lake_root() ~ '/bronze/source=stripe/entity=' ~ entity -%}
-  {%- set received = '_received_at timestamp_ltz, ' if entity == 'webhook_events' else '' -%}
-  {%- set schema = '_run_id string, _loaded_at timestamp_ltz, ' ~ received
-      ~ '_observed_at bigint, _source string, _event_id string, _event_type string, data string' -%}
+  {%- set types = {'string': 'string', 'timestamp': 'timestamp_ltz', 'bigint': 'bigint', 'json': 'string'} -%}
+  {%- set fields = [] -%}
+  {%- for column in bronze_envelope(entity) -%}
+    {% do fields.append(column.name ~ ' ' ~ types[column.type]) %}
+  {%- endfor -%}
+  {%- set schema = fields | join(', ') -%}
   (
     select
-        line._run_id,
-        -- Parsed as an instant, kept as UTC wall time like DuckDB's TIMESTAMP.
-        cast(line._loaded_at as timestamp) as _loaded_at,
-        {% if received -%}
-        cast(line._received_at as timestamp) as _received_at,
-        {% endif -%}
-        line._observed_at,
-        line._source,
-        line._event_id,
-        line._event_type,
-        line.data
+        {%- for column in bronze_envelope(entity) %}
+        {% if column.type == 'timestamp' -%}
+        cast(line.{{ column.name }} as timestamp) as {{ column.name }}
+        {%- else -%}
+        line.{{ column.name }}
+        {%- endif %}{{ ',' if not loop.last }}
+        {%- endfor %}
     from (
-        {% if entity == 'webhook_events' -%}
+        {% if is_capture_entity(entity) -%}
         select from_json(cast(content as string), '{{ schema }}') as line
-        from binaryFile.`{{ folder }}/dt=*/*.json`
+        from binaryFile.`{{ bronze_glob(entity, root=spark_lake_root()) }}`
         {%- else -%}
         select from_json(value, '{{ schema }}') as line
-        from text.`{{ folder }}/dt=*/run_id=*/part-*.jsonl*`
+        from text.`{{ bronze_glob(entity, root=spark_lake_root()) }}`
         {%- endif %}
     )
   ) as bronze_{{ entity }}

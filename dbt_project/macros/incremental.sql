@@ -33,7 +33,7 @@
   {%- for run_id in ids -%}
     {%- set run_id = run_id | string | trim -%}
     {%- if run_id -%}
-      {%- if not modules.re.fullmatch('[A-Za-z0-9][A-Za-z0-9_.-]{0,127}', run_id) -%}
+      {%- if not modules.re.fullmatch(run_id_pattern(), run_id) -%}
         {% do exceptions.raise_compiler_error("bronze_run_ids: not a run id: " ~ run_id) %}
       {%- endif -%}
       {% do cleaned.append(run_id) %}
@@ -44,7 +44,7 @@
 
 {# A staging model's Silver Parquet files. #}
 {% macro silver_files(model_name) -%}
-  {{ lake_location(model_name, lake_root()) }}/*/*.parquet
+  {{ lake_table_files(model_name, lake_root()) }}
 {%- endmacro %}
 
 {# True when this staging model folds new runs into existing Silver (at parse time the
@@ -57,21 +57,12 @@
   {{ return(lake_files_exist(silver_files(this.identifier))) }}
 {%- endmacro %}
 
-{# The columns every batch Bronze line has (DESIGN §3), as read_json's `columns=` map;
-   `data` typed as duckdb__bronze reads it. #}
-{% macro bronze_columns() -%}
-  {'_run_id': 'VARCHAR', '_loaded_at': 'TIMESTAMP', '_observed_at': 'BIGINT',
-  '_source': 'VARCHAR', '_event_id': 'VARCHAR', '_event_type': 'VARCHAR',
-  'data': '{{ bronze_object_type() }}'}
-{%- endmacro %}
-
 {# The globs of the given runs' Bronze parts of one entity, leaving out runs that wrote no
    part for it (read_json fails on a glob that matches nothing). One query for all runs. #}
 {% macro bronze_run_globs(entity, run_ids) -%}
-  {%- set folder = lake_root() ~ '/bronze/source=stripe/entity=' ~ entity -%}
   {%- set globs = [] -%}
   {%- for run_id in run_ids -%}
-    {% do globs.append(folder ~ '/dt=*/run_id=' ~ run_id ~ '/part-*.jsonl*') %}
+    {% do globs.append(bronze_glob(entity, run_id)) %}
   {%- endfor -%}
   {%- set found = [] -%}
   {%- if globs and execute -%}
@@ -90,31 +81,17 @@
 {%- endmacro %}
 
 {# Only the given runs' Bronze parts of one entity, as a relation with the source's columns
-   (empty when none of the runs wrote a part for it). #}
-{% macro bronze_runs(entity, run_ids) -%}
+   (empty when none of the runs wrote a part for it). `members` as for bronze(). #}
+{% macro bronze_runs(entity, run_ids, members=none) -%}
   {%- set found = bronze_run_globs(entity, run_ids) -%}
-  {%- if found -%}
   (
+    {% if found -%}
     select *
-    from read_json(
-        [{%- for pattern in found -%}'{{ pattern }}'{{ ', ' if not loop.last }}{%- endfor -%}],
-        format = 'newline_delimited',
-        columns = {{ bronze_columns() }}
-    )
+    from {{ duckdb__bronze_reader(entity, found, bronze_object_members() if members is none else members) }}
+    {%- else -%}
+    {{ bronze_placeholder(entity, members) }}
+    {%- endif %}
   ) as bronze_{{ entity }}_new
-  {%- else -%}
-  (
-    select
-        cast(null as varchar) as _run_id,
-        cast(null as timestamp) as _loaded_at,
-        cast(null as bigint) as _observed_at,
-        cast(null as varchar) as _source,
-        cast(null as varchar) as _event_id,
-        cast(null as varchar) as _event_type,
-        cast(null as {{ bronze_object_type() }}) as data
-    where false
-  ) as bronze_{{ entity }}_new
-  {%- endif -%}
 {%- endmacro %}
 
 {# The sources' freshness query (`loaded_at_query`): the newest `_loaded_at`. After an
@@ -132,11 +109,11 @@
 
 {# What a staging model reads from Bronze: the new runs only when it is incremental, else
    the whole source. `source()` is called in both cases so dbt records the dependency. #}
-{% macro bronze_for_model(source_relation, incremental) -%}
+{% macro bronze_for_model(source_relation, incremental, members=none) -%}
   {%- if incremental -%}
-    {{ bronze_runs(source_relation.identifier, bronze_run_ids()) }}
+    {{ bronze_runs(source_relation.identifier, bronze_run_ids(), members) }}
   {%- else -%}
-    {{ bronze(source_relation) }}
+    {{ bronze(source_relation, members) }}
   {%- endif -%}
 {%- endmacro %}
 

@@ -1,16 +1,70 @@
-{# Where each layer's Parquet lives in the lake (DESIGN §3). #}
+{# The lake layout (DESIGN §3). Its constants are the var `lake_layout` in dbt_project.yml;
+   these macros are the only dbt code that turns them into paths, globs and the Bronze
+   envelope, so models, tests and the other macros never spell a folder name. #}
+
+{# The layout constants (dbt_project.yml, var `lake_layout`). #}
+{% macro lake_layout() -%}
+  {{ return(var('lake_layout')) }}
+{%- endmacro %}
+
+{# Where the lake is: LAKE_ROOT without a trailing slash (a local path or s3://…). #}
 {% macro lake_root() -%}
   {{ env_var('LAKE_ROOT', './_local_data').rstrip('/') }}
+{%- endmacro %}
+
+{# A run id as the extractor writes it: validated before it goes into a glob. #}
+{% macro run_id_pattern() -%}
+  {{ return(lake_layout().run_id_pattern) }}
+{%- endmacro %}
+
+{# The entity whose Bronze is webhook captures (one file per event) rather than batch runs. #}
+{% macro is_capture_entity(entity) -%}
+  {{ return(entity == lake_layout().capture_entity) }}
+{%- endmacro %}
+
+{# An entity's Bronze folder under `root` (default: the lake root). #}
+{% macro bronze_folder(entity, root=none) -%}
+  {%- set layout = lake_layout() -%}
+  {{ return((root or lake_root()) ~ '/' ~ layout.bronze ~ '/' ~ layout.entity_key ~ '=' ~ entity) }}
+{%- endmacro %}
+
+{# The glob of an entity's Bronze files: every run's batch parts (or one run's, `run_id`),
+   or for the capture entity its webhook captures (they have no runs). #}
+{% macro bronze_glob(entity, run_id='*', root=none) -%}
+  {%- set layout = lake_layout() -%}
+  {%- set partitions = bronze_folder(entity, root) ~ '/' ~ layout.partition_key ~ '=*/' -%}
+  {%- if is_capture_entity(entity) -%}
+    {{ return(partitions ~ layout.capture_file) }}
+  {%- endif -%}
+  {{ return(partitions ~ layout.run_key ~ '=' ~ run_id ~ '/' ~ layout.part_file) }}
+{%- endmacro %}
+
+{# The envelope columns of an entity's Bronze lines, in file order, as {name, type} with a
+   logical type (string, timestamp, bigint, json); captures have `_received_at` too. #}
+{% macro bronze_envelope(entity) -%}
+  {%- set columns = [] -%}
+  {%- for column in lake_layout().envelope -%}
+    {%- if is_capture_entity(entity) or not column.captures_only -%}
+      {% do columns.append(column) %}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(columns) }}
 {%- endmacro %}
 
 {# A model's folder: a staging model `stg_stripe__<entity>` lands in Silver under its
    entity, any other model in Gold under its own name. Both engines write here. #}
 {% macro lake_location(name, root) -%}
+  {%- set layout = lake_layout() -%}
   {%- if name.startswith('stg_stripe__') -%}
-    {{ root }}/silver/source=stripe/entity={{ name[12:] }}
+    {{ root }}/{{ layout.silver }}/{{ layout.entity_key }}={{ name[12:] }}
   {%- else -%}
-    {{ root }}/gold/model={{ name }}
+    {{ root }}/{{ layout.gold }}/{{ layout.model_key }}={{ name }}
   {%- endif -%}
+{%- endmacro %}
+
+{# The Parquet files of a model's folder (one dt= level, as both engines write them). #}
+{% macro lake_table_files(name, root) -%}
+  {{ lake_location(name, root) }}/{{ lake_layout().table_files }}
 {%- endmacro %}
 
 {# Overrides dbt-duckdb's default so folders in dbt_project.yml set only the format and the
@@ -46,7 +100,8 @@
    names only, binaryFile reads no content for a count) and match the paths with LIKE. #}
 {% macro spark__lake_files_exist(glob_pattern) -%}
   {%- set root = lake_root() -%}
-  {%- if not glob_pattern.startswith(root ~ '/bronze/') -%}
+  {%- set bronze = lake_layout().bronze -%}
+  {%- if not glob_pattern.startswith(root ~ '/' ~ bronze ~ '/') -%}
     {% do exceptions.raise_compiler_error("lake_files_exist on Spark looks under Bronze only: " ~ glob_pattern) %}
   {%- endif -%}
   {%- set tail = glob_pattern[root | length:] -%}
@@ -54,7 +109,7 @@
     create or replace temporary view lake_bronze_files
     using binaryFile
     options (
-        path '{{ spark_lake_root() }}/bronze',
+        path '{{ spark_lake_root() }}/{{ bronze }}',
         recursiveFileLookup 'true',
         pathGlobFilter '{{ tail.split('/')[-1] }}'
     )

@@ -40,3 +40,115 @@
 {% macro is_tombstone() -%}
   (coalesce({{ json_cast('$.deleted', 'boolean') }}, false) or coalesce(_event_type like '%.deleted', false))
 {%- endmacro %}
+
+{# A whole staging model from its column list (ADR 0012): the model is
+   `{% call staging_model('<entity>', '<key>') %} <typed columns of data> {% endcall %}`, and
+   this writes the part every staging model shares, so fifteen entities do not mean fifteen
+   copies of it. The compiled SQL keeps the named CTEs source -> renamed -> deduped -> final
+   (plus with_deletion for `tombstones`), ending `select * from final`.
+   - source: the entity's Bronze; only the new runs when incremental (ADR 0040). Webhook
+     captures (the capture entity) are optional and always rebuilt in full.
+   - renamed: the caller's columns, then the envelope columns the de-duplication orders by.
+   - with_deletion (`tombstones`): any tombstone marks the object deleted, for good.
+   - deduped: one row per `key`, the latest version (latest_version); incremental builds
+     merge the object's Silver row in first (silver_versions).
+   - final: without the load-only tie-breaks, plus `dt` (the created date). `_source` stays
+     for the incremental merge; captures, never merged, drop it too. #}
+{% macro staging_model(entity, key, tombstones=false) -%}
+  {%- set captures = is_capture_entity(entity) -%}
+  {%- set incremental = false if captures else silver_is_incremental() -%}
+  {%- set columns = caller() | trim -%}
+  {%- if tombstones -%}
+    {%- set columns = columns ~ ",\n        " ~ is_tombstone() ~ " as is_tombstone,\n        case when "
+        ~ is_tombstone() ~ " then _observed_at end as tombstone_epoch" -%}
+  {%- endif -%}
+  {%- set members = bronze_members_in(columns) -%}
+  {%- set relation = source('stripe', entity) -%}
+  {%- set dropped = (['_source'] if captures else []) + ['_loaded_at', '_event_id'] -%}
+  {%- if tombstones -%}
+    {%- set dropped = dropped + ['is_tombstone', 'tombstone_epoch', 'deleted_epoch'] -%}
+  {%- endif -%}
+with source as (
+
+    {% if not captures or lake_files_exist(bronze_glob(entity)) -%}
+    select * from {{ bronze_for_model(relation, incremental, members) }}
+    {%- else -%}
+    -- Nothing captured yet: the same columns, no rows.
+    {{ bronze_placeholder(entity, members) }}
+    {%- endif %}
+
+),
+
+renamed as (
+
+    select
+        {{ columns }},
+        _observed_at,
+        _source,
+        _loaded_at,
+        _event_id
+    from source
+
+),
+{%- if tombstones %}
+
+with_deletion as (
+
+    -- Deletion is final in Stripe: any tombstone marks the object deleted, even if a list
+    -- read observed later than the event (eventual consistency) still showed it.
+    select
+        *,
+        bool_or(is_tombstone) over (partition by {{ key }}) as is_deleted,
+        min(tombstone_epoch) over (partition by {{ key }}) as deleted_epoch
+    {#- Incremental (ADR 0040): a Silver row stands for all earlier versions, its deletion
+        (is_deleted, deleted_at) for their tombstones, so "any tombstone, the first one's
+        time" still covers the object's whole history. #}
+    from {% call silver_versions('renamed', incremental) -%}
+        * exclude (is_deleted, deleted_at, dt),
+        is_deleted as is_tombstone,
+        cast({{ epoch_seconds('deleted_at') }} as bigint) as tombstone_epoch
+    {%- endcall %}
+
+),
+{%- endif %}
+
+deduped as (
+
+    select *
+    from {{ 'with_deletion' if tombstones else silver_versions('renamed', incremental) }}
+    {{ latest_version(key) }}
+
+),
+
+final as (
+
+    select
+        {%- if not captures %}
+        -- `_source` stays: an incremental merge needs it (ADR 0040).
+        {%- endif %}
+        {{ star_except(dropped) }},
+        {%- if tombstones %}
+        {{ epoch_to_timestamp('deleted_epoch') }} as deleted_at,
+        {%- endif %}
+        cast(created_at as date) as dt
+    from deduped
+
+)
+
+select * from final
+{%- endmacro %}
+
+{# The columns of a Stripe event, shared by the batch feed (stg_stripe__events) and the
+   webhook captures (stg_stripe__webhook_events): rpt_webhook_reconciliation joins the two
+   on event_id and compares object_digest, so both must compute them the same way. #}
+{% macro stripe_event_columns() -%}
+        {{ json_text('$.id') }} as event_id,
+        {{ json_text('$.type') }} as event_type,
+        {{ json_text('$.api_version') }} as api_version,
+        {{ json_text('$.data.object.id') }} as object_id,
+        {{ json_text('$.data.object.object') }} as object_type,
+        {{ json_text('$.data.object.status') }} as object_status,
+        -- md5 of the object as the engine's JSON writer minifies it, so whitespace in a
+        -- webhook delivery does not matter.
+        {{ json_digest('$.data.object') }} as object_digest
+{%- endmacro %}

@@ -1,14 +1,4 @@
-{%- set incremental = silver_is_incremental() -%}
-
-with source as (
-
-    select * from {{ bronze_for_model(source('stripe', 'charges'), incremental) }}
-
-),
-
-renamed as (
-
-    select
+{% call staging_model('charges', 'charge_id') -%}
         {{ json_text('$.id') }} as charge_id,
         {{ json_text('$.payment_intent') }} as payment_intent_id,
         {{ json_text('$.customer') }} as customer_id,
@@ -34,31 +24,5 @@ renamed as (
         {{ json_text('$.outcome.type') }} as outcome_type,
         {{ json_text('$.outcome.risk_level') }} as risk_level,
         {{ json_value('$.metadata') }} as metadata,
-        {{ unix_to_timestamp('$.created') }} as created_at,
-        _observed_at,
-        _source,
-        _loaded_at,
-        _event_id
-    from source
-
-),
-
-deduped as (
-
-    select *
-    from {{ silver_versions('renamed', incremental) }}
-    {{ latest_version('charge_id') }}
-
-),
-
-final as (
-
-    select
-        -- `_source` stays: an incremental merge needs it (ADR 0040).
-        {{ star_except(['_loaded_at', '_event_id']) }},
-        cast(created_at as date) as dt
-    from deduped
-
-)
-
-select * from final
+        {{ unix_to_timestamp('$.created') }} as created_at
+{%- endcall %}

@@ -1,14 +1,4 @@
-{%- set incremental = silver_is_incremental() -%}
-
-with source as (
-
-    select * from {{ bronze_for_model(source('stripe', 'invoices'), incremental) }}
-
-),
-
-renamed as (
-
-    select
+{% call staging_model('invoices', 'invoice_id') -%}
         {{ json_text('$.id') }} as invoice_id,
         {{ json_text('$.customer') }} as customer_id,
         {{ json_text('$.charge') }} as charge_id,
@@ -37,31 +27,5 @@ renamed as (
         {{ unix_to_timestamp('$.status_transitions.paid_at') }} as paid_at,
         {{ unix_to_timestamp('$.status_transitions.voided_at') }} as voided_at,
         {{ unix_to_timestamp('$.status_transitions.marked_uncollectible_at') }}
-            as marked_uncollectible_at,
-        _observed_at,
-        _source,
-        _loaded_at,
-        _event_id
-    from source
-
-),
-
-deduped as (
-
-    select *
-    from {{ silver_versions('renamed', incremental) }}
-    {{ latest_version('invoice_id') }}
-
-),
-
-final as (
-
-    select
-        -- `_source` stays: an incremental merge needs it (ADR 0040).
-        {{ star_except(['_loaded_at', '_event_id']) }},
-        cast(created_at as date) as dt
-    from deduped
-
-)
-
-select * from final
+            as marked_uncollectible_at
+{%- endcall %}

@@ -1,14 +1,4 @@
-{%- set incremental = silver_is_incremental() -%}
-
-with source as (
-
-    select * from {{ bronze_for_model(source('stripe', 'payment_intents'), incremental) }}
-
-),
-
-renamed as (
-
-    select
+{% call staging_model('payment_intents', 'payment_intent_id') -%}
         {{ json_text('$.id') }} as payment_intent_id,
         {{ json_text('$.customer') }} as customer_id,
         {{ json_text('$.latest_charge') }} as latest_charge_id,
@@ -25,31 +15,5 @@ renamed as (
         {{ json_cast('$.livemode', 'boolean') }} as is_livemode,
         {{ json_value('$.metadata') }} as metadata,
         {{ unix_to_timestamp('$.created') }} as created_at,
-        {{ unix_to_timestamp('$.canceled_at') }} as canceled_at,
-        _observed_at,
-        _source,
-        _loaded_at,
-        _event_id
-    from source
-
-),
-
-deduped as (
-
-    select *
-    from {{ silver_versions('renamed', incremental) }}
-    {{ latest_version('payment_intent_id') }}
-
-),
-
-final as (
-
-    select
-        -- `_source` stays: an incremental merge needs it (ADR 0040).
-        {{ star_except(['_loaded_at', '_event_id']) }},
-        cast(created_at as date) as dt
-    from deduped
-
-)
-
-select * from final
+        {{ unix_to_timestamp('$.canceled_at') }} as canceled_at
+{%- endcall %}
