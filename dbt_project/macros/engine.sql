@@ -2,7 +2,7 @@
    each has a DuckDB and a Spark implementation picked by adapter.dispatch. The DuckDB
    bodies are the SQL the models held before, so DuckDB output is unchanged. #}
 
-{# Bronze: a source() relation as rows of the envelope (DESIGN §3). `members`: the top-level
+{# Bronze: a source() relation as rows of the envelope (docs/architecture.md#bronze-line). `members`: the top-level
    members of `data` the caller reads (default: found in the model's code, see
    bronze_object_members). #}
 {% macro bronze(source_relation, members=none) -%}
@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 {# DuckDB: read_json over the entity's Bronze glob with explicit columns (no schema
-   inference on the hot path, DESIGN §2). Read as JSON, every line's whole object would be
+   inference on the hot path, docs/architecture.md#stack-and-pins). Read as JSON, every line's whole object would be
    copied out as JSON text, and at 1M charges that copy cost 10x the time and 40% more
    memory than reading only the members the model uses (docs/benchmarks.md). So `data` is
    read as a STRUCT of those top-level members, each still JSON (bronze_object_type), and the

@@ -119,7 +119,7 @@
 
 {# The last two tie-breaks (`_loaded_at`, `_event_id`) for an existing Silver row. They are
    not kept in Silver: `_loaded_at` is wall-clock time, so a re-fetched identical copy would
-   change Silver's content on every rerun (DESIGN §4). They only decide between versions
+   change Silver's content on every rerun (docs/architecture.md#correctness-model). They only decide between versions
    with the same `_observed_at` and `_source`, and the runs being folded were loaded after
    every run already in Silver (one run at a time per lake), so "the latest load wins" means
    "the new copy wins": an existing row gets the earliest possible load time. #}

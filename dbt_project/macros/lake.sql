@@ -1,4 +1,4 @@
-{# The lake layout (DESIGN §3). Its constants are the var `lake_layout` in dbt_project.yml;
+{# The lake layout (docs/architecture.md#the-lake). Its constants are the var `lake_layout` in dbt_project.yml;
    these macros are the only dbt code that turns them into paths, globs and the Bronze
    envelope, so models, tests and the other macros never spell a folder name. #}
 

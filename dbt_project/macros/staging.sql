@@ -5,7 +5,7 @@
   {{ epoch_to_timestamp(json_cast(json_path, 'bigint')) }}
 {%- endmacro %}
 
-{# The row to keep per object id: the greatest `_observed_at` wins (DESIGN §3); ties go to
+{# The row to keep per object id: the greatest `_observed_at` wins (docs/architecture.md#correctness-model); ties go to
    the event (it names the change), then the latest load, then the event id, so reruns
    always pick the same row. Appended to `select * from <cte>`. #}
 {% macro latest_version(key) -%}

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 from extractor.streams import ENTITY_NAMES
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# dbt reads the same pattern (var lake_layout.run_id_pattern; tests/foundation/test_layout.py).
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+_RUN_ID = re.compile(f"^{RUN_ID_PATTERN}$")
 
 
 class InvalidName(ValueError):

@@ -1,8 +1,9 @@
 """Where everything lives in the lake: every key, prefix and folder is built here.
 
 The same layout on local disk and S3; keys are '/'-separated and relative to LAKE_ROOT.
-dbt reads the same layout through its lake macros (`dbt_project/macros/lake.sql`), and
-`tests/foundation/test_layout.py` checks the two agree. Nothing else spells a lake path.
+dbt's copy is the var `lake_layout` in dbt_project.yml, turned into paths only by the macros
+in `dbt_project/macros/lake.sql`; `tests/foundation/test_layout.py` checks the two agree.
+Nothing else in the Python code spells a lake path.
 
     bronze/source=stripe/entity=<entity>/dt=<run date>/run_id=<run id>/part-NNNNN.jsonl[.gz]
     bronze/source=stripe/entity=webhook_events/dt=<event created date>/<event id>.json
