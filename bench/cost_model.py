@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 import boto3  # noqa: E402
 import duckdb  # noqa: E402
 
+from extractor.lake import layout  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
 from tests.support.cli import child_env, run_cli  # noqa: E402
 from tests.support.servers import start_mock_api, start_moto  # noqa: E402
@@ -86,17 +87,15 @@ def measure_lake(lake: Path, workers: int) -> dict:
     charges = params["counts"]["charges"]
     out: dict = {"lake": str(lake.relative_to(REPO)), "charges": charges, "entities": {}}
     for entity in ENTITIES:
-        bronze = lake / f"bronze/source=stripe/entity={entity}"
+        bronze = lake / layout.bronze_entity(entity)
         files = sorted(str(p) for p in bronze.rglob("*.jsonl"))
         started = time.perf_counter()
         with ProcessPoolExecutor(workers) as pool:
             sizes = list(pool.map(gzip_size, files))
-        silver, silver_files = layer_bytes(
-            lake / f"silver/source=stripe/entity={entity}", "*.parquet"
-        )
+        silver, silver_files = layer_bytes(lake / layout.silver_entity(entity), "*.parquet")
         silver_rows = duckdb.sql(
             "select count(*) from read_parquet(?)",
-            params=[str(lake / f"silver/source=stripe/entity={entity}/*/*.parquet")],
+            params=[str(lake / layout.silver_entity(entity) / "*/*.parquet")],
         ).fetchone()[0]
         out["entities"][entity] = {
             "bronze_files": len(files),
@@ -124,7 +123,7 @@ def extract_cross_check(volume: int, days: int) -> dict:
                 lake = Path(tmp) / f"lake-{label}"
                 env = child_env(lake, mock.url, BRONZE_GZIP=gz)
                 run_cli("run-all", "--days", str(days), env=env, timeout=None).check_returncode()
-                folder = lake / "bronze/source=stripe/entity=charges"
+                folder = lake / layout.bronze_entity("charges")
                 files = [p for p in folder.rglob("part-*") if p.is_file()]
                 lines = 0
                 for p in files:

@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 import duckdb  # noqa: E402
 
 from bench.harness import cmdline, write_result  # noqa: E402
+from extractor.lake import layout  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
 
@@ -71,19 +72,18 @@ CURRENCIES = (
     ("kwd", 8, 500, 100_000),
 )
 ENTITIES = ENTITY_NAMES
-MODELS = (
-    ("silver/source=stripe/entity=customers", "stg_stripe__customers"),
-    ("silver/source=stripe/entity=charges", "stg_stripe__charges"),
-    ("silver/source=stripe/entity=payment_intents", "stg_stripe__payment_intents"),
-    ("silver/source=stripe/entity=invoices", "stg_stripe__invoices"),
-    ("silver/source=stripe/entity=events", "stg_stripe__events"),
-    ("silver/source=stripe/entity=webhook_events", "stg_stripe__webhook_events"),
-    ("gold/model=dim_customers", "dim_customers"),
-    ("gold/model=fct_payments", "fct_payments"),
-    ("gold/model=fct_invoices", "fct_invoices"),
-    ("gold/model=agg_daily_revenue", "agg_daily_revenue"),
-    ("gold/model=rpt_webhook_reconciliation", "rpt_webhook_reconciliation"),
+GOLD = (
+    "dim_customers",
+    "fct_payments",
+    "fct_invoices",
+    "agg_daily_revenue",
+    "rpt_webhook_reconciliation",
 )
+# (output folder, model) for every model the build writes.
+MODELS = tuple(
+    (layout.silver_entity(entity).rstrip("/"), f"stg_stripe__{entity}")
+    for entity in (*ENTITY_NAMES, layout.WEBHOOK_ENTITY)
+) + tuple((layout.gold_model(model).rstrip("/"), model) for model in GOLD)
 LIST_HEAD = (
     '{"_run_id":"%s","_loaded_at":"' + LOADED_AT + '","_observed_at":%d,"_source":"list",'
     '"_event_id":null,"_event_type":null,"data":'
@@ -112,7 +112,7 @@ def bronze_file(lake: Path, entity: str, day: int, handles: dict[tuple[str, int]
     key = (entity, day)
     if key not in handles:
         date = time.strftime("%Y-%m-%d", time.gmtime(START + day * DAY))
-        folder = lake / f"bronze/source=stripe/entity={entity}/dt={date}/run_id=bench-{date}"
+        folder = lake / layout.bronze_run(entity, date, f"bench-{date}")
         folder.mkdir(parents=True, exist_ok=True)
         handles[key] = open(folder / "part-00000.jsonl", "w", buffering=1 << 20)  # noqa: SIM115
     return handles[key]
@@ -406,7 +406,7 @@ def reset(root: Path, folders: tuple[str, ...]) -> None:
     """Empty the output folders (and recreate them: DuckDB does not create parents)."""
     for folder in folders:
         shutil.rmtree(root / folder, ignore_errors=True)
-    for folder in ("silver/source=stripe", "gold", "_state"):
+    for folder in layout.EXTERNAL_ROOTS:
         (root / folder).mkdir(parents=True, exist_ok=True)
 
 
@@ -486,8 +486,8 @@ def row_counts(root: Path) -> dict[str, int]:
 def same_daily_revenue(lake: Path, base_out: Path) -> dict[str, Any]:
     """agg_daily_revenue from dbt and from the baseline, compared row for row both ways."""
     con = duckdb.connect()
-    dbt_rows = parquet_glob(lake, "gold/model=agg_daily_revenue")
-    base_rows = parquet_glob(base_out, "gold/model=agg_daily_revenue")
+    dbt_rows = parquet_glob(lake, layout.gold_model("agg_daily_revenue"))
+    base_rows = parquet_glob(base_out, layout.gold_model("agg_daily_revenue"))
     only_dbt = con.execute(f"select count(*) from ({dbt_rows} except all {base_rows})")
     only_dbt_count = only_dbt.fetchone()[0]
     only_base = con.execute(f"select count(*) from ({base_rows} except all {dbt_rows})")

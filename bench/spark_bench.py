@@ -38,6 +38,8 @@ from dbt_bench import (  # noqa: E402
     row_counts,
 )
 
+from extractor.lake import layout  # noqa: E402
+
 MODELS_ONLY = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 
 
@@ -56,7 +58,8 @@ def gold_revenue(root: Path, spark: bool) -> list[tuple]:
     return duckdb.sql(
         f"select revenue_date, currency, gross_minor, refunded_minor, net_minor, gross, net, "
         f"succeeded_count, failed_count, refunded_count from read_parquet("
-        f"'{root}/gold/model=agg_daily_revenue/*/*.parquet', hive_partitioning = {hive}) "
+        f"'{root}/{layout.gold_model('agg_daily_revenue')}*/*.parquet', "
+        f"hive_partitioning = {hive}) "
         "order by 1, 2"
     ).fetchall()
 
@@ -64,8 +67,8 @@ def gold_revenue(root: Path, spark: bool) -> list[tuple]:
 def spark_counts(root: Path) -> dict[str, int]:
     """Rows per model; Spark writes no file at all for an empty model."""
     counts = {}
-    for folder in sorted(root.glob("silver/source=stripe/entity=*")) + sorted(
-        root.glob("gold/model=*")
+    for folder in sorted(root.glob(layout.silver_entity("*"))) + sorted(
+        root.glob(layout.gold_model("*"))
     ):
         if not any(folder.glob("*/*.parquet")):
             continue

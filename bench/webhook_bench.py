@@ -45,12 +45,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.harness import cmdline, fmt, median, write_result  # noqa: E402
+from extractor.lake import layout  # noqa: E402
 from tests.support.cli import cli_command  # noqa: E402
 from tests.support.servers import free_port, start_server  # noqa: E402
 from webhook_app.serve import DEFAULT_THREADS, default_workers  # noqa: E402
 
 SECRET = "whsec_bench_only"
-PREFIX = "bronze/source=stripe/entity=webhook_events"
+PREFIX = layout.bronze_entity(layout.WEBHOOK_ENTITY)
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 CONNECTION_CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
 
