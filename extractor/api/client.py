@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import backoff
 import requests
-from requests.adapters import HTTPAdapter
 
 from extractor import logs
+from extractor.api.deadline import DeadlineAdapter, request_deadline
 from extractor.api.errors import (
     ApiUnreachable,
     ExtractError,
@@ -117,7 +117,7 @@ class StripeClient:
         self.backoff_cap = backoff_cap
         self.session = session or requests.Session()
         pool = max(4, settings.max_workers * 2)
-        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
@@ -212,9 +212,12 @@ class StripeClient:
             self.limiter.acquire()
             stats.add(api_calls=1)
             try:
-                response = self.session.get(
-                    self.api_base + path, params=query, timeout=self.timeout
-                )
+                # `timeout` bounds each socket operation; the deadline, the whole request
+                # (a server trickling bytes would otherwise hold it forever).
+                with request_deadline(self.timeout):
+                    response = self.session.get(
+                        self.api_base + path, params=query, timeout=self.timeout
+                    )
                 error = classify_response(
                     request, response.status_code, response.headers, _json_or_none(response)
                 )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from extractor.exits import PipelineError, scrub
 
@@ -130,12 +131,20 @@ def classify_response(
 def classify_exception(request: Request, exc: BaseException, api_base: str) -> ExtractError:
     """Map a transport exception from requests to retryable or fatal."""
     name = type(exc).__name__
+    # A read that times out while requests reads the body arrives as a ConnectionError.
+    if isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    ):
+        exc, name = requests.exceptions.ReadTimeout(*exc.args), "ReadTimeout"
     if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
         exc, requests.exceptions.SSLError
     ):
         return RetryableError(f"{request}: connection to {api_base} failed ({name})")
     if isinstance(exc, requests.exceptions.Timeout):
-        return RetryableError(f"{request}: {api_base} timed out ({name})")
+        return RetryableError(
+            f"{request}: {api_base} timed out ({name}): no complete answer within "
+            "STRIPE_TIMEOUT_SECONDS"
+        )
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
     ):

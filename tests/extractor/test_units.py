@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from extractor.api.client import retry_waits
 from extractor.api.errors import (
@@ -101,6 +102,11 @@ def test_classify_response(status, headers, body, kind, message):
             "connection to http://x failed (ConnectionError)",
         ),
         (requests.ReadTimeout("slow"), RetryableError, "timed out (ReadTimeout)"),
+        (
+            requests.ConnectionError(ReadTimeoutError(None, "/", "Read timed out.")),
+            RetryableError,
+            "timed out (ReadTimeout): no complete answer within STRIPE_TIMEOUT_SECONDS",
+        ),
         (
             requests.exceptions.ChunkedEncodingError("cut"),
             RetryableError,

@@ -1,0 +1,99 @@
+"""A server that trickles its answer cannot hold a run: each attempt ends at its deadline."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from extractor.api.client import CallStats, StripeClient
+from extractor.api.errors import RetriesExhausted
+from extractor.settings import Settings
+
+BODY = b'{"object": "list", "url": "/v1/charges", "has_more": false, "data": []}'
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(BODY)}\r\n\r\n".encode()
+    + BODY
+)
+
+
+class TrickleServer:
+    """Answers every request with RESPONSE, one byte per `pause` seconds after `head` bytes
+    sent at once; per-read timeouts never fire, since a byte always arrives in time."""
+
+    def __init__(self, head: int, pause: float = 0.2) -> None:
+        self.head, self.pause = head, pause
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(RESPONSE[: self.head])
+                for i in range(self.head, len(RESPONSE)):
+                    if self.stopped.wait(self.pause):
+                        return
+                    conn.sendall(RESPONSE[i : i + 1])
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.fixture(params=[0, len(RESPONSE) - len(BODY)], ids=["trickled-headers", "trickled-body"])
+def trickle(request) -> Iterator[TrickleServer]:
+    server = TrickleServer(head=request.param)
+    yield server
+    server.stop()
+
+
+def test_each_attempt_ends_at_the_request_deadline_then_the_run_fails(trickle) -> None:
+    settings = Settings(
+        api_base=f"http://127.0.0.1:{trickle.port}",
+        request_timeout_seconds=1.0,
+        max_retries=1,
+        rate_limit_rps=100,
+    )
+    client = StripeClient(settings, backoff_base=0.01, backoff_cap=0.05)
+    started = time.monotonic()
+    with pytest.raises(RetriesExhausted) as caught:
+        list(client.iter_pages("/v1/charges", {}, CallStats()))
+    elapsed = time.monotonic() - started
+    client.close()
+    # Trickled in full, the answer would take 15-30 s; two 1 s attempts and a short backoff.
+    assert elapsed < 5, elapsed
+    assert trickle.connections == 2
+    message = str(caught.value)
+    assert message.startswith(f"GET /v1/charges: http://127.0.0.1:{trickle.port} timed out")
+    assert message.endswith("(gave up after 2 attempts)")
+
+
+def test_a_quick_answer_within_the_deadline_is_read_whole() -> None:
+    server = TrickleServer(head=len(RESPONSE))
+    try:
+        settings = Settings(api_base=f"http://127.0.0.1:{server.port}", rate_limit_rps=100)
+        client = StripeClient(settings)
+        pages = list(client.iter_pages("/v1/charges", {}, CallStats()))
+        client.close()
+    finally:
+        server.stop()
+    assert [(p.has_more, p.items) for p in pages] == [(False, [])]
