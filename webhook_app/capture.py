@@ -23,7 +23,16 @@ from extractor.lake.storage import Storage
 
 # Stripe ids are a short prefix, '_' and alphanumerics. Anything else (dots, slashes, '..',
 # control characters, absurd lengths) could steer the write outside its folder: refuse it.
-EVENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,254}")
+# 250 characters: `<id>.json` must fit a file name (255 bytes), or the write fails with a 503
+# that Stripe retries forever.
+MAX_EVENT_ID = 250
+EVENT_ID_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_\-]{{0,{MAX_EVENT_ID - 1}}}")
+# A JSON escape of half a surrogate pair with no other half: Python decodes it, DuckDB (and
+# every UTF-8 reader) refuses it, and one such capture would break every later build.
+LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 EVENT_TYPE_RE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 # Year 9999 is the last date a partition folder can name.
 MAX_CREATED = 253402300799
@@ -58,9 +67,15 @@ def parse_event(body: bytes) -> Event:
     except UnicodeDecodeError:
         raise InvalidEvent("invalid_json", "body is not UTF-8 encoded JSON") from None
     try:
-        event: Any = json.loads(text)
+        event: Any = json.loads(text, object_pairs_hook=_unique_keys)
+    except DuplicateKey as exc:
+        raise InvalidEvent("invalid_json", f"body repeats the key {exc} in one object") from None
     except ValueError as exc:
         raise InvalidEvent("invalid_json", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidEvent("invalid_json", "body is nested too deeply to be an event") from None
+    if LONE_SURROGATE.search(text):
+        raise InvalidEvent("invalid_json", "body escapes half a UTF-16 surrogate pair (\\ud800)")
     if not isinstance(event, dict):
         raise InvalidEvent("invalid_event", "body is JSON but not an object")
     event_id = event.get("id")
@@ -69,7 +84,7 @@ def parse_event(body: bytes) -> Event:
     if not EVENT_ID_RE.fullmatch(event_id):
         raise InvalidEvent(
             "invalid_event_id",
-            f"event id {event_id[:60]!r} must be 1-255 letters, digits, '_' or '-'",
+            f"event id {event_id[:60]!r} must be 1-{MAX_EVENT_ID} letters, digits, '_' or '-'",
         )
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type:
@@ -82,6 +97,21 @@ def parse_event(body: bytes) -> Event:
     if isinstance(created, bool) or not isinstance(created, int) or not 0 <= created <= MAX_CREATED:
         raise InvalidEvent("invalid_created", "event has no integer 'created' unix timestamp")
     return Event(event_id, event_type, created, text)
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice (Python keeps the last, DuckDB refuses the file)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(repr(key[:60]))
+            seen.add(key)
+    return result
 
 
 def object_key(event: Event) -> str:

@@ -157,15 +157,28 @@ def signed(body: bytes) -> tuple[bytes, str]:
         (
             body_of({**EVENT, "id": "../../../etc/passwd"}),
             "invalid_event_id",
-            "must be 1-255 letters",
+            "must be 1-250 letters",
         ),
         (
             body_of({**EVENT, "id": "evt_1/../../x"}),
             "invalid_event_id",
             "letters, digits, '_' or '-'",
         ),
-        (body_of({**EVENT, "id": ".hidden"}), "invalid_event_id", "must be 1-255 letters"),
-        (body_of({**EVENT, "id": "evt_" + "a" * 300}), "invalid_event_id", "must be 1-255"),
+        (body_of({**EVENT, "id": ".hidden"}), "invalid_event_id", "must be 1-250 letters"),
+        (body_of({**EVENT, "id": "evt_" + "a" * 300}), "invalid_event_id", "must be 1-250"),
+        (body_of({**EVENT, "id": "e" * 251}), "invalid_event_id", "must be 1-250"),
+        (
+            body_of(EVENT)[:-1] + b', "id": "evt_2"}',
+            "invalid_json",
+            "body repeats the key 'id' in one object",
+        ),
+        (body_of(EVENT)[:-1] + b', "x": "\\ud800"}', "invalid_json", "half a UTF-16"),
+        (body_of(EVENT)[:-1] + b', "x": "a\\udc00"}', "invalid_json", "half a UTF-16"),
+        (
+            body_of(EVENT)[:-1] + b', "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+            "invalid_json",
+            "nested too deeply",
+        ),
         (body_of({**EVENT, "created": "yesterday"}), "invalid_created", "no integer 'created'"),
         (body_of({**EVENT, "created": True}), "invalid_created", "no integer 'created'"),
         (body_of({k: v for k, v in EVENT.items() if k != "created"}), "invalid_created", "created"),
@@ -185,6 +198,11 @@ def signed(body: bytes) -> tuple[bytes, str]:
         "id with slash",
         "id dot-file",
         "id too long",
+        "id over the file-name limit",
+        "duplicate key",
+        "lone high surrogate",
+        "lone low surrogate",
+        "deeply nested",
         "created a string",
         "created a boolean",
         "no created",
@@ -199,6 +217,14 @@ def test_signed_bodies_that_are_not_usable_events_are_refused(
     assert message in response.get_json()["message"]
     assert stored_keys(lake) == []
     assert not (lake.parent / "etc").exists()
+
+
+def test_the_longest_id_and_a_whole_surrogate_pair_are_stored(
+    client: FlaskClient, lake: Path
+) -> None:
+    body = body_of({**EVENT, "id": "e" * 250})[:-1] + b', "emoji": "\\ud83d\\ude00"}'
+    assert post(client, *signed(body)).status_code == 200
+    assert [key.rsplit("/", 1)[1] for key in stored_keys(lake)] == ["e" * 250 + ".json"]
 
 
 def test_stored_object_is_the_bronze_envelope_with_the_body_verbatim(
