@@ -123,11 +123,11 @@ def _print_summary(ctx: RunContext, run_id: str) -> None:
             " `payments-pipeline backfill` of older days resolves them)"
         )
 
-    root = ctx.storage.root
+    root = ctx.settings.lake_root  # as the user wrote it
     print("\nWhere the files are:")
-    print(f"  Bronze     {root}/{layout.bronze_run('<entity>', '<date>', '<run>')}")
-    print(f"  Silver     {root}/{layout.silver_entity('<entity>')}dt=<created date>/")
-    print(f"  Gold       {root}/{layout.gold_model('<model>')}dt=<date>/")
+    print(f"  Bronze     {root}/{layout.BRONZE_RUN_PATTERN}")
+    print(f"  Silver     {root}/{layout.SILVER_PATTERN}")
+    print(f"  Gold       {root}/{layout.GOLD_PATTERN}")
     print(f"  Manifest   {root}/{layout.manifest_key(run_id)}")
     print(f"  Warehouse  {ctx.warehouse} (views over Silver and Gold)")
 

@@ -39,6 +39,12 @@ EXTERNAL_ROOTS = (SILVER, GOLD, STATE)
 NULL_PARTITION = "/dt=__HIVE_DEFAULT_PARTITION__/"
 
 
+# The folders as a person reads them, for the demo's summary and messages.
+BRONZE_RUN_PATTERN = f"{BRONZE}entity=<entity>/dt=<date>/run_id=<run>/"
+SILVER_PATTERN = f"{SILVER}entity=<entity>/dt=<created date>/"
+GOLD_PATTERN = f"{GOLD}model=<model>/dt=<date>/"
+
+
 def bronze_entity(entity: str) -> str:
     """The prefix of every Bronze object of one entity."""
     return f"{BRONZE}entity={entity}/"

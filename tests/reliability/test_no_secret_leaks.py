@@ -212,7 +212,7 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
         [p for p in lake.rglob("*") if p.is_file()]
         + [p for p in logs.rglob("*") if p.is_file()]
         + changed_since(lake_target_dir(storage_for(settings)), started)
-        + changed_since(REPO_ROOT / "logs", started)
+        + changed_since(REPO_ROOT / "target" / "logs", started)
     )
     names = {p.relative_to(tmp_path).as_posix() for p in searched if p.is_relative_to(tmp_path)}
 
