@@ -22,7 +22,7 @@ from extractor.transform.fold import FoldPlan, plan_fold, record_fold
 from extractor.transform.gate import (
     build_test_results,
     describe_failures,
-    entities_without_bronze,
+    never_extracted,
     now_iso,
     print_reconciliation,
     quality_section,
@@ -98,13 +98,13 @@ def gate(ctx: RunContext, build: DbtOutcome, plan: FoldPlan, started_at: str) ->
 
 
 def missing_bronze(ctx: RunContext) -> str | None:
-    """What to do when an entity has no Bronze yet (dbt would fail on it with a long IO
-    error), or None when every entity has some."""
-    if missing := entities_without_bronze(ctx.storage):
+    """What to do when nothing was ever extracted into this lake (most likely a LAKE_ROOT
+    other than the extractor's), or None."""
+    if never_extracted(ctx.storage):
         return (
-            f"no Bronze yet for {', '.join(missing)} under {ctx.storage.root}/bronze: extract "
-            "first (`make extract` or `payments-pipeline run-all --days 3`) with the same "
-            "LAKE_ROOT"
+            f"nothing was ever extracted into {ctx.storage.root} (no watermark, no Bronze): "
+            "extract first (`make extract` or `payments-pipeline run-all --days 3`) with the "
+            "same LAKE_ROOT"
         )
     return None
 

@@ -9,6 +9,13 @@
   {{ return(adapter.dispatch('bronze')(source_relation, members)) }}
 {%- endmacro %}
 
+{# True when the entity has no Bronze file at all: the account never used the resource, or
+   nothing of it exists yet. Readers then get the envelope with no rows (an empty Silver and
+   Gold, a passing gate), never a "no files found" error. #}
+{% macro bronze_is_empty(source_relation) -%}
+  {{ return(not source_relation.is_cte and not lake_files_exist(bronze_glob(source_relation.identifier))) }}
+{%- endmacro %}
+
 {# DuckDB: read_json over the entity's Bronze glob with explicit columns (no schema
    inference on the hot path, docs/architecture.md#stack-and-pins). Read as JSON, every line's whole object would be
    copied out as JSON text, and at 1M charges that copy cost 10x the time and 40% more
@@ -18,7 +25,9 @@
    fixture (a CTE of plain JSON rows) is converted to the same STRUCT. #}
 {% macro duckdb__bronze(source_relation, members=none) -%}
   {%- set members = bronze_object_members() if members is none else members -%}
-  {%- if not source_relation.is_cte -%}
+  {%- if bronze_is_empty(source_relation) -%}
+    {{ return("(" ~ bronze_placeholder(source_relation.identifier, members) ~ ")") }}
+  {%- elif not source_relation.is_cte -%}
     {{ return(duckdb__bronze_reader(source_relation.identifier, bronze_glob(source_relation.identifier), members)) }}
   {%- elif not members -%}
     {{ return(source_relation | string) }}
@@ -138,6 +147,9 @@
    parsed as instants and kept as UTC wall time like DuckDB's TIMESTAMP. #}
 {% macro spark__bronze(source_relation, members=none) -%}
   {%- set entity = source_relation.identifier -%}
+  {%- if bronze_is_empty(source_relation) -%}
+    {{ return("(" ~ bronze_placeholder(entity, members) ~ ") as bronze_" ~ entity) }}
+  {%- endif -%}
   {%- set types = {'string': 'string', 'timestamp': 'timestamp_ltz', 'bigint': 'bigint', 'json': 'string'} -%}
   {%- set fields = [] -%}
   {%- for column in bronze_envelope(entity) -%}

@@ -70,12 +70,8 @@
   {%- endif -%}
 with source as (
 
-    {% if not captures or lake_files_exist(bronze_glob(entity)) -%}
+    {#- An entity with no Bronze yet (never used, nothing captured) reads as no rows. #}
     select * from {{ bronze_for_model(relation, incremental, members) }}
-    {%- else -%}
-    -- Nothing captured yet: the same columns, no rows.
-    {{ bronze_placeholder(entity, members) }}
-    {%- endif %}
 
 ),
 

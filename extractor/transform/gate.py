@@ -101,13 +101,14 @@ def report_gate(run_id: str, section: dict[str, Any]) -> ExitCode:
     return ExitCode.OK
 
 
-def entities_without_bronze(storage: Storage) -> list[str]:
-    """Entities with no Bronze part yet: dbt would fail on each with a long IO error."""
-    return [
-        entity
-        for entity in ENTITY_NAMES
-        if next(iter(storage.list(layout.bronze_entity(entity))), None) is None
-    ]
+def never_extracted(storage: Storage) -> bool:
+    """Nothing was ever extracted into this lake: no watermark and no Bronze. (An entity
+    with no objects is normal: its extraction leaves a watermark and no part, and it builds
+    empty.)"""
+    for prefix in (layout.WATERMARKS, layout.BRONZE):
+        if next(iter(storage.list(prefix)), None) is not None:
+            return False
+    return True
 
 
 def reconciliation_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -38,6 +38,9 @@ class MockConfig:
     late_max_seconds: int = 300
     # Objects created at or after this unix second are rendered drifted (see `mock_api.dataset`).
     schema_drift_at: int | None = None
+    # (resource, unix second) pairs: the account started using that resource then, not at
+    # `start_date` (NEVER: not at all). An account with no invoices yet, for example.
+    resource_start: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.start_date, str):
@@ -46,6 +49,10 @@ class MockConfig:
             raise ValueError("volume must be >= 1 charge per day")
         if self.late_max_seconds < 0:
             raise ValueError("late_max_seconds must be >= 0")
+
+    def resource_start_ts(self, resource: str) -> int:
+        """When `resource`'s first object may be created."""
+        return max(self.start_ts, dict(self.resource_start).get(resource, self.start_ts))
 
     @property
     def start_ts(self) -> int:
@@ -70,7 +77,27 @@ class MockConfig:
             volume=integer("MOCK_VOLUME", 200),
             late_max_seconds=integer("MOCK_LATE_MAX_SECONDS", 300),
             schema_drift_at=_drift_at(env.get("MOCK_SCHEMA_DRIFT_AT", "")),
+            resource_start=_resource_start(env.get("MOCK_RESOURCE_START", "")),
         )
+
+
+# A start so late that no clock reaches it: the account never used the resource.
+NEVER = 2**62
+
+
+def _resource_start(raw: str) -> tuple[tuple[str, int], ...]:
+    """`invoices=never,customers=2026-02-01T00:00:00Z` -> (("invoices", NEVER), ...)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        resource, _, when = item.partition("=")
+        try:
+            at = NEVER if when.strip() == "never" else parse_time(when)
+        except ValueError:
+            raise ValueError(
+                f"MOCK_RESOURCE_START item {item!r} is not <resource>=<time or 'never'>"
+            ) from None
+        pairs.append((resource.strip(), at))
+    return tuple(pairs)
 
 
 def _drift_at(raw: str) -> int | None:

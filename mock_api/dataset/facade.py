@@ -28,7 +28,6 @@ class Dataset:
         self.config = config or MockConfig()
         self.keys = Keys(self.config.seed)
         self.ids = IdCodec(self.config.seed)
-        start = self.config.start_ts
         self.per_day: dict[str, int] = {}
         self.timelines: dict[str, Timeline] = {}
         for spec in SPECS:
@@ -37,6 +36,7 @@ class Dataset:
                 self.timelines[spec.name] = self.timelines[spec.timeline_of]
             else:
                 key = self.keys.per_resource("created", spec.name)
+                start = self.config.resource_start_ts(spec.name)
                 self.timelines[spec.name] = Timeline(start, self.per_day[spec.name], key)
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.

@@ -1,0 +1,93 @@
+"""Resources with no objects are normal: an account that never used Invoicing, and a brand-new
+account with nothing at all, run `run-pipeline` twice with exit 0 (Silver and Gold empty for
+them, the gate green); the first invoice that appears later flows through to Gold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
+from tests.support.cli import run_cli
+from tests.support.servers import start_mock_api
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOW = parse_time("2026-02-20T00:00:00Z")
+LATER = NOW + 2 * DAY
+FIRST_INVOICES = NOW + DAY  # the account starts using Invoicing a day after the first runs
+
+
+def pipeline(lake: Path, mock_url: str, run_id: str) -> str:
+    done = run_cli("run-pipeline", "--days", "3", "--run-id", run_id, lake=lake, api=mock_url)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert f"run {run_id} quality gate passed" in done.stdout
+    return done.stdout
+
+
+def count(lake: Path, table: str, where: str = "true") -> int:
+    con = duckdb.connect(str(lake / "_state" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.sql(f"select count(*) from {table} where {where}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def manifest(lake: Path, run_id: str) -> dict:
+    return json.loads((lake / "_state" / "manifests" / f"run_{run_id}.json").read_text())
+
+
+def test_an_account_without_invoices_then_its_first_invoices(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    mock = start_mock_api(
+        {"MOCK_NOW": str(NOW), "MOCK_VOLUME": "20", "MOCK_RESOURCE_START": "invoices=never"},
+        tmp_path / "mock1",
+    )
+    try:
+        for run_id in ("first", "second"):
+            pipeline(lake, mock.url, run_id)
+            invoices = manifest(lake, run_id)["extract"]["entities"]["invoices"]
+            assert (invoices["records"], invoices["files"]) == (0, [])
+            assert invoices["watermark_after"] == NOW  # the empty window is recorded
+        assert count(lake, "stg_stripe__invoices") == 0
+        assert count(lake, "fct_invoices") == 0
+        assert count(lake, "stg_stripe__charges") > 0
+        assert not list((lake / "bronze/source=stripe/entity=invoices").glob("**/*.jsonl"))
+    finally:
+        mock.stop()
+
+    starts = f"invoices={FIRST_INVOICES}"
+    mock = start_mock_api(
+        {"MOCK_NOW": str(LATER), "MOCK_VOLUME": "20", "MOCK_RESOURCE_START": starts},
+        tmp_path / "mock2",
+    )
+    try:
+        pipeline(lake, mock.url, "third")
+    finally:
+        mock.stop()
+    config = MockConfig(volume=20, resource_start=(("invoices", FIRST_INVOICES),))
+    truth = {i["id"] for i in Dataset(config).objects("invoices", LATER)}
+    assert truth, "the mock should have created invoices by then"
+    assert count(lake, "stg_stripe__invoices") == len(truth)
+    assert count(lake, "fct_invoices") == len(truth)
+
+
+def test_a_brand_new_account_with_nothing_at_all(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    # The account opens after the mock's clock: every list and the event feed are empty.
+    mock = start_mock_api(
+        {"MOCK_NOW": str(NOW), "MOCK_START_DATE": "2026-03-01"}, tmp_path / "mock"
+    )
+    try:
+        for run_id in ("first", "second"):
+            out = pipeline(lake, mock.url, run_id)
+            assert "total 0 records" in out
+    finally:
+        mock.stop()
+    for table in ("stg_stripe__customers", "stg_stripe__events", "fct_payments", "dim_customers"):
+        assert count(lake, table) == 0, table
+    marks = sorted(p.name for p in (lake / "_state" / "watermarks").iterdir())
+    assert marks == [f"{e}.json" for e in sorted(manifest(lake, "first")["extract"]["entities"])]
