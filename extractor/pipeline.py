@@ -18,7 +18,7 @@ from extractor.extract.progress import Progress, summary_text
 from extractor.extract.run import Extraction
 from extractor.lake.manifest import update_section
 from extractor.transform.dbt import DbtOutcome, run_dbt
-from extractor.transform.fold import FoldPlan, plan_fold, record_fold
+from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
     build_test_results,
     describe_failures,
@@ -61,6 +61,14 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
         # After the build only: a crash before this line refolds the same runs next time,
         # a no-op for Silver's de-duplication (ADR 0040).
         record_fold(ctx.storage, plan)
+    else:
+        forget_fold(ctx.storage)
+        logs.warn(
+            "next_build_is_full",
+            step="transform",
+            detail="the failed build may have written Silver; the next build rebuilds it "
+            "from all of Bronze",
+        )
     section = transform_section(build, started_at)
     section["fold"] = plan.as_dict()
     update_section(ctx.storage, ctx.run, "transform", section)

@@ -201,12 +201,31 @@
   {{ return(adapter.dispatch('json_cast')(path, type)) }}
 {%- endmacro %}
 
+{# Stripe sends integers (amounts in minor units, unix seconds, counts); a cast would silently
+   round 1002.5 to 1002, so anything else stops the model with the field and its value. #}
 {% macro duckdb__json_cast(path, type) -%}
-  cast({{ duckdb__bronze_member(path, '->') }} as {{ type }})
+  {%- set value = duckdb__bronze_member(path, '->') -%}
+  {%- if type == 'bigint' -%}
+  case
+      when json_type({{ value }}) in ('UBIGINT', 'BIGINT') then cast({{ value }} as bigint)
+      when {{ value }} is null or json_type({{ value }}) = 'NULL' then null
+      else error('{{ path }} is ' || cast({{ value }} as varchar) || ' in ' || coalesce({{ duckdb__bronze_member('$.id', '->>') }}, 'an object without id') || ': Stripe sends an integer there')
+  end
+  {%- else -%}
+  cast({{ value }} as {{ type }})
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro spark__json_cast(path, type) -%}
-  cast(get_json_object(data, '{{ path }}') as {{ type }})
+  {%- set value = "get_json_object(data, '" ~ path ~ "')" -%}
+  {%- if type == 'bigint' -%}
+  case
+      when {{ value }} is null or {{ value }} rlike '^-?[0-9]+$' then cast({{ value }} as bigint)
+      else raise_error(concat('{{ path }} is ', {{ value }}, ' in ', coalesce(get_json_object(data, '$.id'), 'an object without id'), ': Stripe sends an integer there'))
+  end
+  {%- else -%}
+  cast({{ value }} as {{ type }})
+  {%- endif -%}
 {%- endmacro %}
 
 {# A nested JSON value of `data` kept as JSON (DuckDB's JSON type, Spark's JSON text). #}

@@ -129,6 +129,13 @@ def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = N
     return FoldPlan(True, f"{len(new_runs)} Bronze runs not yet folded", new_runs, parts, code)
 
 
+def forget_fold(storage: Storage) -> None:
+    """After a failed build: it may have written Silver partitions before a test stopped it,
+    and folding new runs into those would keep its rows after the bad Bronze is fixed. With
+    no fold state the next build rebuilds Silver from all of Bronze."""
+    storage.delete(STATE_KEY)
+
+
 def record_fold(storage: Storage, plan: FoldPlan) -> None:
     """After a successful build only: every part listed before it is now in Silver."""
     document = {"runs": plan.parts, "silver_code": plan.code}

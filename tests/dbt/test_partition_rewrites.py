@@ -145,6 +145,46 @@ BROKEN_CHARGES = [
 ]
 
 
+def write_charges(lake: Path, run_id: str, charges: list[dict]) -> None:
+    """A Bronze part of charges, as the extractor would have written it."""
+    part = lake / f"bronze/source=stripe/entity=charges/dt=2026-01-20/run_id={run_id}"
+    part.mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                "_run_id": run_id,
+                "_loaded_at": "2026-11-28T12:00:00.000000Z",
+                "_observed_at": T1,
+                "_source": "list",
+                "_event_id": None,
+                "_event_type": None,
+                "data": charge,
+            }
+        )
+        for charge in charges
+    ]
+    (part / "part-00000.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_an_amount_that_is_not_an_integer_stops_the_build_naming_it(tmp_path: Path) -> None:
+    """1002.5 minor units would be cast to 1002 without a word; it must stop the run."""
+    mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
+    lake = tmp_path / "lake"
+    try:
+        first = run_cli("run-pipeline", "--days", "2", "--run-id", "good", lake=lake, api=mock.url)
+        assert first.returncode == 0, first.stderr[-3000:]
+        gold_before = rows(f"select * from {gold(lake, 'fct_payments')} order by all")
+        charge = {**BROKEN_CHARGES[0], "id": "ch_half_a_cent", "amount": 1002.5}
+        write_charges(lake, "fractional", [charge])
+        build = run_cli("run-transforms", "--run-id", "bad", lake=lake, api=mock.url)
+    finally:
+        mock.stop()
+    assert build.returncode == 1
+    assert "model stg_stripe__charges: error" in build.stderr
+    assert "$.amount is 1002.5 in ch_half_a_cent: Stripe sends an integer there" in build.stderr
+    assert rows(f"select * from {gold(lake, 'fct_payments')} order by all") == gold_before
+
+
 def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -> None:
     mock = start_mock_api({"MOCK_NOW": str(T1)}, tmp_path / "mock")
     lake = tmp_path / "lake"
@@ -153,23 +193,7 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
         assert first.returncode == 0, first.stderr[-3000:]
         gold_before = rows(f"select * from {gold(lake, 'agg_daily_revenue')} order by all")
 
-        part = lake / "bronze/source=stripe/entity=charges/dt=2026-01-20/run_id=broken"
-        part.mkdir(parents=True)
-        lines = [
-            json.dumps(
-                {
-                    "_run_id": "broken",
-                    "_loaded_at": "2026-11-28T12:00:00.000000Z",
-                    "_observed_at": T1,
-                    "_source": "list",
-                    "_event_id": None,
-                    "_event_type": None,
-                    "data": charge,
-                }
-            )
-            for charge in BROKEN_CHARGES
-        ]
-        (part / "part-00000.jsonl").write_text("\n".join(lines) + "\n")
+        write_charges(lake, "broken", BROKEN_CHARGES)
 
         build = run_cli("run-transforms", "--run-id", "bad", lake=lake, api=mock.url)
         quality = run_cli("run-quality", "--run-id", "bad", lake=lake, api=mock.url)
@@ -194,3 +218,20 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     assert any(
         name.startswith("ids_reconcile_bronze_silver_gold_stg_stripe__charges") for name in failing
     )
+
+    # Fix and rerun: without the bad part, the next build rebuilds Silver in full, so the
+    # rows the failed build wrote into Silver do not survive it.
+    for path in (
+        lake / "bronze/source=stripe/entity=charges/dt=2026-01-20/run_id=broken"
+    ).iterdir():
+        path.unlink()
+    fixed = run_cli("run-transforms", "--run-id", "fixed", lake=lake)
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert (
+        json.loads((lake / "_state/manifests/run_fixed.json").read_text())["transform"]["fold"][
+            "mode"
+        ]
+        == "full"
+    )
+    assert rows(f"select count(*) from {silver(lake, 'charges')} where charge_id is null") == [(0,)]
+    assert rows(f"select count(*) from {silver(lake, 'charges')} where currency = 'xyz'") == [(0,)]
