@@ -9,6 +9,7 @@ dbt-duckdb installs from. The S3 secret is built from the same environment as pr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,26 @@ def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
 S3_ENV_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 
+# The lake folder a dbt view reads: `read_parquet('<lake>/silver/...` or `<lake>/gold/...`.
+_VIEW_LAKE = re.compile(r"'([^']*?)/(?:silver|gold)/")
+
+
+def _refuse_views_of_another_lake(
+    con: duckdb.DuckDBPyConnection, path: Path, storage: Storage
+) -> None:
+    """dbt writes each view with the lake's absolute path; after the lake is moved or copied
+    they would read the old files (or none). Say so instead of answering from them."""
+    for (sql,) in con.sql("select sql from duckdb_views() where not internal").fetchall():
+        found = _VIEW_LAKE.search(sql or "")
+        if found and found.group(1) != storage.root:
+            con.close()
+            raise DuckDBSetupError(
+                f"the warehouse {path} holds views over the lake at {found.group(1)}, not "
+                f"{storage.root} (the lake was moved or copied): run `payments-pipeline "
+                "run-transforms` to rebuild them; Silver and Gold are not touched"
+            )
+
+
 def connect(
     path: Path, storage: Storage, settings: Settings, read_only: bool = True
 ) -> duckdb.DuckDBPyConnection:
@@ -89,6 +110,7 @@ def connect(
         con = duckdb.connect(str(path), read_only=read_only)
         # No extension can be loaded behind our back (httpfs would read AWS_* into settings).
         con.execute("set autoload_known_extensions = false")
+        _refuse_views_of_another_lake(con, path, storage)
     else:
         con = connect_with_httpfs(str(path), read_only=read_only)
         con.execute(s3_secret_sql(settings, dict(os.environ)))

@@ -79,3 +79,19 @@ def test_no_secret_of_an_s3_lake_is_printed(s3_lake, capsys, monkeypatch) -> Non
     assert main(["query", "select * from duckdb_secrets(redact = false)"]) == 1
     err = capsys.readouterr().err
     assert "unredacted secrets is disabled" in err and secret not in err
+
+
+def test_views_over_a_moved_lake_are_refused_not_read(
+    local_lake: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    moved = tmp_path / "moved"
+    local_lake.rename(moved)
+    (tmp_path / "lake" / GOLD_FILE).parent.mkdir(parents=True)  # the old path, with other data
+    duckdb.sql(
+        f"copy (select 'eur' as currency, 1 as net_minor) to '{tmp_path / 'lake' / GOLD_FILE}'"
+    )
+    monkeypatch.setenv("LAKE_ROOT", str(moved))
+    assert main(["query", "select * from agg_daily_revenue"]) == 1
+    err = capsys.readouterr().err
+    assert f"holds views over the lake at {tmp_path / 'lake'}, not {moved}" in err
+    assert "run `payments-pipeline run-transforms` to rebuild them" in err
