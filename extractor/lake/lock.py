@@ -84,8 +84,10 @@ class LockInfo:
 
 def read_lock(storage: Storage) -> LockInfo | None:
     raw = storage.get(LOCK_KEY)
-    if raw is None:
-        return None
+    return None if raw is None else parse_lock(raw)
+
+
+def parse_lock(raw: bytes) -> LockInfo:
     try:
         return LockInfo.from_bytes(raw)
     except (ValueError, TypeError):
@@ -122,11 +124,13 @@ class RunLock:
         if self.storage.put_if_absent(LOCK_KEY, self.info.to_bytes()):
             self.held = True
             return
-        current = read_lock(self.storage)
-        if current is not None and current.holder_dead(self.alive):
-            warn("stale_lock_taken_over", step="lock", previous=current.__dict__)
-            self.storage.delete(LOCK_KEY)
-            if self.storage.put_if_absent(LOCK_KEY, self.info.to_bytes()):
+        raw = self.storage.get(LOCK_KEY)
+        current = parse_lock(raw) if raw is not None else None
+        if raw is not None and current is not None and current.holder_dead(self.alive):
+            # Replace exactly the dead run's lock: of several runs taking it over at once,
+            # one wins; the others see the winner's live lock.
+            if self.storage.replace_if_unchanged(LOCK_KEY, raw, self.info.to_bytes()):
+                warn("stale_lock_taken_over", step="lock", previous=current.__dict__)
                 self.held = True
                 return
             current = read_lock(self.storage)

@@ -82,6 +82,11 @@ class Storage(ABC):
         """Create `key` only if it does not exist; True if this call created it."""
 
     @abstractmethod
+    def replace_if_unchanged(self, key: str, expected: bytes, data: bytes) -> bool:
+        """Write `data` at `key` only if it still holds exactly `expected`, atomically: of
+        several callers expecting the same bytes, one wins. True if this call wrote."""
+
+    @abstractmethod
     def get(self, key: str) -> bytes | None:
         """The bytes at `key`, or None if there is no such key."""
 

@@ -4,6 +4,7 @@ for exclusive create and for streamed objects, and a folder fsync after every ne
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,31 @@ class LocalStorage(Storage):
             tempfiles.fsync_dir(path.parent)
         except OSError as exc:
             raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def replace_if_unchanged(self, key: str, expected: bytes, data: bytes) -> bool:
+        """Compare and replace under an exclusive flock of a hidden sibling file: callers on
+        this host take turns, and os.replace never leaves the key missing, so an exclusive
+        create (put_if_absent) cannot slip in between."""
+        path = self._path(key)
+        guard = path.with_name(f".{path.name}.cas")
+        try:
+            fd = os.open(guard, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = path.read_bytes()
+                except FileNotFoundError:
+                    return False
+                if current != expected:
+                    return False
+                tmp = self._write_temp(path, data)
+                os.replace(tmp, path)
+                tempfiles.fsync_dir(path.parent)
+                return True
+            finally:
+                os.close(fd)  # releases the flock
+        except OSError as exc:
+            raise StorageError(f"cannot replace {path}: {exc.strerror or exc}") from exc
 
     def open_writer(self, key: str) -> ObjectWriter:
         path = self._path(key)

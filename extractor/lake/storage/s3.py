@@ -79,6 +79,28 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             raise self.error("create", key, exc) from exc
 
+    def replace_if_unchanged(self, key: str, expected: bytes, data: bytes) -> bool:
+        """Read the object and its ETag, then a conditional put (`If-Match: <etag>`): S3
+        refuses it with 412 if anyone wrote the key in between."""
+        try:
+            current = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+            if current["Body"].read() != expected:
+                return False
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.object_key(key), Body=data, IfMatch=current["ETag"]
+            )
+            return True
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("NoSuchKey", "404", "PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            if status in (404, 409, 412):
+                return False
+            raise self.error("replace", key, exc) from exc
+        except BotoCoreError as exc:
+            raise self.error("replace", key, exc) from exc
+
     def get(self, key: str) -> bytes | None:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
