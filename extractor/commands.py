@@ -11,8 +11,6 @@ import argparse
 import time
 from pathlib import Path
 
-import duckdb
-
 from extractor import logs
 from extractor.context import RunContext
 from extractor.exits import ExitCode, UsageError, fail
@@ -28,11 +26,9 @@ from extractor.pipeline import (
     run_pipeline,
     transform,
 )
-from extractor.report import write_report
 from extractor.streams import ALL_STREAMS, ENTITY_STREAMS, EVENTS
 from extractor.transform.dbt import run_dbt
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
-from webhook_app.serve import ServerOptions, run_server
 
 # -- extract ----------------------------------------------------------------------------------
 
@@ -99,6 +95,12 @@ def cmd_unlock(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     return ExitCode.OK
 
 
+def duckdb_error() -> type[Exception]:
+    import duckdb  # loaded only by the commands that query (~40 MiB)
+
+    return duckdb.Error
+
+
 # -- transform and gate ---------------------------------------------------------------------
 
 
@@ -161,7 +163,7 @@ def cmd_query(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         if relation is not None:
             relation.show(max_rows=args.max_rows, max_width=10_000)
         logs.log("query", seconds=round(time.monotonic() - started, 3))
-    except duckdb.Error as exc:
+    except duckdb_error() as exc:
         return fail(f"query failed: {' '.join(str(exc).split())}")
     finally:
         con.close()
@@ -169,6 +171,8 @@ def cmd_query(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
 
 
 def cmd_report(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
+    from extractor.report import write_report  # loads duckdb: only for this command
+
     print(write_report(ctx, args.run_id, Path(args.out) if args.out else None))
     return ExitCode.OK
 
@@ -177,6 +181,9 @@ def cmd_report(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
 
 
 def cmd_run_webhooks(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
+    # Flask and waitress are loaded by the one command that serves, not by every command.
+    from webhook_app.serve import ServerOptions, run_server
+
     options = ServerOptions(
         host=args.host,
         port=args.port,

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from extractor import logs
 from extractor.lake.ids import resolve_run_id
@@ -19,6 +18,9 @@ from extractor.lake.storage import Storage, storage_for
 from extractor.settings import Settings
 from extractor.transform.dbt import warehouse_path
 from extractor.transform.warehouse import connect
+
+if TYPE_CHECKING:  # duckdb costs ~40 MiB: loaded only by commands that query
+    import duckdb
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
@@ -107,6 +105,8 @@ def check_warehouse_free(storage: Storage) -> None:
     path = warehouse_path(storage)
     if not path.exists():
         return
+    import duckdb  # here, not at import: extraction never loads it
+
     try:
         duckdb.connect(str(path)).close()
     except duckdb.IOException as exc:

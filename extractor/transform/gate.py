@@ -9,15 +9,16 @@ run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest se
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from extractor.exits import ExitCode, fail
 from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.dbt import DbtOutcome
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Tables `query`, the demo and the report know about, in the order they are shown.
 GOLD_MODELS = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")

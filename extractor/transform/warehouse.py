@@ -12,12 +12,14 @@ import os
 import re
 import shutil
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from extractor.exits import PipelineError
 from extractor.lake.storage import Storage
 from extractor.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 class DuckDBSetupError(PipelineError):
@@ -32,6 +34,8 @@ EXTENSIONS_HOME = REPO_ROOT / "target" / "duckdb"
 def extension_repo() -> Path:
     """The repository folder holding `v<version>/<platform>/httpfs.duckdb_extension`,
     filled from the pip package if needed."""
+    import duckdb  # imported where used: extraction alone never loads it (~40 MiB)
+
     version = duckdb.__version__
     platform = duckdb.sql("pragma platform").fetchone()[0]
     repo = EXTENSIONS_HOME / "repo"
@@ -106,6 +110,8 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file at `path`; for a lake that is not on local disk also load
     httpfs and the bucket's secret."""
+    import duckdb
+
     if storage.local_path is not None:
         con = duckdb.connect(str(path), read_only=read_only)
         # No extension can be loaded behind our back (httpfs would read AWS_* into settings).
@@ -130,6 +136,8 @@ def connect_with_httpfs(database: str = ":memory:", read_only: bool = False):
     records its origin, and a second checkout would be refused."""
     repo = extension_repo()
     config = {"extension_directory": str(EXTENSIONS_HOME / "extensions")}
+    import duckdb
+
     con = duckdb.connect(database, read_only=read_only, config=config)
     con.execute("set autoinstall_known_extensions = false")
     con.execute(f"install httpfs from '{repo}'")

@@ -95,3 +95,20 @@ def test_no_import_reaches_up_or_sideways(path: Path) -> None:
         if order.index(other) > order.index(own) or frozenset({own, other}) in SIBLINGS:
             wrong.append(f"{target} ({other})")
     assert wrong == [], f"{module_name(path)} ({own}) imports {wrong}"
+
+
+def test_the_cli_loads_no_heavy_library_until_a_command_needs_it() -> None:
+    """Extraction's memory stays flat and small: duckdb (~40 MiB), Flask and botocore are
+    imported by the commands that use them, not by `payments-pipeline` itself."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, extractor.cli; "
+        "print(sorted(m for m in ('duckdb', 'flask', 'waitress', 'botocore', 'boto3') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from extractor.lake.storage.base import ObjectWriter, Storage, StorageError, validate_key
 from extractor.lake.storage.local import LocalStorage
-from extractor.lake.storage.s3 import S3Storage
 from extractor.lake.storage.tempfiles import DirectorySync
 from extractor.settings import Settings
 
@@ -32,5 +31,16 @@ __all__ = [
 def storage_for(settings: Settings) -> Storage:
     """The one place that chooses local vs S3; the run context calls it once per command."""
     if settings.is_s3:
+        from extractor.lake.storage.s3 import S3Storage
+
         return S3Storage(settings.lake_root, endpoint_url=settings.aws_endpoint_url)
     return LocalStorage(settings.lake_root)
+
+
+def __getattr__(name: str) -> object:
+    """`S3Storage` on first use: botocore costs time and memory a local lake never needs."""
+    if name == "S3Storage":
+        from extractor.lake.storage.s3 import S3Storage
+
+        return S3Storage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
