@@ -204,7 +204,7 @@
 {# Stripe sends integers (amounts in minor units, unix seconds, counts); a cast would silently
    round 1002.5 to 1002, so anything else stops the model with the field and its value. #}
 {% macro duckdb__json_cast(path, type) -%}
-  {%- set value = duckdb__bronze_member(path, '->') -%}
+  {%- set value = "(" ~ duckdb__bronze_member(path, '->') ~ ")" -%}
   {%- if type == 'bigint' -%}
   case
       when json_type({{ value }}) in ('UBIGINT', 'BIGINT') then cast({{ value }} as bigint)
@@ -217,7 +217,7 @@
 {%- endmacro %}
 
 {% macro spark__json_cast(path, type) -%}
-  {%- set value = "get_json_object(data, '" ~ path ~ "')" -%}
+  {%- set value = "(get_json_object(data, '" ~ path ~ "'))" -%}
   {%- if type == 'bigint' -%}
   case
       when {{ value }} is null or {{ value }} rlike '^-?[0-9]+$' then cast({{ value }} as bigint)
