@@ -102,8 +102,16 @@
   {%- set found = bronze_run_globs(source_node.name, run_ids) if run_ids else [] -%}
   {%- if found -%}
     select max(_loaded_at) from {{ bronze_runs(source_node.name, run_ids) }}
-  {%- else -%}
+  {%- elif not bronze_is_empty(this) -%}
     select max(_loaded_at) from {{ bronze(this) }}
+  {%- elif lake_files_exist(watermark_file(source_node.name)) -%}
+    {#- No object of the entity yet (an account that does not use it): it is as fresh as the
+        last run that confirmed so, the watermark's updated_at. #}
+    select max(strptime(updated_at, '%Y-%m-%dT%H:%M:%SZ'))
+    from read_json('{{ watermark_file(source_node.name) }}', columns={'updated_at': 'VARCHAR'})
+  {%- else -%}
+    {#- Never extracted: no time at all, which freshness reports as an error. #}
+    select cast(null as timestamp)
   {%- endif -%}
 {%- endmacro %}
 

@@ -28,6 +28,11 @@
   {{ return((root or lake_root()) ~ '/' ~ layout.bronze ~ '/' ~ layout.entity_key ~ '=' ~ entity) }}
 {%- endmacro %}
 
+{# The extractor's watermark file of an entity. #}
+{% macro watermark_file(entity) -%}
+  {{ return(lake_root() ~ '/' ~ lake_layout().watermarks ~ '/' ~ entity ~ '.json') }}
+{%- endmacro %}
+
 {# The glob of an entity's Bronze files: every run's batch parts (or one run's, `run_id`),
    or for the capture entity its webhook captures (they have no runs). #}
 {% macro bronze_glob(entity, run_id='*', root=none) -%}

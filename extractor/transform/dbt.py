@@ -256,5 +256,7 @@ def _freshness_message(result: dict) -> str | None:
     age = result.get("max_loaded_at_time_ago_in_s")
     if age is None:
         return result.get("error")
+    if str(result.get("max_loaded_at", "")).startswith("0001-"):
+        return "no Bronze line and no extraction recorded for it (its watermark is missing)"
     newest = result.get("max_loaded_at")
     return f"newest Bronze line loaded {age / 3600:.1f} h ago (max_loaded_at {newest})"

@@ -41,6 +41,10 @@ def test_silver_and_gold_folders_agree() -> None:
     assert layout.gold_model("fct_payments") == f"{DBT['gold']}/{DBT['model_key']}=fct_payments/"
 
 
+def test_watermark_files_agree() -> None:
+    assert layout.watermark_key("charges") == f"{DBT['watermarks']}/charges.json"
+
+
 def test_run_id_pattern_is_one_pattern() -> None:
     assert DBT["run_id_pattern"] == RUN_ID_PATTERN
 
