@@ -14,7 +14,7 @@ import pytest
 from extractor.lake.lock import LOCK_KEY, LockHeld, LockInfo, RunLock, read_lock
 from extractor.lake.storage import LocalStorage, S3Storage, Storage
 
-ROUNDS = 40
+ROUNDS = 15
 RACERS = 3
 
 
