@@ -30,6 +30,7 @@ from typing import Any
 
 from extractor import logs
 from extractor.lake.storage import Storage
+from extractor.processes import die_with_parent
 from webhook_app.app import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookConfigError,
@@ -47,7 +48,6 @@ BACKLOG = 1024  # waitress's own default
 QUEUE_LOG_INTERVAL_SECONDS = 10.0
 # A stopping worker gets this long to finish its requests before it is killed.
 STOP_GRACE_SECONDS = 15
-PR_SET_PDEATHSIG = 1
 
 
 def default_workers() -> int:
@@ -239,18 +239,6 @@ def _refuse(message: str) -> int:
     return EXIT_CONFIG
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel to SIGKILL this worker when the supervisor dies (Linux), so a killed
-    server leaves no orphan serving the port."""
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the supervisor died before the request took effect
-        os._exit(EXIT_WORKER_DIED)
-
-
 def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -297,7 +285,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
                 signal.signal(signal.SIGTERM, _exit_cleanly)
                 signal.signal(signal.SIGINT, _exit_cleanly)
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
-                _die_with_parent(parent)
+                die_with_parent(signal.SIGKILL, parent)  # no orphan holds the port
                 code = run_worker()
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else EXIT_WORKER_DIED
