@@ -14,14 +14,19 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
 
 - customers: `customer.created` +0; `customer.updated` (30%) +6h|3d|10d (email and address);
   `customer.deleted` (4%) +40d|75d. Deleted customers leave the list; retrieve gives a stub.
-- charges (8% fail): `charge.succeeded` or `charge.failed` +0; `charge.updated` (5%) +2h
-  (metadata); `charge.refunded` (8% of succeeded; 60% of those full) +1d|4d|9d;
-  `charge.dispute.created` + `charge.updated` (`disputed` true) (1.5% of succeeded, not
-  refunded) +6d|14d.
-- payment_intents (index i pairs with charge i): `payment_intent.created` +0, then
-  `payment_intent.succeeded` +0, or `payment_intent.payment_failed` +0 and
-  `payment_intent.canceled` +1h|1d.
-- invoices: `invoice.created` +0 (draft); `invoice.updated` (40%) +30min (description);
+- charges, by flow (`payment_flows`): automatic card (8% declined): `charge.succeeded` or
+  `charge.failed` +0; manual capture: `charge.succeeded` +0 (authorised), then
+  `charge.captured` +2h|1d|3d or `charge.expired` +7d; bank debit: `charge.pending` +0, then
+  `charge.succeeded` or `charge.failed` +4d. Automatic payments only: `charge.refunded` (8% of
+  succeeded; 60% of those full) +1d|4d|9d; `charge.dispute.created` + `charge.updated`
+  (`disputed` true) (1.5% of succeeded, not refunded) +6d|14d. Any: `charge.updated` (5%)
+  +2h (metadata).
+- payment_intents (index i pairs with charge i): `payment_intent.created` +0, then as its
+  charge: `payment_intent.succeeded` +0 (automatic), at the capture (manual) or +4d (bank);
+  `payment_intent.amount_capturable_updated` +0 (manual) or `payment_intent.processing` +0
+  (bank); `payment_intent.payment_failed` +0 or +4d; `payment_intent.canceled` +1h|1d after
+  a decline, +7d for an authorisation never captured.
+- invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%) +30min (description);
   `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
   `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
 
