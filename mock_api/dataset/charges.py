@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 from mock_api.dataset.base import ResourceSpec, stripe_list
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.customers import owning_customer
-from mock_api.dataset.reference import BRANDS, CURRENCIES, DISPUTE_REASONS, FAILURES
+from mock_api.dataset.reference import (
+    BRANDS,
+    CURRENCIES,
+    DISPUTE_EVIDENCE_FIELDS,
+    DISPUTE_REASONS,
+    FAILURES,
+)
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -142,6 +148,7 @@ def _refund(ds: Dataset, i: int, facts: dict) -> dict:
         "charge": ds.object_id("charges", i),
         "created": ds.change_time(ChargeEvent.REFUNDED, i),
         "currency": facts["currency"],
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
         "metadata": {},
         "payment_intent": ds.object_id("payment_intents", i),
         "reason": "requested_by_customer",
@@ -149,6 +156,52 @@ def _refund(ds: Dataset, i: int, facts: dict) -> dict:
         "source_transfer_reversal": None,
         "status": "succeeded",
         "transfer_reversal": None,
+    }
+
+
+def _card_checks(facts: dict) -> dict:
+    cvc_failed = facts["failed"] and facts["failure"][0] == "incorrect_cvc"
+    return {
+        "address_line1_check": None,
+        "address_postal_code_check": "pass",
+        "cvc_check": "fail" if cvc_failed else "pass",
+    }
+
+
+def render_payment_method(ds: Dataset, i: int, facts: dict) -> dict:
+    """The card payment method of payment i, as a failed intent's `last_payment_error`
+    embeds it (Stripe's payment_method schema, 2024-06-20 fields)."""
+    customer_now = facts["customer_now"]
+    return {
+        "id": ds.ids.encode("payment_methods", i),
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": customer_now["address"],
+            "email": customer_now["email"],
+            "name": facts["customer_facts"]["name"],
+            "phone": None,
+        },
+        "card": {
+            "brand": facts["brand"],
+            "checks": _card_checks(facts),
+            "country": facts["customer_facts"]["country"],
+            "display_brand": facts["brand"],
+            "exp_month": facts["exp_month"],
+            "exp_year": facts["exp_year"],
+            "fingerprint": facts["fingerprint"],
+            "funding": facts["funding"],
+            "generated_from": None,
+            "last4": facts["last4"],
+            "networks": {"available": [facts["brand"]], "preferred": None},
+            "three_d_secure_usage": {"supported": True},
+            "wallet": None,
+        },
+        "created": ds.created("charges", i),
+        "customer": ds.object_id("customers", facts["customer"]),
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
     }
 
 
@@ -164,11 +217,7 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     metadata = {"order_id": facts["order"]}
     if ChargeEvent.UPDATED in applied:
         metadata["support_ticket"] = facts["ticket"]
-    card_checks = {
-        "address_line1_check": None,
-        "address_postal_code_check": "pass",
-        "cvc_check": "fail" if failed and facts["failure"][0] == "incorrect_cvc" else "pass",
-    }
+    card_checks = _card_checks(facts)
     return {
         "id": charge_id,
         "object": "charge",
@@ -191,8 +240,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "currency": facts["currency"],
         "customer": ds.object_id("customers", facts["customer"]),
         "description": None,
-        "destination": None,
-        "dispute": None,
         "disputed": ChargeEvent.DISPUTED in applied,
         "failure_balance_transaction": None,
         "failure_code": code,
@@ -202,7 +249,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "livemode": False,
         "metadata": metadata,
         "on_behalf_of": None,
-        "order": None,
         "outcome": outcome,
         "paid": not failed,
         "payment_intent": ds.object_id("payment_intents", i),
@@ -215,12 +261,20 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
                 "country": facts["customer_facts"]["country"],
                 "exp_month": facts["exp_month"],
                 "exp_year": facts["exp_year"],
+                "extended_authorization": {"status": "disabled"},
                 "fingerprint": facts["fingerprint"],
                 "funding": facts["funding"],
+                "incremental_authorization": {"status": "unavailable"},
                 "installments": None,
                 "last4": facts["last4"],
                 "mandate": None,
+                "multicapture": {"status": "unavailable"},
                 "network": facts["brand"],
+                "network_token": {"used": False},
+                "overcapture": {
+                    "maximum_amount_capturable": 0 if failed else amount,
+                    "status": "unavailable",
+                },
                 "three_d_secure": None,
                 "wallet": None,
             },
@@ -233,6 +287,7 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "refunds": stripe_list(refunds, f"/v1/charges/{charge_id}/refunds"),
         "review": None,
         "shipping": None,
+        "source": None,
         "source_transfer": None,
         "statement_descriptor": None,
         "statement_descriptor_suffix": None,
@@ -255,6 +310,8 @@ def render_dispute(ds: Dataset, i: int) -> dict:
         "charge": ds.object_id("charges", i),
         "created": created,
         "currency": facts["currency"],
+        # Nothing submitted yet: Stripe lists every evidence field, each null.
+        "evidence": dict.fromkeys(DISPUTE_EVIDENCE_FIELDS),
         "evidence_details": {
             "due_by": created + 7 * DAY,
             "has_evidence": False,
@@ -265,6 +322,10 @@ def render_dispute(ds: Dataset, i: int) -> dict:
         "livemode": False,
         "metadata": {},
         "payment_intent": ds.object_id("payment_intents", i),
+        "payment_method_details": {
+            "card": {"brand": facts["brand"], "network_reason_code": None},
+            "type": "card",
+        },
         "reason": facts["dispute_reason"],
         "status": "needs_response",
     }

@@ -11,6 +11,7 @@ from mock_api.dataset.charges import (
     if_charge_failed,
     if_charge_succeeded,
     payment_facts,
+    render_payment_method,
 )
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.schedule import EventKind, always
@@ -33,19 +34,18 @@ def _cancel_variant(ds: Dataset, i: int) -> int | None:
 
 def _last_error(ds: Dataset, i: int, facts: dict, latest_charge: str) -> dict:
     code, message, _, _, reason, _, _ = facts["failure"]
-    return {
+    error = {
         "charge": latest_charge,
         "code": code,
-        "decline_code": reason if code == "card_declined" else None,
         "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
         "message": message,
-        "payment_method": {
-            "id": ds.ids.encode("payment_methods", i),
-            "object": "payment_method",
-            "type": "card",
-        },
+        "payment_method": render_payment_method(ds, i, facts),
         "type": "card_error",
     }
+    # Only an issuer decline has a decline code; Stripe omits the key otherwise.
+    if code == "card_declined":
+        error["decline_code"] = reason
+    return dict(sorted(error.items()))
 
 
 def render_payment_intent(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
