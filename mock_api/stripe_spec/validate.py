@@ -119,9 +119,7 @@ class SchemaValidator:
         if isinstance(value, dict):
             self._object(value, schema, name, path, partial, report)
 
-    def _any_of(
-        self, value: Any, branches: list, path: str, partial: bool, report: Report
-    ) -> None:
+    def _any_of(self, value: Any, branches: list, path: str, partial: bool, report: Report) -> None:
         attempts = []
         for branch in branches:
             attempt = Report()
@@ -131,7 +129,9 @@ class SchemaValidator:
                 return
             attempts.append(attempt)
         closest = min(attempts, key=lambda attempt: len(attempt.errors))
-        report.errors.append(f"{path}: matches no anyOf branch; closest: " + "; ".join(closest.errors))
+        report.errors.append(
+            f"{path}: matches no anyOf branch; closest: " + "; ".join(closest.errors)
+        )
         report.unknown += closest.unknown
         report.missing += closest.missing
 
