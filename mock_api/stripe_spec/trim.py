@@ -28,6 +28,7 @@ ROOTS = (
     "customer",
     "deleted_customer",
     "dispute",
+    "error",
     "event",
     "invoice",
     "payment_intent",
