@@ -103,6 +103,8 @@ def test_openapi_json_is_valid_and_uses_stripes_schemas(mock: ServerProcess) -> 
         assert components[name]["properties"]["object"]["enum"] == [name]
 
 
+# Slow: needs Chromium (`make chromium`, which `make test` runs; `make test-fast` does not).
+@pytest.mark.slow
 def test_chromium_renders_the_operations_offline(mock: ServerProcess, tmp_path: Path) -> None:
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed: run `make chromium` (Debian's package)"
