@@ -26,8 +26,8 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
   `payment_intent.amount_capturable_updated` +0 (manual) or `payment_intent.processing` +0
   (bank); `payment_intent.payment_failed` +0 or +4d; `payment_intent.canceled` +1h|1d after
   a decline, +7d for an authorisation never captured.
-- invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%) +30min (description);
-  `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
+- invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%)
+  +30min (description); `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
   `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
 
 Each resource's module holds its part of this table as code: an `EventKind` enum (codes,
