@@ -28,7 +28,14 @@
   {%- if bronze_is_empty(source_relation) -%}
     {{ return("(" ~ bronze_placeholder(source_relation.identifier, members) ~ ")") }}
   {%- elif not source_relation.is_cte -%}
-    {{ return(duckdb__bronze_reader(source_relation.identifier, bronze_glob(source_relation.identifier), members)) }}
+    {%- set entity = source_relation.identifier -%}
+    {%- set quarantined = quarantined_captures() if is_capture_entity(entity) else [] -%}
+    {%- if quarantined -%}
+      {#- A constant list on `filename`: DuckDB prunes those files before reading any. #}
+      {{ return("(select * exclude (filename) from " ~ duckdb__bronze_reader(entity, bronze_glob(entity), members, filename=true)
+                ~ " where filename not in ('" ~ quarantined | map('replace', "'", "''") | join("', '") ~ "'))") }}
+    {%- endif -%}
+    {{ return(duckdb__bronze_reader(entity, bronze_glob(entity), members)) }}
   {%- elif not members -%}
     {{ return(source_relation | string) }}
   {%- endif -%}
@@ -37,8 +44,9 @@
 {%- endmacro %}
 
 {# read_json of an entity's Bronze files (`globs`: one glob or a list) with the envelope as
-   `columns=`: JSONL for batch parts, whole (often pretty-printed) documents for captures. #}
-{% macro duckdb__bronze_reader(entity, globs, members) -%}
+   `columns=`: JSONL for batch parts, whole (often pretty-printed) documents for captures;
+   `filename`: add DuckDB's `filename` column (to leave quarantined captures out). #}
+{% macro duckdb__bronze_reader(entity, globs, members, filename=false) -%}
   {%- set types = {'string': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'bigint': 'BIGINT', 'json': bronze_object_type(members)} -%}
   {%- set columns = [] -%}
   {%- for column in bronze_envelope(entity) -%}
@@ -50,7 +58,8 @@
     {%- set files = "['" ~ globs | join("', '") ~ "']" -%}
   {%- endif -%}
   {%- set format = 'auto' if is_capture_entity(entity) else 'newline_delimited' -%}
-  {{ return("read_json(" ~ files ~ ", format='" ~ format ~ "', columns={" ~ columns | join(', ') ~ "})") }}
+  {%- set extra = ", filename=true" if filename else "" -%}
+  {{ return("read_json(" ~ files ~ ", format='" ~ format ~ "'" ~ extra ~ ", columns={" ~ columns | join(', ') ~ "})") }}
 {%- endmacro %}
 
 {# An entity's envelope with no rows (same columns and types as reading it), for a model

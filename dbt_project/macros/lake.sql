@@ -22,6 +22,23 @@
   {{ return(entity == lake_layout().capture_entity) }}
 {%- endmacro %}
 
+{# The lake paths of the captures the last CLI build quarantined (unreadable by DuckDB; see
+   extractor/transform/quarantine.py), read at execution time: [] when none or never checked. #}
+{% macro quarantined_captures() -%}
+  {%- set layout = lake_layout() -%}
+  {%- set record = lake_root() ~ '/' ~ layout.quarantine ~ '/' ~ layout.capture_entity ~ '.json' -%}
+  {%- if not execute or not lake_files_exist(record) -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set result = run_query("select f.key from (select unnest(files) as f from read_json('"
+      ~ record ~ "', columns={'files': 'STRUCT(key VARCHAR)[]'}))") -%}
+  {%- set paths = [] -%}
+  {%- for row in result.rows -%}
+    {% do paths.append(lake_root() ~ '/' ~ row[0]) %}
+  {%- endfor -%}
+  {{ return(paths) }}
+{%- endmacro %}
+
 {# An entity's Bronze folder under `root` (default: the lake root). #}
 {% macro bronze_folder(entity, root=none) -%}
   {%- set layout = lake_layout() -%}
