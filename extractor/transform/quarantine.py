@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from extractor import logs
+from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.settings import REPO_ROOT, Settings
@@ -115,9 +116,15 @@ def _reason(con: duckdb.DuckDBPyConnection, files: str) -> str | None:
 
 def check_captures(storage: Storage, settings: Settings, checked_at: str) -> list[dict[str, Any]]:
     """Find the unreadable captures, record and log them; returns the record's files."""
+    import duckdb
+
     con = connect_lake(storage, settings)
     try:
         found = unreadable_captures(con, storage)
+    except duckdb.Error as exc:  # not a file's content: the lake itself cannot be read
+        raise PipelineError(
+            f"cannot read the webhook captures in {storage.root} to check them: {exc}"
+        ) from exc
     finally:
         con.close()
     record_quarantine(storage, found, checked_at)
