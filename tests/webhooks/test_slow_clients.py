@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.webhooks.conftest import SECRET, body_of, make_event, stored_keys
+from tests.support.cli import run_cli
+from tests.webhooks.conftest import SECRET, body_of, make_event, server_env, stored_keys
 from webhook_app.signature import sign_header
 
 pytestmark = pytest.mark.integration
@@ -127,3 +128,13 @@ def test_connections_over_the_limit_wait_at_most_about_the_read_timeout(
     assert [key.rsplit("/", 1)[1] for key in stored_keys(lake)] == ["evt_over_the_limit.json"]
     for sock in idle:
         sock.close()
+
+
+def test_a_read_timeout_of_zero_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "run-webhooks", "--port", "1", "--read-timeout", "0",
+        env=server_env(str(tmp_path / "lake")), timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--connection-limit and --read-timeout must be at least 1 (got 1000, 0)" in result.stderr
+    assert not (tmp_path / "lake").exists()
