@@ -144,7 +144,15 @@
 {%- endmacro %}
 
 {% macro duckdb__lake_files_exist(glob_pattern) -%}
-  {%- set result = run_query("select count(*) from glob('" ~ glob_pattern ~ "')") -%}
+  {%- if '*' in glob_pattern or '?' in glob_pattern or '[' in glob_pattern -%}
+    {%- set result = run_query("select count(*) from glob('" ~ glob_pattern ~ "')") -%}
+  {%- else -%}
+    {#- One file: list its folder. On S3 glob() echoes a literal path back whether or not
+        the object exists (a watermark or quarantine record that was never written). -#}
+    {%- set folder = glob_pattern.rsplit('/', 1)[0] -%}
+    {%- set result = run_query("select count(*) from glob('" ~ folder ~ "/*') where file = '"
+        ~ glob_pattern ~ "'") -%}
+  {%- endif -%}
   {{ return(result.columns[0].values()[0] > 0) }}
 {%- endmacro %}
 
