@@ -40,9 +40,9 @@ from mock_api.dataset.money import (
     previous_business_day,
     settlement_currency,
 )
-from mock_api.dataset.paging import CreatedFilter, Page
+from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
 from mock_api.dataset.payment_flows import PaymentFlow, partial_capture, payment_flow
-from mock_api.dataset.payouts import PayoutEvent, payout_failed, timeline
+from mock_api.dataset.payouts import PayoutEvent, timeline
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -307,7 +307,6 @@ def day_items(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[Re
     """Per currency, the transactions that become available on business day `day` before
     its payouts: those available at midnight, and the failure of the day before's payout."""
     out: dict[str, list[Ref]] = {currency: [] for currency in SETTLEMENT_CURRENCIES}
-    midnight = day * DAY
     for settles in (TWO_DAYS, NEXT_DAY):
         # The creation days that settle on `day`: a contiguous run before it.
         lag = 2 if settles == TWO_DAYS else 1
@@ -458,7 +457,7 @@ def list_page(
     limit: int = 10,
     starting_after: str | None = None,
     ending_before: str | None = None,
-    created: CreatedFilter = CreatedFilter(),
+    created: CreatedFilter = ALL_TIME,
     txn_type: str | None = None,
     payout: str | None = None,
     currency: str | None = None,
@@ -540,7 +539,8 @@ def daily_truth(ds: Dataset, now: int) -> dict[tuple[str, str], dict[str, int]]:
     )
     for txn in all_transactions(ds, now):
         day = txn["created"] // DAY
-        row = days[(txn["currency"], dt.date.fromtimestamp(day * DAY, dt.UTC).isoformat())]
+        iso = dt.datetime.fromtimestamp(day * DAY, dt.UTC).date().isoformat()
+        row = days[(txn["currency"], iso)]
         row["amount"] += txn["amount"]
         row["fee"] += txn["fee"]
         row["net"] += txn["net"]

@@ -44,6 +44,9 @@ class RefundEvent(EventKind):
     CHARGE_REFUND_UPDATED = 41, "charge.refund.updated", SETTLED_OFFSETS
 
 
+SETTLING = frozenset({RefundEvent.UPDATED, RefundEvent.CHARGE_REFUND_UPDATED})
+
+
 def refund_birth(ds: Dataset, i: int) -> int | None:
     """The variant of refund.created of charge i's refund, or None if it has none."""
     from mock_api.dataset.charges import refund_variant  # charges embeds refunds: lazy
