@@ -20,6 +20,24 @@ from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_B
 from mock_api.dataset.schedule import EventKind, Timeline
 from mock_api.ids import IdCodec
 
+_MISSING = object()
+_MEMO_MAX = 1 << 18
+
+
+def _memo(rule: Callable[[int], int | None]) -> Callable[[int], int | None]:
+    """A rule with its answers kept (bounded: cleared when full)."""
+    cache: dict[int, int | None] = {}
+
+    def memoised(index: int) -> int | None:
+        answer = cache.get(index, _MISSING)
+        if answer is _MISSING:
+            if len(cache) >= _MEMO_MAX:
+                cache.clear()
+            answer = cache[index] = rule(index)
+        return answer  # type: ignore[return-value]
+
+    return memoised
+
 
 class Dataset:
     """Every object and event of the mock, computed on demand from the config."""
@@ -48,8 +66,9 @@ class Dataset:
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
+        # Memoised: an events page walks each (kind, variant) stream from its top again.
         self._rules: dict[int, Callable[[int], int | None]] = {
-            kind: partial(rule, self) for spec in SPECS for kind, rule in spec.rules.items()
+            kind: _memo(partial(rule, self)) for spec in SPECS for kind, rule in spec.rules.items()
         }
 
     # ------------------------------------------------------------------ cheap facts

@@ -303,7 +303,7 @@ def _merged(
 # ---------------------------------------------------------------------------- payouts' books
 
 
-def day_items(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[Ref]]:
+def _day_items(ds: Dataset, day: int, failures: bool) -> dict[str, list[Ref]]:
     """Per currency, the transactions that become available on business day `day` before
     its payouts: those available at midnight, and the failure of the day before's payout."""
     out: dict[str, list[Ref]] = {currency: [] for currency in SETTLEMENT_CURRENCIES}
@@ -327,6 +327,31 @@ def day_items(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[Re
     return out
 
 
+def day_items(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[Ref]]:
+    """`_day_items`, cached: balances and payouts ask for the same days again and again."""
+    cache: dict = ds.ledger_cache.setdefault("items", {})
+    key = (day, failures)
+    if key not in cache:
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[key] = _day_items(ds, day, failures)
+    return cache[key]
+
+
+def day_nets(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[tuple[Ref, int]]]:
+    """`day_items` with each transaction's net, cached likewise."""
+    cache: dict = ds.ledger_cache.setdefault("nets", {})
+    key = (day, failures)
+    if key not in cache:
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[key] = {
+            currency: [(ref, net_of(ds, ref[2], ref[3], ref[0])) for ref in refs]
+            for currency, refs in day_items(ds, day, failures).items()
+        }
+    return cache[key]
+
+
 def _books(ds: Dataset, day: int) -> dict[str, tuple[int, int]]:
     """Per currency (carried in, amount) of business day `day`'s payout: the amount is paid
     out if positive, else carried to the next business day. Cached; computed in day order
@@ -343,12 +368,12 @@ def _books(ds: Dataset, day: int) -> dict[str, tuple[int, int]]:
     for current in reversed(todo):
         previous = previous_business_day(current)
         before = cache.get(previous, {})
-        items = day_items(ds, current)
+        items = day_nets(ds, current)
         books = {}
         for currency in SETTLEMENT_CURRENCIES:
             carried = before.get(currency, (0, 0))[1]
             carried = carried if carried <= 0 else 0
-            total = sum(net_of(ds, birth, index, at) for at, _, birth, index in items[currency])
+            total = sum(net for _, net in items[currency])
             books[currency] = (carried, carried + total)
         cache[current] = books
     return cache[day]
@@ -399,17 +424,17 @@ def balance_amounts(ds: Dataset, at: int) -> dict[str, tuple[int, int]]:
         if day >= first:
             available = min(0, _books(ds, day)[currency][1])  # paid out, or carried
         next_day = add_business_days(max(day, first - 1), 1)
-        for created, _, birth, index in day_items(ds, next_day)[currency]:
+        for (created, _, birth, _), net in day_nets(ds, next_day)[currency]:
             if available_on(birth, created) <= at and created <= at:
-                available += net_of(ds, birth, index, created)
+                available += net
         pending = 0
         horizon = at // DAY
         for future in range(horizon, horizon + 10):
             if not is_business_day(future) or future * DAY <= at:
                 continue
-            for created, _, birth, index in day_items(ds, future, failures=False)[currency]:
+            for (created, _, _, _), net in day_nets(ds, future, failures=False)[currency]:
                 if created <= at:
-                    pending += net_of(ds, birth, index, created)
+                    pending += net
         out[currency] = (available, pending)
     return out
 
