@@ -282,3 +282,58 @@ def test_money_facts_agree_with_payment_facts(ds) -> None:
             "captured_amount": full["captured_amount"],
             "refund_amount": full["refund_amount"],
         }
+
+
+def _lifecycles(ds: Dataset, prefixes: tuple[str, ...]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for event in sorted(ds.events(NOW), key=lambda e: (e["created"], e["id"])):
+        if event["type"].startswith(prefixes):
+            out[event["data"]["object"]["id"]].append(event)
+    return out
+
+
+def test_a_payout_goes_pending_in_transit_then_paid_or_failed(ds) -> None:
+    finals = Counter()
+    for payout_id, events in _lifecycles(ds, ("payout.",)).items():
+        kinds = [e["type"] for e in events]
+        statuses = [e["data"]["object"]["status"] for e in events]
+        if kinds[0] != "payout.created":
+            continue  # created before the 30 days of events
+        assert statuses[:2] == ["pending", "in_transit"][: len(statuses)], payout_id
+        if len(events) > 1:
+            assert events[1]["data"]["previous_attributes"] == {"status": "pending"}
+            assert events[1]["created"] == events[0]["created"] + 3600
+        if len(events) == 3:
+            payout = events[2]["data"]["object"]
+            assert (kinds[2], statuses[2]) in {("payout.paid", "paid"), ("payout.failed", "failed")}
+            arrival = payout["arrival_date"]
+            assert events[2]["created"] == arrival + (3600 if statuses[2] == "failed" else 0)
+            finals[statuses[2]] += 1
+    assert (
+        finals["paid"] > 10
+    )  # failed ones: test_every_payout_is_exactly_its_itemized_transactions
+
+
+def test_a_dispute_goes_needs_response_under_review_then_won_or_lost(ds) -> None:
+    # Closing comes 35 days after opening, past the 30 days events are kept: each dispute's
+    # retained events must still move forward only.
+    rank = {"needs_response": 0, "under_review": 1, "won": 2, "lost": 2}
+    seen = Counter()
+    for dispute_id, events in _lifecycles(ds, ("charge.dispute.",)).items():
+        kinds = [e["type"] for e in events]
+        ranks = [rank[e["data"]["object"]["status"]] for e in events]
+        assert ranks == sorted(ranks), dispute_id
+        for event in events:
+            status = event["data"]["object"]["status"]
+            seen[(event["type"], status)] += 1
+            if event["type"] == "charge.dispute.updated":
+                assert event["data"]["previous_attributes"]["status"] == "needs_response"
+        if "charge.dispute.closed" in kinds:
+            won = events[kinds.index("charge.dispute.closed")]["data"]["object"]["status"] == "won"
+            assert ("charge.dispute.funds_reinstated" in kinds) == won
+    assert {
+        ("charge.dispute.created", "needs_response"),
+        ("charge.dispute.funds_withdrawn", "needs_response"),
+        ("charge.dispute.updated", "under_review"),
+    } <= set(seen)
+    assert {status for kind, status in seen if kind == "charge.dispute.closed"} == {"won", "lost"}
