@@ -219,7 +219,10 @@ additions come from Stripe's fixture objects): see `docs/mock_api.md`.
 
 * Lists: `limit` 1-100, `starting_after` / `ending_before`, `created` and
   `created[gt|gte|lt|lte]`, `customer=`, `expand[]=data.customer`; events also take `type`
-  (wildcards such as `charge.*`) and `types[]`.
+  (wildcards such as `charge.*`) and `types[]`; balance transactions take `type`, `currency`
+  and `payout=po_...` (what that payout paid out).
+* The ledger: balance transactions, refunds, disputes, payouts and `/v1/balance`, with fees,
+  exchange rates and payouts that add up (rules in `docs/mock_api.md`, "The ledger").
 * Auth: `Authorization: Bearer sk_test_...` or basic auth with the key as user name.
 * Control (tests and benchmarks, no auth): `POST /_mock/clock` `{{"now": unix}}` or
   `{{"advance": seconds}}`; `POST /_mock/faults` (rate limit, error rate, latency,
