@@ -39,6 +39,15 @@ def _memo(rule: Callable[[int], int | None]) -> Callable[[int], int | None]:
     return memoised
 
 
+_LEDGER_CACHES: dict[MockConfig, dict] = {}
+
+
+def _shared_ledger_cache(config: MockConfig) -> dict:
+    if config not in _LEDGER_CACHES and len(_LEDGER_CACHES) >= 8:
+        _LEDGER_CACHES.pop(next(iter(_LEDGER_CACHES)))  # the oldest config
+    return _LEDGER_CACHES.setdefault(config, {})
+
+
 class Dataset:
     """Every object and event of the mock, computed on demand from the config."""
 
@@ -61,8 +70,9 @@ class Dataset:
                 self.timelines[spec.name] = Timeline(
                     start, self.per_day[spec.name], key, spec.closed_weekday
                 )
-        # Per-day sums the ledger caches (see `ledger._books`): pure functions of the config.
-        self.ledger_cache: dict = {}
+        # Per-day sums the ledger caches (see `ledger._books`): pure functions of the config,
+        # so datasets of one config in a process share them.
+        self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
