@@ -225,11 +225,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         body, mimetype = asset
         return Response(body, mimetype=mimetype, headers={"Cache-Control": "max-age=3600"})
 
-    @app.get("/v1/<resource>")
-    def list_resource(resource: str) -> Response:
-        if resource not in LIST_RESOURCES:
-            raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}).")
-        args = request.args
+    def _limit(args) -> int:
         limit = _int_param("limit", args.get("limit", "10"))
         if not 1 <= limit <= 100:
             raise MockError(
@@ -238,6 +234,44 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 code="parameter_invalid_integer",
                 param="limit",
             )
+        return limit
+
+    @app.get("/v1/balance")
+    def balance() -> Response:
+        return _json(dataset.balance(clock.now()))
+
+    @app.get("/v1/balance_transactions")
+    def list_balance_transactions() -> Response:
+        args = request.args
+        page = dataset.balance_transactions(
+            clock.now(),
+            limit=_limit(args),
+            starting_after=args.get("starting_after") or None,
+            ending_before=args.get("ending_before") or None,
+            created=_created_filter(args),
+            txn_type=args.get("type") or None,
+            payout=args.get("payout") or None,
+            currency=(args.get("currency") or "").lower() or None,
+        )
+        return _json(
+            {
+                "object": "list",
+                "url": "/v1/balance_transactions",
+                "has_more": page.has_more,
+                "data": page.data,
+            }
+        )
+
+    @app.get("/v1/balance_transactions/<txn_id>")
+    def retrieve_balance_transaction(txn_id: str) -> Response:
+        return _json(dataset.balance_transaction(txn_id, clock.now()))
+
+    @app.get("/v1/<resource>")
+    def list_resource(resource: str) -> Response:
+        if resource not in LIST_RESOURCES:
+            raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}).")
+        args = request.args
+        limit = _limit(args)
         now = clock.now()
         page = dataset.list_page(
             resource,

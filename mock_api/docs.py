@@ -80,6 +80,55 @@ def _errors(*statuses: str) -> dict[str, Any]:
     return {status: _json_response(described[status], error) for status in statuses}
 
 
+def _ledger_paths() -> dict[str, Any]:
+    """/v1/balance_transactions (its own filters) and /v1/balance: not registry resources."""
+    txn = {"$ref": f"{_SCHEMA}balance_transaction"}
+    filters = [
+        {"name": name, "in": "query", "schema": {"type": "string"}, "description": text}
+        for name, text in (
+            ("type", "charge, payment, refund, adjustment, payout, payout_failure"),
+            ("payout", "po_...: the transactions that payout paid out"),
+            ("currency", "usd or eur (the settlement currency)"),
+        )
+    ]
+
+    def get(operation: str, summary: str, params: list, schema: dict, errors: tuple) -> dict:
+        return {
+            "get": {
+                "operationId": operation,
+                "summary": summary,
+                "tags": ["ledger"],
+                "parameters": params,
+                "responses": {"200": _json_response(summary, schema), **_errors(*errors)},
+            }
+        }
+
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/v1/balance_transactions": get(
+            "ListBalanceTransactions",
+            "List balance transactions, newest first",
+            [*_LIST_PARAMS, *filters],
+            _list_schema("balance_transactions", txn),
+            ("400", "401", "429"),
+        ),
+        "/v1/balance_transactions/{id}": get(
+            "RetrieveBalanceTransactions",
+            "Retrieve one balance transaction, as of the mock's now",
+            [id_param],
+            txn,
+            ("401", "404"),
+        ),
+        "/v1/balance": get(
+            "RetrieveBalance",
+            "The balance (available and pending per settlement currency) at the mock's now",
+            [],
+            {"$ref": f"{_SCHEMA}balance"},
+            ("401",),
+        ),
+    }
+
+
 def openapi_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for resource in (*RESOURCES, "events"):
@@ -133,6 +182,7 @@ def openapi_spec() -> dict[str, Any]:
                 },
             }
         }
+    paths.update(_ledger_paths())
     paths["/health"] = {
         "get": {
             "operationId": "Health",
@@ -169,7 +219,10 @@ additions come from Stripe's fixture objects): see `docs/mock_api.md`.
 
 * Lists: `limit` 1-100, `starting_after` / `ending_before`, `created` and
   `created[gt|gte|lt|lte]`, `customer=`, `expand[]=data.customer`; events also take `type`
-  (wildcards such as `charge.*`) and `types[]`.
+  (wildcards such as `charge.*`) and `types[]`; balance transactions take `type`, `currency`
+  and `payout=po_...` (what that payout paid out).
+* The ledger: balance transactions, refunds, disputes, payouts and `/v1/balance`, with fees,
+  exchange rates and payouts that add up (rules in `docs/mock_api.md`, "The ledger").
 * Auth: `Authorization: Bearer sk_test_...` or basic auth with the key as user name.
 * Control (tests and benchmarks, no auth): `POST /_mock/clock` `{{"now": unix}}` or
   `{{"advance": seconds}}`; `POST /_mock/faults` (rate limit, error rate, latency,

@@ -90,11 +90,13 @@ ID_LAYOUT: dict[str, tuple[str, str, int, int]] = {
     "payment_intents": ("pi", "3", 10, 13),
     "invoices": ("in", "1", 10, 13),
     "events": ("evt", "1", 11, 12),
-    # Not retrievable on their own; ids only need to be stable and unique.
     "refunds": ("re", "3", 10, 13),
     "disputes": ("dp", "1", 10, 13),
-    "payment_methods": ("pm", "1", 10, 13),
+    "payouts": ("po", "1", 10, 13),
     "balance_transactions": ("txn", "3", 10, 13),
+    # Not retrievable on their own; ids only need to be stable and unique.
+    "bank_accounts": ("ba", "1", 10, 13),
+    "payment_methods": ("pm", "1", 10, 13),
     "line_items": ("il", "1", 10, 13),
     "tax_rates": ("txr", "1", 10, 13),
     "requests": ("req", "", 10, 4),

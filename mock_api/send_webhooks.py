@@ -17,6 +17,7 @@ events that got a 200 at least once (the receiver promised to have stored them).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -30,7 +31,7 @@ from typing import Any
 
 import requests
 
-from mock_api.dataset import Dataset, MockConfig, parse_time
+from mock_api.dataset import EVENT_TYPES, Dataset, MockConfig, parse_time
 from webhook_app.signature import sign_header
 
 DAY = 86_400
@@ -144,11 +145,19 @@ def deliver(
     return outcome
 
 
-def select_events(dataset: Dataset, now: int, since: int | None, until: int | None) -> list[dict]:
-    """The mock's events with since <= created < until (both optional) as of `now`."""
+def select_events(
+    dataset: Dataset,
+    now: int,
+    since: int | None,
+    until: int | None,
+    enabled: Sequence[str] = ("*",),
+) -> list[dict]:
+    """The mock's events with since <= created < until (both optional) as of `now`, of the
+    types `enabled` matches (Stripe's `enabled_events` wildcards, e.g. `charge.*`)."""
+    types = tuple(t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in enabled))
     return [
         e
-        for e in dataset.events(now)
+        for e in dataset.events(now, types)
         if (since is None or e["created"] >= since) and (until is None or e["created"] < until)
     ]
 
@@ -182,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed for drop/duplicate/order choices")
     parser.add_argument("--limit", type=int, help="send at most this many events (the newest)")
+    parser.add_argument(
+        "--enabled-events",
+        action="append",
+        default=[],
+        help="event types the endpoint subscribes to, like a Stripe webhook endpoint's "
+        "enabled_events (wildcards: charge.*); repeat; default every type",
+    )
     parser.add_argument(
         "--now",
         help="the mock's clock (unix or ISO-8601); default $MOCK_NOW, else the current time",
@@ -227,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = parse_time(now_raw) if now_raw else int(time.time())
     since = parse_time(args.since) if args.since else now - DAY
     until = parse_time(args.until) if args.until else now + 1
-    events = select_events(Dataset(config), now, since, until)
+    enabled = args.enabled_events or ["*"]
+    events = select_events(Dataset(config), now, since, until, enabled)
     if args.limit is not None:
         events = sorted(events, key=lambda e: (e["created"], e["id"]))[-args.limit :]
     plan = plan_deliveries(

@@ -8,21 +8,26 @@ Modules:
 - `config`: `MockConfig`, `parse_time`, constants (`DAY`, `API_VERSION`, ...).
 - `schedule`: the lifecycle documentation, `EventKind` (base of the per-resource enums of
   named event kinds), `Timeline` (creation times). `keys`: the seeded hashes.
-- `customers`, `charges`, `payment_intents`, `invoices`: one module per resource, each with
+- `customers`, `charges`, `payment_intents`, `invoices`, `refunds`, `disputes`, `payouts`:
+  one module per resource, each with
   its `EventKind` enum, its rules (which objects undergo which kind, in which variant), its
   renderer and a `ResourceSpec` (see `base`) that ties them together.
 - `registry`: the one place resources are registered (`SPECS`); `RESOURCES`, `OBJECT_NAME`,
   `EVENT_TYPES`, `EXPANDABLE` are derived from it.
+- `money` (settlement, exchange rates, fees, business days) and `ledger` (balance
+  transactions, the payouts' daily books, the balance): docs/mock_api.md#the-ledger.
 - `paging` (created filters, cursors, list pages), `events` (`/v1/events` pages and event
   rendering), `facade` (`Dataset`, which ties them together), `reference` (static tables).
 
-To add a resource (say payouts):
+To add a resource (say transfers):
 
-1. Write `mock_api/dataset/payouts.py`: a `PayoutEvent(EventKind)` enum with
-   `resource = nonmember("payouts")` and members `NAME = code, "payout.created", offsets`
+1. Write `mock_api/dataset/transfers.py`: a `TransferEvent(EventKind)` enum with
+   `resource = nonmember("transfers")` and members `NAME = code, "transfer.created", offsets`
    (codes unique across all resources and < 64: they are part of event ids, never renumber
    one), a rule per kind, a renderer `(dataset, index, applied) -> dict` built from shared
-   helpers (`base.stripe_list`, `customers.owning_customer`, ...), and a `ResourceSpec`.
+   helpers (`base.stripe_list`, `customers.owning_customer`, ...), and a `ResourceSpec`. An
+   object born of another's change (a refund of a charge) shares that resource's timeline
+   (`timeline_of`) and names the kind that creates it (`born`): see `refunds.py`.
 2. Register it: append the spec to `SPECS` in `mock_api/dataset/registry.py` (append, so the
    existing resources keep their order). The new resource needs an id layout in
    `mock_api.ids.ID_LAYOUT` if it has none yet.

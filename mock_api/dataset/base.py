@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mock_api.dataset.schedule import EventKind, Rule, full_volume
 
@@ -34,8 +34,17 @@ class ResourceSpec:
     expandable: Mapping[str, str] = field(default_factory=dict)
     # After this change the object leaves lists and a retrieve returns a `deleted` stub.
     gone: EventKind | None = None
-    # Kinds whose event carries another object than the resource's (charge.dispute.created).
+    # Kinds whose event carries another object than the resource's (balance.available).
     event_objects: Mapping[EventKind, Callable[[Dataset, int], dict]] = field(default_factory=dict)
+    # A kind announcing the same change as another (charge.refund.updated mirrors
+    # refund.updated): its event's previous_attributes are taken from before both.
+    mirrors: Mapping[EventKind, EventKind] = field(default_factory=dict)
+    # A resource born of a change (a refund, a dispute, a payout): the object exists from
+    # this kind's time, which is its `created`; it lists newest first by that time.
+    born: EventKind | None = None
+    # Creation times other than `Timeline`'s, built from the account start (payouts: a fixed
+    # time each day).
+    timeline: Callable[[int], Any] | None = None
 
     def __post_init__(self) -> None:
         if set(self.rules) != set(self.kinds):

@@ -1,4 +1,4 @@
-"""Charges and the disputes on them: lifecycle, the facts a charge shares with its payment
+"""Charges: lifecycle, the facts a charge shares with its payment
 intent (`payment_facts`), and rendering."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mock_api.dataset.base import ResourceSpec, stripe_list
 from mock_api.dataset.config import DAY, HOUR
-from mock_api.dataset.customers import owning_customer
+from mock_api.dataset.customers import _currency_row, owning_customer
 from mock_api.dataset.payment_flows import (
     AUTHORISATION_EXPIRES,
     BANK_METHOD,
@@ -23,13 +23,8 @@ from mock_api.dataset.payment_flows import (
     declined_at_creation,
     payment_flow,
 )
-from mock_api.dataset.reference import (
-    BRANDS,
-    CURRENCIES,
-    DISPUTE_EVIDENCE_FIELDS,
-    DISPUTE_REASONS,
-    FAILURES,
-)
+from mock_api.dataset.reference import BRANDS, CURRENCIES, DISPUTE_REASONS, FAILURES
+from mock_api.dataset.refunds import final_refund, refund_birth
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -44,8 +39,8 @@ class ChargeEvent(EventKind):
     FAILED = 11, "charge.failed", (0, BANK_SETTLES)
     UPDATED = 12, "charge.updated", (2 * HOUR,)  # metadata
     REFUNDED = 13, "charge.refunded", (1 * DAY, 4 * DAY, 9 * DAY)
-    DISPUTE_CREATED = 14, "charge.dispute.created", (6 * DAY, 14 * DAY)
-    # The same moment as the dispute: the charge's `disputed` turns true.
+    # Code 14 is `DisputeEvent.CREATED` (charge.dispute.created, mock_api.dataset.disputes).
+    # The moment of the dispute: the charge's `disputed` turns true.
     DISPUTED = 15, "charge.updated", (6 * DAY, 14 * DAY)
     PENDING = 16, "charge.pending", (0,)  # a bank debit, until it settles
     CAPTURED = 17, "charge.captured", CAPTURE_OFFSETS  # a manual authorisation
@@ -154,6 +149,34 @@ def payment_facts(ds: Dataset, i: int) -> dict:
     }
 
 
+def money_facts(ds: Dataset, i: int) -> dict:
+    """The money facts of payment i (as `payment_facts` has them), drawn without the rest:
+    the ledger needs them for every transaction. The draws mirror `payment_facts`' order;
+    tests/mock_api/test_ledger.py checks that both agree."""
+    k = ds.customer_of("charges", i)
+    cust_rng = ds.keys.rng("customer", k)
+    currency_row = _currency_row(cust_rng)
+    country = cust_rng.choice(currency_row[5])
+    row = next(r for r in CURRENCIES if r[0] == currency_row[0])
+    rng = ds.keys.rng("charge", i)
+    low, high = row[3]
+    step = row[4]
+    amount = rng.randint(low // step, high // step) * step
+    rng.next64()  # brand
+    rng.next64()  # failure
+    full_refund = rng.uniform() < 0.6
+    partial_share = rng.randint(10, 90)
+    return {
+        "currency": row[0],
+        "country": country,
+        "amount": amount,
+        "captured_amount": captured_amount(ds, i, amount, step),
+        "refund_amount": amount
+        if full_refund
+        else max(step, amount * partial_share // 100 // step * step),
+    }
+
+
 def _outcome(facts: dict, status: str) -> tuple[str | None, str | None, dict]:
     """(failure_code, failure_message, outcome) of the charge in `status`."""
     if status != "failed":
@@ -194,32 +217,6 @@ def _outcome(facts: dict, status: str) -> tuple[str | None, str | None, dict]:
     )
 
 
-def _refund(
-    ds: Dataset, i: int, facts: dict, amount: int, created: int, reason: str | None
-) -> dict:
-    """The charge's one refund: a customer's, or Stripe releasing uncaptured money (which
-    moves no balance, so it has no balance transaction)."""
-    return {
-        "id": ds.ids.encode("refunds", i),
-        "object": "refund",
-        "amount": amount,
-        "balance_transaction": ds.ids.encode("balance_transactions", 2 * i + 1)
-        if reason == "requested_by_customer"
-        else None,
-        "charge": ds.object_id("charges", i),
-        "created": created,
-        "currency": facts["currency"],
-        "destination_details": {"card": {"type": "refund"}, "type": "card"},
-        "metadata": {},
-        "payment_intent": ds.object_id("payment_intents", i),
-        "reason": reason,
-        "receipt_number": None,
-        "source_transfer_reversal": None,
-        "status": "succeeded",
-        "transfer_reversal": None,
-    }
-
-
 def _status(facts: dict, applied: frozenset[int]) -> str:
     if ChargeEvent.FAILED in applied:
         return "failed"
@@ -231,24 +228,17 @@ def _status(facts: dict, applied: frozenset[int]) -> str:
 def _money(ds: Dataset, i: int, facts: dict, status: str, applied: frozenset[int]) -> dict:
     """captured, amount_captured, refunds and balance transaction of the charge."""
     flow, amount = facts["flow"], facts["amount"]
-    refunds = []
+    # The charge's one refund (see `refunds`), once the change that makes it applied:
+    # a customer's, the uncaptured rest of a partial capture, or an expired authorisation.
+    refunded_by = {ChargeEvent.REFUNDED, ChargeEvent.CAPTURED, ChargeEvent.EXPIRED}
+    has_refund = refund_birth(ds, i) is not None and bool(refunded_by & applied)
+    refunds = [final_refund(ds, i)] if has_refund else []
     if flow is PaymentFlow.AUTOMATIC:
         captured = status == "succeeded"
         amount_captured = amount if captured else 0
-        if ChargeEvent.REFUNDED in applied:
-            when = ds.change_time(ChargeEvent.REFUNDED, i)
-            refunds.append(
-                _refund(ds, i, facts, facts["refund_amount"], when, "requested_by_customer")
-            )
     elif flow is PaymentFlow.MANUAL:
         captured = ChargeEvent.CAPTURED in applied
         amount_captured = facts["captured_amount"] if captured else 0
-        if captured and amount_captured < amount:  # Stripe refunds the uncaptured rest
-            when = ds.change_time(ChargeEvent.CAPTURED, i)
-            refunds.append(_refund(ds, i, facts, amount - amount_captured, when, None))
-        if ChargeEvent.EXPIRED in applied:
-            when = ds.change_time(ChargeEvent.EXPIRED, i)
-            refunds.append(_refund(ds, i, facts, amount, when, "expired_uncaptured_charge"))
     else:  # a bank debit is captured when it is created; it settles or is returned later
         captured = True
         amount_captured = amount
@@ -452,40 +442,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     }
 
 
-def render_dispute(ds: Dataset, i: int) -> dict:
-    """The dispute a `charge.dispute.created` event carries (disputes have no list of their own)."""
-    facts = payment_facts(ds, i)
-    created = ds.change_time(ChargeEvent.DISPUTE_CREATED, i)
-    assert created is not None
-    return {
-        "id": ds.ids.encode("disputes", i),
-        "object": "dispute",
-        "amount": facts["amount"],
-        "balance_transactions": [],
-        "charge": ds.object_id("charges", i),
-        "created": created,
-        "currency": facts["currency"],
-        # Nothing submitted yet: Stripe lists every evidence field, each null.
-        "evidence": dict.fromkeys(DISPUTE_EVIDENCE_FIELDS),
-        "evidence_details": {
-            "due_by": created + 7 * DAY,
-            "has_evidence": False,
-            "past_due": False,
-            "submission_count": 0,
-        },
-        "is_charge_refundable": False,
-        "livemode": False,
-        "metadata": {},
-        "payment_intent": ds.object_id("payment_intents", i),
-        "payment_method_details": {
-            "card": {"brand": facts["brand"], "network_reason_code": None},
-            "type": "card",
-        },
-        "reason": facts["dispute_reason"],
-        "status": "needs_response",
-    }
-
-
 CHARGES = ResourceSpec(
     name="charges",
     object_name="charge",
@@ -495,7 +451,6 @@ CHARGES = ResourceSpec(
         ChargeEvent.FAILED: if_charge_failed,
         ChargeEvent.UPDATED: _metadata_variant,
         ChargeEvent.REFUNDED: refund_variant,
-        ChargeEvent.DISPUTE_CREATED: dispute_variant,
         ChargeEvent.DISPUTED: dispute_variant,
         ChargeEvent.PENDING: if_bank_debit,
         ChargeEvent.CAPTURED: capture_variant,
@@ -507,5 +462,4 @@ CHARGES = ResourceSpec(
         "payment_intent": "payment_intents",
         "invoice": "invoices",
     },
-    event_objects={ChargeEvent.DISPUTE_CREATED: render_dispute},
 )

@@ -146,7 +146,8 @@ def render_event(ds: Dataset, ref: EventRef) -> dict:
     resource = kind.resource
     schedule = ds.changes(resource, ref.index)
     position = next(n for n, (_, k) in enumerate(schedule) if k == kind)
-    before = frozenset(k for _, k in schedule[:position])
+    mirrored = SPEC_BY_NAME[resource].mirrors.get(kind)
+    before = frozenset(k for _, k in schedule[:position] if k != mirrored)
     after = before | {kind}
     data: dict
     other_object = SPEC_BY_NAME[resource].event_objects.get(kind)

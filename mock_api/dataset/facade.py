@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, paging
+from mock_api.dataset import events, ledger, paging
 from mock_api.dataset.config import CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
@@ -19,6 +19,33 @@ from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
 from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_BY_NAME, SPECS
 from mock_api.dataset.schedule import EventKind, Timeline
 from mock_api.ids import IdCodec
+
+_MISSING = object()
+_MEMO_MAX = 1 << 18
+
+
+def _memo(rule: Callable[[int], int | None]) -> Callable[[int], int | None]:
+    """A rule with its answers kept (bounded: cleared when full)."""
+    cache: dict[int, int | None] = {}
+
+    def memoised(index: int) -> int | None:
+        answer = cache.get(index, _MISSING)
+        if answer is _MISSING:
+            if len(cache) >= _MEMO_MAX:
+                cache.clear()
+            answer = cache[index] = rule(index)
+        return answer  # type: ignore[return-value]
+
+    return memoised
+
+
+_LEDGER_CACHES: dict[MockConfig, dict] = {}
+
+
+def _shared_ledger_cache(config: MockConfig) -> dict:
+    if config not in _LEDGER_CACHES and len(_LEDGER_CACHES) >= 8:
+        _LEDGER_CACHES.pop(next(iter(_LEDGER_CACHES)))  # the oldest config
+    return _LEDGER_CACHES.setdefault(config, {})
 
 
 class Dataset:
@@ -34,16 +61,24 @@ class Dataset:
             self.per_day[spec.name] = spec.per_day(self.config.volume)
             if spec.timeline_of is not None:
                 self.timelines[spec.name] = self.timelines[spec.timeline_of]
+            elif spec.timeline is not None:
+                start = self.config.resource_start_ts(spec.name)
+                self.timelines[spec.name] = spec.timeline(start)
             else:
                 key = self.keys.per_resource("created", spec.name)
                 start = self.config.resource_start_ts(spec.name)
                 self.timelines[spec.name] = Timeline(
                     start, self.per_day[spec.name], key, spec.closed_weekday
                 )
+        # Per-day sums the ledger caches (see `ledger._books`): pure functions of the config,
+        # so datasets of one config in a process share them.
+        self.ledger_cache: dict = _shared_ledger_cache(self.config)
+        self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
+        # Memoised: an events page walks each (kind, variant) stream from its top again.
         self._rules: dict[int, Callable[[int], int | None]] = {
-            kind: partial(rule, self) for spec in SPECS for kind, rule in spec.rules.items()
+            kind: _memo(partial(rule, self)) for spec in SPECS for kind, rule in spec.rules.items()
         }
 
     # ------------------------------------------------------------------ cheap facts
@@ -61,6 +96,10 @@ class Dataset:
         return created + 1 + self.keys.h("late_by", lateness_key) % late_max
 
     def exists(self, resource: str, index: int, now: int) -> bool:
+        born = SPEC_BY_NAME[resource].born if resource in SPEC_BY_NAME else None
+        if born is not None:
+            when = self.change_time(born, index) if index >= 0 else None
+            return when is not None and when <= now
         return index >= 0 and self.created(resource, index) <= now
 
     def customer_of(self, resource: str, index: int) -> int:
@@ -111,6 +150,8 @@ class Dataset:
         return None if gone is None else self.change_time(gone, index)
 
     def listable(self, resource: str, index: int, now: int) -> bool:
+        if SPEC_BY_NAME[resource].born is not None:
+            return self.exists(resource, index, now)
         if self.visible_at(resource, index) > now:
             return False
         gone_at = self.gone_at(resource, index)
@@ -181,6 +222,16 @@ class Dataset:
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
             )
+        if SPEC_BY_NAME[resource].born is not None:
+            return paging.list_born(
+                self,
+                resource,
+                now,
+                limit=limit,
+                starting_after=starting_after,
+                ending_before=ending_before,
+                created=created,
+            )
         return paging.list_objects(
             self,
             resource,
@@ -196,11 +247,34 @@ class Dataset:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
+        if SPEC_BY_NAME[resource].born is not None:
+            return paging.all_born(self, resource, now)
         return paging.all_objects(self, resource, now)
 
     def events(self, now: int, types: tuple[str, ...] | None = None) -> list[dict]:
         """Every event retained at `now` (30 days), newest first (for tests; materialises)."""
         return events.all_events(self, now, types)
+
+    # ------------------------------------------------------------------ the ledger
+
+    def balance_transactions(self, now: int, **filters) -> Page:
+        """One page of /v1/balance_transactions (see `ledger.list_page` for the filters)."""
+        return ledger.list_page(self, now, **filters)
+
+    def balance_transaction(self, txn_id: str, now: int) -> dict:
+        return ledger.retrieve(self, txn_id, now)
+
+    def all_balance_transactions(self, now: int) -> list[dict]:
+        """Every balance transaction created by `now`, newest first (for tests)."""
+        return ledger.all_transactions(self, now)
+
+    def balance(self, now: int) -> dict:
+        """GET /v1/balance at `now`."""
+        return ledger.balance(self, now)
+
+    def daily_truth(self, now: int) -> dict[tuple[str, str], dict[str, int]]:
+        """The account's books per (settlement currency, day), for tests."""
+        return ledger.daily_truth(self, now)
 
     def render_event(self, ref: EventRef) -> dict:
         """The event with data.object as the object's state right after this change."""

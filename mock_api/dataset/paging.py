@@ -7,11 +7,13 @@ range and a cursor is an index bound; a page walks that range from the top (or, 
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.errors import MockError
-from mock_api.dataset.registry import OBJECT_NAME
+from mock_api.dataset.registry import OBJECT_NAME, SPEC_BY_NAME
+from mock_api.dataset.schedule import SEQ_STRIDE
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -114,3 +116,66 @@ def all_objects(ds: Dataset, resource: str, now: int) -> list[dict]:
         for index in range(high, low - 1, -1)
         if ds.listable(resource, index, now)
     ]
+
+
+def list_born(
+    ds: Dataset,
+    resource: str,
+    now: int,
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    created: CreatedFilter,
+) -> Page:
+    """A page of a resource born of a change (refunds, disputes, payouts): its birth kind's
+    streams merged newest first, as `/v1/events` pages (key: created, then id)."""
+    from mock_api.dataset.events import _stream  # events imports this module
+
+    born = SPEC_BY_NAME[resource].born
+    assert born is not None
+    low_t = 0 if created.gte is None else created.gte
+    high_t = now if created.lte is None else min(now, created.lte)
+    bound, ascending = None, False
+    for param, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
+        index = cursor_index(ds, resource, cursor, param, now)
+        if index is None:
+            continue
+        at = ds.change_time(born, index)
+        assert at is not None
+        bound = (at, index * SEQ_STRIDE + int(born))
+        ascending = param == "ending_before"
+        if ascending:
+            low_t = max(low_t, at)
+        else:
+            high_t = min(high_t, at)
+    streams = [
+        _stream(ds, born, variant, low_t, high_t, ascending, bound)
+        for variant in range(len(born.offsets))
+    ]
+    picked = []
+    if low_t <= high_t:
+        for ref in heapq.merge(*streams, reverse=not ascending):
+            picked.append(ref.index)
+            if len(picked) > limit:
+                break
+    has_more = len(picked) > limit
+    picked = picked[:limit]
+    if ascending:
+        picked.reverse()
+    return Page([ds.state(resource, index, now) for index in picked], has_more)
+
+
+def all_born(ds: Dataset, resource: str, now: int) -> list[dict]:
+    """Every object of a born resource at `now`, newest first (materialises)."""
+    out: list[dict] = []
+    cursor = None
+    while True:
+        page = list_born(
+            ds, resource, now, limit=100, starting_after=cursor, ending_before=None,
+            created=ALL_TIME,
+        )  # fmt: skip
+        out.extend(page.data)
+        if not page.has_more:
+            return out
+        cursor = page.data[-1]["id"]

@@ -53,6 +53,17 @@ BANK_FAILURES = (
 
 
 def payment_flow(ds: Dataset, i: int) -> PaymentFlow:
+    # Memoised: every rule of charges, refunds, disputes and the ledger's streams asks.
+    cache = ds.flow_cache
+    flow = cache.get(i)
+    if flow is None:
+        if len(cache) > 1 << 18:
+            cache.clear()
+        flow = cache[i] = _payment_flow(ds, i)
+    return flow
+
+
+def _payment_flow(ds: Dataset, i: int) -> PaymentFlow:
     roll = ds.keys.u("payment_flow", i)
     if roll < MANUAL_SHARE:
         return PaymentFlow.MANUAL
@@ -90,9 +101,15 @@ def capture_variant(ds: Dataset, i: int) -> int | None:
     return ds.keys.h("capture_v", i) % len(CAPTURE_OFFSETS)
 
 
+def partial_capture(ds: Dataset, i: int) -> bool:
+    """A manual capture that takes less than authorised (amounts exceed a step, so a
+    50-95% share is always less)."""
+    return ds.keys.u("capture_partial", i) < PARTIAL_CAPTURE_SHARE
+
+
 def captured_amount(ds: Dataset, i: int, amount: int, step: int) -> int:
     """What a manual capture takes: all of it, or 50-95% of it in the currency's step."""
-    if ds.keys.u("capture_partial", i) >= PARTIAL_CAPTURE_SHARE:
+    if not partial_capture(ds, i):
         return amount
     share = 50 + ds.keys.h("capture_share", i) % 46
     return max(step, amount * share // 100 // step * step)

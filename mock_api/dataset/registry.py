@@ -9,11 +9,22 @@ from __future__ import annotations
 from mock_api.dataset.base import ResourceSpec
 from mock_api.dataset.charges import CHARGES
 from mock_api.dataset.customers import CUSTOMERS
+from mock_api.dataset.disputes import DISPUTES
 from mock_api.dataset.invoices import INVOICES
 from mock_api.dataset.payment_intents import PAYMENT_INTENTS
+from mock_api.dataset.payouts import PAYOUTS
+from mock_api.dataset.refunds import REFUNDS
 from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
 
-SPECS: tuple[ResourceSpec, ...] = (CUSTOMERS, CHARGES, PAYMENT_INTENTS, INVOICES)
+SPECS: tuple[ResourceSpec, ...] = (
+    CUSTOMERS,
+    CHARGES,
+    PAYMENT_INTENTS,
+    INVOICES,
+    REFUNDS,
+    DISPUTES,
+    PAYOUTS,
+)
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 RESOURCES = tuple(SPEC_BY_NAME)

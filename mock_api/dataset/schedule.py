@@ -18,9 +18,18 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
   `charge.failed` +0; manual capture: `charge.succeeded` +0 (authorised), then
   `charge.captured` +2h|1d|3d or `charge.expired` +7d; bank debit: `charge.pending` +0, then
   `charge.succeeded` or `charge.failed` +4d. Automatic payments only: `charge.refunded` (8% of
-  succeeded; 60% of those full) +1d|4d|9d; `charge.dispute.created` + `charge.updated`
-  (`disputed` true) (1.5% of succeeded, not refunded) +6d|14d. Any: `charge.updated` (5%)
-  +2h (metadata).
+  succeeded; 60% of those full) +1d|4d|9d; `charge.updated` (`disputed` true) (1.5% of
+  succeeded, not refunded) +6d|14d. Any: `charge.updated` (5%) +2h (metadata).
+- refunds (refund i of charge i; `refunds`): `refund.created` with its charge's refund (a
+  customer's, a partial capture's rest, an expired authorisation); a customer's:
+  `refund.updated` + `charge.refund.updated` (succeeded) +1d after it.
+- disputes (dispute i on charge i; `disputes`): `charge.dispute.created` +
+  `charge.dispute.funds_withdrawn` +6d|14d after the charge; `charge.dispute.updated`
+  (under review) +3d after that; `charge.dispute.closed` (+ `charge.dispute.funds_reinstated`
+  when won) +35d after it.
+- payouts (one per settlement currency per business day, 02:00 UTC; `payouts`):
+  `payout.created`, `payout.updated` +1h (in transit), `payout.paid` or `payout.failed` at
+  (+1h) the arrival date; `balance.available` at midnight of each business day.
 - payment_intents (index i pairs with charge i): `payment_intent.created` +0, then as its
   charge: `payment_intent.succeeded` +0 (automatic), at the capture (manual) or +4d (bank);
   `payment_intent.amount_capturable_updated` +0 (manual) or `payment_intent.processing` +0

@@ -34,6 +34,7 @@ ROOTS = (
     "payment_intent",
     "payment_method",
     "refund",
+    "balance",
     "balance_transaction",
     "coupon",
     "invoiceitem",

@@ -7,11 +7,13 @@ Each one's latest state is its state at `now` (every change has an event).
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset
+from extractor.streams import event_type_filters
+from mock_api.dataset import CURRENCY_EXPONENT, DAY, EVENT_TYPES, Dataset
 from mock_api.dataset.charges import ChargeEvent, payment_facts
 from mock_api.dataset.customers import customer_facts
 from mock_api.dataset.payment_flows import PaymentFlow
@@ -52,7 +54,11 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
         for obj in dataset.objects(resource, now):
             if obj["created"] >= start:
                 out.ids[resource].add(obj["id"])
-    for event in dataset.events(now):
+    # The change feed is read with the entity streams' type filters: only those types land.
+    read = tuple(
+        t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in event_type_filters())
+    )
+    for event in dataset.events(now, read):
         if event["created"] < start:
             continue
         out.event_count += 1

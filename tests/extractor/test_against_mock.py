@@ -25,7 +25,8 @@ T0 = 1768867200  # 2026-01-20T00:00:00Z
 DAY = 86400
 CONFIG = MockConfig(seed=7, start_date="2026-01-01", volume=60)
 RESOURCES = ("customers", "charges", "payment_intents", "invoices")
-OBJECT_OF = OBJECT_NAME  # resource -> the `object` value Stripe gives its objects
+# resource -> the `object` value Stripe gives its objects (the resources extracted here)
+OBJECT_OF = {resource: OBJECT_NAME[resource] for resource in RESOURCES}
 KEY = "sk_test_against_mock_123"
 
 

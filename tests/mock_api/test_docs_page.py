@@ -126,7 +126,10 @@ def test_chromium_renders_the_operations_offline(mock: ServerProcess, tmp_path: 
         timeout=120,
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    operations = 2 * (len(RESOURCES) + 1) + 1  # list and retrieve each, and /health
+    # List and retrieve each (and events), the ledger's three (balance transactions' list and
+    # retrieve, the balance), and /health.
+    operations = 2 * (len(RESOURCES) + 1) + 3 + 1
     assert dom.stdout.count('class="opblock opblock-get') == operations, dom.stdout[-3000:]
     for resource in RESOURCES:
         assert f"List {resource}, newest first" in dom.stdout
+    assert "List balance transactions, newest first" in dom.stdout

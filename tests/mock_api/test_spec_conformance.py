@@ -44,7 +44,12 @@ SCHEMA = {
     "charges": "charge",
     "payment_intents": "payment_intent",
     "invoices": "invoice",
+    "refunds": "refund",
+    "disputes": "dispute",
+    "payouts": "payout",
 }
+# Fewer than a page of some resources in this history (1.5% of payments are disputed).
+MIN_LISTED = {"disputes": 20}
 # Every state the mock produces, per resource: each must show up, and each is validated.
 STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
     "customers": {
@@ -90,6 +95,39 @@ STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
         ),
     },
 }
+STATES |= {
+    "refunds": {
+        "customer's, pending": lambda r: r["status"] == "pending",
+        "customer's, succeeded": lambda r: (
+            r["reason"] == "requested_by_customer" and r["status"] == "succeeded"
+        ),
+        "a partial capture's rest": lambda r: r["reason"] is None,
+        "expired authorisation": lambda r: r["reason"] == "expired_uncaptured_charge",
+    },
+    # needs_response shows in every charge.dispute.created payload (see the events test).
+    "disputes": {
+        status: (lambda s: lambda d: d["status"] == s)(status)
+        for status in ("under_review", "won", "lost")
+    },
+    "payouts": {
+        status: (lambda s: lambda p: p["status"] == s)(status)
+        for status in ("in_transit", "paid", "failed")
+    }
+    | {"eur": lambda p: p["currency"] == "eur"},
+}
+# Every (type, reporting_category) of balance transaction the mock books.
+TXN_KINDS = {
+    ("charge", "charge"),
+    ("payment", "charge"),
+    ("refund", "refund"),
+    ("refund", "partial_capture_reversal"),
+    ("adjustment", "dispute"),
+    ("adjustment", "dispute_reversal"),
+    ("payout", "payout"),
+    ("payout_failure", "payout_reversal"),
+}
+# The schema of an event's data.object, by the event type's prefix.
+EVENT_SCHEMA = {"charge.dispute.": "dispute", "charge.refund.": "refund", "balance.": "balance"}
 # The mock's resource of each expandable target (the others have no endpoint here).
 SERVED = {schema: resource for resource, schema in SCHEMA.items()}
 
@@ -154,7 +192,7 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
 def test_every_listed_and_retrieved_object_conforms(api, mock, resource: str) -> None:
     spec = validator()
     listed = page_all(api, f"{mock.url}/v1/{resource}")
-    assert len(listed) > 100  # more than one page
+    assert len(listed) > MIN_LISTED.get(resource, 100)  # more than one page, mostly
     for obj in listed:
         assert_conforms(spec.validate(obj, SCHEMA[resource]), f"{resource} {obj['id']}")
     for state, is_in in STATES[resource].items():
@@ -186,7 +224,8 @@ def test_every_event_type_and_payload_conforms(api, mock, events) -> None:
         assert_conforms(spec.validate(event, "event"), what)
         assert event["api_version"] == API_VERSION
         kind = event["type"]
-        schema = "dispute" if kind.startswith("charge.dispute.") else kind.split(".")[0]
+        prefix = next((p for p in EVENT_SCHEMA if kind.startswith(p)), None)
+        schema = EVENT_SCHEMA[prefix] if prefix else kind.split(".")[0]
         obj = event["data"]["object"]
         assert obj["object"] == schema, what
         report = spec.validate(obj, schema)
@@ -203,6 +242,27 @@ def test_every_event_type_and_payload_conforms(api, mock, events) -> None:
         if kind not in checked_ids:
             checked_ids.add(kind)
             check_ids(api, mock, report.expandable_ids)
+
+
+def test_every_balance_transaction_and_the_balance_conform(api, mock) -> None:
+    spec = validator()
+    listed = page_all(api, f"{mock.url}/v1/balance_transactions")
+    assert len(listed) > 1000
+    seen: dict[tuple[str, str], dict] = {}
+    for txn in listed:
+        report = spec.validate(txn, "balance_transaction")
+        assert_conforms(report, f"balance_transaction {txn['id']}")
+        kind = (txn["type"], txn["reporting_category"])
+        if kind not in seen:
+            seen[kind] = txn
+            check_ids(api, mock, report.expandable_ids)
+    assert set(seen) == TXN_KINDS
+    for txn in seen.values():
+        retrieved = get(api, f"{mock.url}/v1/balance_transactions/{txn['id']}")
+        assert retrieved == txn
+    balance = get(api, f"{mock.url}/v1/balance")
+    assert_conforms(spec.validate(balance, "balance"), "balance")
+    assert [b["currency"] for b in balance["available"]] == ["usd", "eur"]
 
 
 def test_every_resource_is_checked() -> None:

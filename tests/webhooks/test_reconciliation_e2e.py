@@ -8,6 +8,7 @@ rpt_webhook_reconciliation must mark every delivered event `matched` and every d
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
@@ -17,9 +18,10 @@ import pytest
 
 from extractor.lake.storage import storage_for
 from extractor.settings import Settings
+from extractor.streams import event_type_filters
 from extractor.transform.dbt import warehouse_path
 from extractor.transform.warehouse import connect
-from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
+from mock_api.dataset import DAY, EVENT_TYPES, Dataset, MockConfig, parse_time
 from tests.support.cli import child_env, run_cli
 from tests.support.servers import REPO_ROOT, start_mock_api
 from tests.webhooks.conftest import SECRET
@@ -61,6 +63,9 @@ def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
                 "4",
                 "--seed",
                 "7",
+                # The endpoint subscribes to what the batch reads, as a Stripe endpoint's
+                # enabled_events would: every delivered event can then be matched.
+                *[arg for t in event_type_filters() for arg in ("--enabled-events", t)],
             ],
             env,
         )
@@ -73,8 +78,13 @@ def reconcile(lake_root: str, tmp_path: Path, start_webhook_server) -> None:
         mock.stop()
     assert pipeline.returncode == 0, pipeline.stderr[-4000:]
 
+    subscribed = tuple(
+        t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in event_type_filters())
+    )
     events = {
-        e["id"]: e["created"] for e in Dataset(MockConfig()).events(NOW) if e["created"] >= SINCE
+        e["id"]: e["created"]
+        for e in Dataset(MockConfig()).events(NOW, subscribed)
+        if e["created"] >= SINCE
     }
     dropped = set(summary["dropped_ids"])
     delivered = set(events) - dropped
