@@ -22,8 +22,8 @@ from mock_api.dataset import (
     MockConfig,
     MockError,
     parse_time,
+    versions,
 )
-from mock_api.dataset import versions
 from mock_api.docs import DOCS_HTML, openapi_spec
 
 LIST_RESOURCES = (*RESOURCES, "events")

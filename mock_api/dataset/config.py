@@ -129,7 +129,7 @@ def _upgrades(raw: str) -> tuple[tuple[int, str], ...]:
             out.append((parse_time(when), version.strip()))
         except ValueError:
             raise ValueError(
-                f"MOCK_API_VERSION_UPGRADE item {item!r} is not <version>@<unix seconds or ISO-8601>"
+                f"MOCK_API_VERSION_UPGRADE item {item!r} is not <version>@<unix or ISO-8601 time>"
             ) from None
     return tuple(out)
 
