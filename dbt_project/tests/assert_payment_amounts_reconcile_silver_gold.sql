@@ -1,13 +1,18 @@
-{#- Per currency, paid charges' counts and sums in Silver equal fct_payments and
-    agg_daily_revenue. Returns the currencies where any figure differs. -#}
+{#- Per currency, succeeded charges' counts, captured money and customer refunds in Silver
+    equal fct_payments and agg_daily_revenue. Returns the currencies where any figure
+    differs. Customer refunds are amount_refunded without what Stripe released uncaptured
+    (the rest of a partial capture, an expired authorisation). -#}
 
 with silver as (
 
     select
         currency,
-        count(*) filter (where is_paid) as paid_count,
-        sum(amount_minor) filter (where is_paid) as gross_minor,
-        sum(amount_refunded_minor) filter (where is_paid) as refunded_minor
+        count(*) filter (where status = 'succeeded') as paid_count,
+        sum(amount_captured_minor) filter (where status = 'succeeded') as gross_minor,
+        sum(
+            amount_refunded_minor
+            - least(amount_refunded_minor, amount_minor - amount_captured_minor)
+        ) filter (where status = 'succeeded') as refunded_minor
     from {{ ref('stg_stripe__charges') }}
     group by 1
 
@@ -17,9 +22,9 @@ payments as (
 
     select
         currency,
-        count(*) filter (where is_paid) as paid_count,
-        sum(amount_minor) filter (where is_paid) as gross_minor,
-        sum(refunded_minor) filter (where is_paid) as refunded_minor,
+        count(*) filter (where status = 'succeeded') as paid_count,
+        sum(captured_minor) filter (where status = 'succeeded') as gross_minor,
+        sum(refunded_minor) filter (where status = 'succeeded') as refunded_minor,
         sum(net_minor) as net_minor
     from {{ ref('fct_payments') }}
     group by 1

@@ -25,6 +25,8 @@ class ResourceSpec:
     rules: Mapping[EventKind, Rule]  # exactly one per kind
     render: Renderer
     per_day: Callable[[int], int] = full_volume  # objects per day from MockConfig.volume
+    # A weekday (Monday = 0) on which no object is created: real accounts have empty days.
+    closed_weekday: int | None = None
     # Share another resource's creation times, so index i of both pairs up (intent i pays
     # charge i).
     timeline_of: str | None = None

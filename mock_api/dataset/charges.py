@@ -9,6 +9,20 @@ from typing import TYPE_CHECKING
 from mock_api.dataset.base import ResourceSpec, stripe_list
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.customers import owning_customer
+from mock_api.dataset.payment_flows import (
+    AUTHORISATION_EXPIRES,
+    BANK_METHOD,
+    BANK_SETTLES,
+    CAPTURE_OFFSETS,
+    PaymentFlow,
+    authorised_uncaptured,
+    bank_debit_fails,
+    bank_failure,
+    capture_variant,
+    captured_amount,
+    declined_at_creation,
+    payment_flow,
+)
 from mock_api.dataset.reference import BRANDS, CURRENCIES, DISPUTE_REASONS, FAILURES
 from mock_api.dataset.schedule import EventKind
 
@@ -18,28 +32,45 @@ if TYPE_CHECKING:
 
 class ChargeEvent(EventKind):
     resource = nonmember("charges")
-    SUCCEEDED = 10, "charge.succeeded", (0,)
-    FAILED = 11, "charge.failed", (0,)
+    # Card payments succeed or fail at creation (variant 0); a bank debit settles or is
+    # returned BANK_SETTLES later (variant 1).
+    SUCCEEDED = 10, "charge.succeeded", (0, BANK_SETTLES)
+    FAILED = 11, "charge.failed", (0, BANK_SETTLES)
     UPDATED = 12, "charge.updated", (2 * HOUR,)  # metadata
     REFUNDED = 13, "charge.refunded", (1 * DAY, 4 * DAY, 9 * DAY)
     DISPUTE_CREATED = 14, "charge.dispute.created", (6 * DAY, 14 * DAY)
     # The same moment as the dispute: the charge's `disputed` turns true.
     DISPUTED = 15, "charge.updated", (6 * DAY, 14 * DAY)
+    PENDING = 16, "charge.pending", (0,)  # a bank debit, until it settles
+    CAPTURED = 17, "charge.captured", CAPTURE_OFFSETS  # a manual authorisation
+    EXPIRED = 18, "charge.expired", (AUTHORISATION_EXPIRES,)  # ... released uncaptured
 
 
 def charge_failed(ds: Dataset, i: int) -> bool:
-    """8% of charges fail (and so do their payment intents)."""
-    return ds.keys.u("charge_fail", i) < 0.08
+    """The payment ends failed: declined at creation, or a returned bank debit."""
+    return declined_at_creation(ds, i) or bank_debit_fails(ds, i)
 
 
 def if_charge_succeeded(ds: Dataset, i: int) -> int | None:
-    """Rule of the kinds of a successful payment (charge i's and payment intent i's)."""
-    return None if charge_failed(ds, i) else 0
+    """Rule of a payment's success (charge i's and payment intent i's kinds)."""
+    if payment_flow(ds, i) is PaymentFlow.BANK:
+        return None if bank_debit_fails(ds, i) else 1
+    return None if declined_at_creation(ds, i) else 0
 
 
 def if_charge_failed(ds: Dataset, i: int) -> int | None:
-    """Rule of the kinds of a failed payment (charge i's and payment intent i's)."""
-    return 0 if charge_failed(ds, i) else None
+    """Rule of a payment's failure (charge i's and payment intent i's kinds)."""
+    if declined_at_creation(ds, i):
+        return 0
+    return 1 if bank_debit_fails(ds, i) else None
+
+
+def if_bank_debit(ds: Dataset, i: int) -> int | None:
+    return 0 if payment_flow(ds, i) is PaymentFlow.BANK else None
+
+
+def if_expires_uncaptured(ds: Dataset, i: int) -> int | None:
+    return 0 if authorised_uncaptured(ds, i) else None
 
 
 def _metadata_variant(ds: Dataset, i: int) -> int | None:
@@ -47,17 +78,24 @@ def _metadata_variant(ds: Dataset, i: int) -> int | None:
 
 
 def refund_variant(ds: Dataset, i: int) -> int | None:
-    if charge_failed(ds, i) or ds.keys.u("refund", i) >= 0.08:
+    """Customer refunds and disputes touch only automatic card payments that succeeded."""
+    if payment_flow(ds, i) is not PaymentFlow.AUTOMATIC or declined_at_creation(ds, i):
+        return None
+    if ds.keys.u("refund", i) >= 0.08:
         return None
     return ds.keys.h("refund_v", i) % 3
 
 
 def dispute_variant(ds: Dataset, i: int) -> int | None:
-    if charge_failed(ds, i) or refund_variant(ds, i) is not None:
+    if payment_flow(ds, i) is not PaymentFlow.AUTOMATIC or declined_at_creation(ds, i):
         return None
-    if ds.keys.u("dispute", i) >= 0.015:
+    if refund_variant(ds, i) is not None or ds.keys.u("dispute", i) >= 0.015:
         return None
     return ds.keys.h("dispute_v", i) % 2
+
+
+NO_BILLING_ADDRESS_SHARE = 0.04
+EMPTY_ADDRESS = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
 
 
 def payment_facts(ds: Dataset, i: int) -> dict:
@@ -71,6 +109,7 @@ def payment_facts(ds: Dataset, i: int) -> dict:
     amount = rng.randint(low // step, high // step) * step
     brand = rng.weighted([b for b, _ in BRANDS], [w for _, w in BRANDS])
     failed = charge_failed(ds, i)
+    flow = payment_flow(ds, i)
     failure = rng.choice(FAILURES)
     full_refund = rng.uniform() < 0.6
     partial_share = rng.randint(10, 90)
@@ -100,12 +139,18 @@ def payment_facts(ds: Dataset, i: int) -> dict:
             [r for r, _ in DISPUTE_REASONS], [w for _, w in DISPUTE_REASONS]
         ),
         "ticket": f"T-{rng.randint(1000, 99999)}",
+        "flow": flow,
+        "captured_amount": captured_amount(ds, i, amount, step),
+        "bank_failure": bank_failure(ds, i),
+        # A card checkout that did not collect a billing address: every field null.
+        "billing_address_missing": flow is not PaymentFlow.BANK
+        and ds.keys.u("billing_missing", i) < NO_BILLING_ADDRESS_SHARE,
     }
 
 
-def _outcome(facts: dict) -> tuple[str | None, str | None, dict]:
-    """(failure_code, failure_message, outcome) of the charge."""
-    if not facts["failed"]:
+def _outcome(facts: dict, status: str) -> tuple[str | None, str | None, dict]:
+    """(failure_code, failure_message, outcome) of the charge in `status`."""
+    if status != "failed":
         return (
             None,
             None,
@@ -118,6 +163,16 @@ def _outcome(facts: dict) -> tuple[str | None, str | None, dict]:
                 "type": "authorized",
             },
         )
+    if facts["flow"] is PaymentFlow.BANK:
+        code, message = facts["bank_failure"]
+        outcome = {
+            "network_status": "declined_by_network",
+            "reason": None,
+            "risk_level": "not_assessed",
+            "seller_message": "The bank returned this payment.",
+            "type": "issuer_declined",
+        }
+        return code, message, outcome
     code, message, out_type, network, reason, risk, seller = facts["failure"]
     return (
         code,
@@ -133,18 +188,24 @@ def _outcome(facts: dict) -> tuple[str | None, str | None, dict]:
     )
 
 
-def _refund(ds: Dataset, i: int, facts: dict) -> dict:
+def _refund(
+    ds: Dataset, i: int, facts: dict, amount: int, created: int, reason: str | None
+) -> dict:
+    """The charge's one refund: a customer's, or Stripe releasing uncaptured money (which
+    moves no balance, so it has no balance transaction)."""
     return {
         "id": ds.ids.encode("refunds", i),
         "object": "refund",
-        "amount": facts["refund_amount"],
-        "balance_transaction": ds.ids.encode("balance_transactions", 2 * i + 1),
+        "amount": amount,
+        "balance_transaction": ds.ids.encode("balance_transactions", 2 * i + 1)
+        if reason == "requested_by_customer"
+        else None,
         "charge": ds.object_id("charges", i),
-        "created": ds.change_time(ChargeEvent.REFUNDED, i),
+        "created": created,
         "currency": facts["currency"],
         "metadata": {},
         "payment_intent": ds.object_id("payment_intents", i),
-        "reason": "requested_by_customer",
+        "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
         "status": "succeeded",
@@ -152,41 +213,132 @@ def _refund(ds: Dataset, i: int, facts: dict) -> dict:
     }
 
 
+def _status(facts: dict, applied: frozenset[int]) -> str:
+    if ChargeEvent.FAILED in applied:
+        return "failed"
+    if ChargeEvent.SUCCEEDED in applied:
+        return "succeeded"
+    return "pending"
+
+
+def _money(ds: Dataset, i: int, facts: dict, status: str, applied: frozenset[int]) -> dict:
+    """captured, amount_captured, refunds and balance transaction of the charge."""
+    flow, amount = facts["flow"], facts["amount"]
+    refunds = []
+    if flow is PaymentFlow.AUTOMATIC:
+        captured = status == "succeeded"
+        amount_captured = amount if captured else 0
+        if ChargeEvent.REFUNDED in applied:
+            when = ds.change_time(ChargeEvent.REFUNDED, i)
+            refunds.append(
+                _refund(ds, i, facts, facts["refund_amount"], when, "requested_by_customer")
+            )
+    elif flow is PaymentFlow.MANUAL:
+        captured = ChargeEvent.CAPTURED in applied
+        amount_captured = facts["captured_amount"] if captured else 0
+        if captured and amount_captured < amount:  # Stripe refunds the uncaptured rest
+            when = ds.change_time(ChargeEvent.CAPTURED, i)
+            refunds.append(_refund(ds, i, facts, amount - amount_captured, when, None))
+        if ChargeEvent.EXPIRED in applied:
+            when = ds.change_time(ChargeEvent.EXPIRED, i)
+            refunds.append(_refund(ds, i, facts, amount, when, "expired_uncaptured_charge"))
+    else:  # a bank debit is captured when it is created; it settles or is returned later
+        captured = True
+        amount_captured = amount
+    money_moved = captured and status == "succeeded"
+    return {
+        "captured": captured,
+        "amount_captured": amount_captured,
+        "refunds": refunds,
+        "balance_transaction": ds.ids.encode("balance_transactions", 2 * i)
+        if money_moved
+        else None,
+    }
+
+
+def _payment_method_details(facts: dict, status: str) -> dict:
+    if facts["flow"] is PaymentFlow.BANK:
+        method = BANK_METHOD[facts["currency"]]
+        if method == "us_bank_account":
+            details = {
+                "account_holder_type": "individual",
+                "account_type": "checking",
+                "bank_name": "STRIPE TEST BANK",
+                "fingerprint": facts["fingerprint"],
+                "last4": facts["last4"],
+                "routing_number": "110000000",
+            }
+        else:
+            details = {
+                "bank_code": "37040044",
+                "branch_code": None,
+                "country": facts["customer_facts"]["country"],
+                "fingerprint": facts["fingerprint"],
+                "last4": facts["last4"],
+                "mandate": None,
+            }
+        return {method: details, "type": method}
+    failed = status == "failed"
+    return {
+        "card": {
+            "amount_authorized": None if failed else facts["amount"],
+            "brand": facts["brand"],
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": "pass",
+                "cvc_check": "fail"
+                if failed and facts["failure"][0] == "incorrect_cvc"
+                else "pass",
+            },
+            "country": facts["customer_facts"]["country"],
+            "exp_month": facts["exp_month"],
+            "exp_year": facts["exp_year"],
+            "fingerprint": facts["fingerprint"],
+            "funding": facts["funding"],
+            "installments": None,
+            "last4": facts["last4"],
+            "mandate": None,
+            "network": facts["brand"],
+            "three_d_secure": None,
+            "wallet": None,
+        },
+        "type": "card",
+    }
+
+
 def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     facts = payment_facts(ds, i)
     charge_id = ds.object_id("charges", i)
-    failed = facts["failed"]
     amount = facts["amount"]
     customer_now = facts["customer_now"]
-    code, message, outcome = _outcome(facts)
-    refunds = [_refund(ds, i, facts)] if ChargeEvent.REFUNDED in applied else []
-    amount_refunded = facts["refund_amount"] if refunds else 0
+    status = _status(facts, applied)
+    code, message, outcome = _outcome(facts, status)
+    money = _money(ds, i, facts, status, applied)
+    amount_refunded = sum(refund["amount"] for refund in money["refunds"])
     metadata = {"order_id": facts["order"]}
     if ChargeEvent.UPDATED in applied:
         metadata["support_ticket"] = facts["ticket"]
-    card_checks = {
-        "address_line1_check": None,
-        "address_postal_code_check": "pass",
-        "cvc_check": "fail" if failed and facts["failure"][0] == "incorrect_cvc" else "pass",
-    }
+    address = customer_now["address"]
+    if facts["billing_address_missing"]:
+        address = EMPTY_ADDRESS
     return {
         "id": charge_id,
         "object": "charge",
         "amount": amount,
-        "amount_captured": 0 if failed else amount,
+        "amount_captured": money["amount_captured"],
         "amount_refunded": amount_refunded,
         "application": None,
         "application_fee": None,
         "application_fee_amount": None,
-        "balance_transaction": None if failed else ds.ids.encode("balance_transactions", 2 * i),
+        "balance_transaction": money["balance_transaction"],
         "billing_details": {
-            "address": customer_now["address"],
+            "address": address,
             "email": customer_now["email"],
             "name": facts["customer_facts"]["name"],
             "phone": None,
         },
         "calculated_statement_descriptor": "MOCKSHOP",
-        "captured": not failed,
+        "captured": money["captured"],
         "created": ds.created("charges", i),
         "currency": facts["currency"],
         "customer": ds.object_id("customers", facts["customer"]),
@@ -204,39 +356,21 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "on_behalf_of": None,
         "order": None,
         "outcome": outcome,
-        "paid": not failed,
+        "paid": status == "succeeded",
         "payment_intent": ds.object_id("payment_intents", i),
         "payment_method": ds.ids.encode("payment_methods", i),
-        "payment_method_details": {
-            "card": {
-                "amount_authorized": None if failed else amount,
-                "brand": facts["brand"],
-                "checks": card_checks,
-                "country": facts["customer_facts"]["country"],
-                "exp_month": facts["exp_month"],
-                "exp_year": facts["exp_year"],
-                "fingerprint": facts["fingerprint"],
-                "funding": facts["funding"],
-                "installments": None,
-                "last4": facts["last4"],
-                "mandate": None,
-                "network": facts["brand"],
-                "three_d_secure": None,
-                "wallet": None,
-            },
-            "type": "card",
-        },
+        "payment_method_details": _payment_method_details(facts, status),
         "receipt_email": customer_now["email"],
         "receipt_number": None,
         "receipt_url": f"https://pay.stripe.com/receipts/payment/{facts['receipt']}",
         "refunded": amount_refunded == amount and amount_refunded > 0,
-        "refunds": stripe_list(refunds, f"/v1/charges/{charge_id}/refunds"),
+        "refunds": stripe_list(money["refunds"], f"/v1/charges/{charge_id}/refunds"),
         "review": None,
         "shipping": None,
         "source_transfer": None,
         "statement_descriptor": None,
         "statement_descriptor_suffix": None,
-        "status": "failed" if failed else "succeeded",
+        "status": status,
         "transfer_data": None,
         "transfer_group": None,
     }
@@ -281,6 +415,9 @@ CHARGES = ResourceSpec(
         ChargeEvent.REFUNDED: refund_variant,
         ChargeEvent.DISPUTE_CREATED: dispute_variant,
         ChargeEvent.DISPUTED: dispute_variant,
+        ChargeEvent.PENDING: if_bank_debit,
+        ChargeEvent.CAPTURED: capture_variant,
+        ChargeEvent.EXPIRED: if_expires_uncaptured,
     },
     render=render_charge,
     expandable={

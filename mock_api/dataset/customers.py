@@ -13,6 +13,7 @@ from mock_api.dataset.base import ResourceSpec
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.reference import CITIES, CURRENCIES, FIRST, LAST, STREETS
 from mock_api.dataset.schedule import EventKind, always, minor_volume
+from mock_api.ids import Rng
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -33,10 +34,22 @@ def _delete_variant(ds: Dataset, k: int) -> int | None:
     return ds.keys.h("cust_delete_v", k) % 2 if ds.keys.u("cust_delete", k) < 0.04 else None
 
 
+NO_EMAIL_SHARE = 0.05  # customers created without an email (Stripe's `email` is optional)
+
+
+def _currency_row(rng: Rng) -> tuple:
+    return rng.weighted(CURRENCIES, [row[2] for row in CURRENCIES])
+
+
+def customer_currency(ds: Dataset, k: int) -> str:
+    """Customer k's currency alone: the first draw of `customer_facts`, without the rest."""
+    return _currency_row(ds.keys.rng("customer", k))[0]
+
+
 def customer_facts(ds: Dataset, k: int) -> dict:
     """What never changes about customer k (and what its update changes to)."""
     rng = ds.keys.rng("customer", k)
-    currency_row = rng.weighted(CURRENCIES, [row[2] for row in CURRENCIES])
+    currency_row = _currency_row(rng)
     country = rng.choice(currency_row[5])
     city, state, postal = rng.choice(CITIES[country])
     first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -48,7 +61,9 @@ def customer_facts(ds: Dataset, k: int) -> dict:
         "state": state,
         "postal": postal,
         "name": f"{first} {last}",
-        "email": f"{first}.{last}{number}@example.com".lower().replace("-", ""),
+        "email": None
+        if ds.keys.u("cust_no_email", k) < NO_EMAIL_SHARE
+        else f"{first}.{last}{number}@example.com".lower().replace("-", ""),
         "street_no": rng.randint(1, 250),
         "street": rng.choice(STREETS),
         "new_street_no": rng.randint(251, 900),
@@ -63,7 +78,7 @@ def customer_snapshot(ds: Dataset, k: int, applied: frozenset[int]) -> tuple[dic
     facts = customer_facts(ds, k)
     email = facts["email"]
     street_no = facts["street_no"]
-    if CustomerEvent.UPDATED in applied:
+    if CustomerEvent.UPDATED in applied and email is not None:
         email = email.replace("@example.com", "@mail.example.org")
         street_no = facts["new_street_no"]
     address = {

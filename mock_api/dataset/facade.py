@@ -37,7 +37,9 @@ class Dataset:
             else:
                 key = self.keys.per_resource("created", spec.name)
                 start = self.config.resource_start_ts(spec.name)
-                self.timelines[spec.name] = Timeline(start, self.per_day[spec.name], key)
+                self.timelines[spec.name] = Timeline(
+                    start, self.per_day[spec.name], key, spec.closed_weekday
+                )
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
         self._rules: dict[int, Callable[[int], int | None]] = {

@@ -9,7 +9,7 @@ from mock_api.dataset.base import ResourceSpec, stripe_list
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.customers import owning_customer
 from mock_api.dataset.reference import CURRENCY_EXPONENT, PRODUCTS, USD_SCALE
-from mock_api.dataset.schedule import EventKind, Rule, always, minor_volume
+from mock_api.dataset.schedule import SUNDAY, EventKind, Rule, always, minor_volume
 from mock_api.ids import Rng
 
 if TYPE_CHECKING:
@@ -88,13 +88,58 @@ def _lines(ds: Dataset, k: int, rng: Rng, currency: str, created: int) -> tuple[
     return lines, total
 
 
+# Sales tax or VAT by the customer's country, in basis points (Kuwait levies none).
+TAX_RATE_BP = {"US": 825, "DE": 1900, "FR": 2000, "NL": 2100, "IE": 2300, "ES": 2100, "GB": 2000}
+TAX_RATE_BP.update({"JP": 1000, "KR": 1000})
+TAXED_SHARE = 0.30
+# Invoices Stripe creates for pending invoice items without a subscription, next to manual ones.
+OTHER_BILLING_REASON = ("automatic_pending_invoice_item_invoice", 0.25)
+
+
+def _tax(
+    ds: Dataset, k: int, subtotal: int, currency: str, country: str
+) -> tuple[int, dict | None]:
+    """(tax amount, its tax_rate object) on the invoice's subtotal, exclusive of it.
+
+    Rounded half up to the minor unit, then down to a multiple of 10 for three-decimal
+    currencies (Stripe only charges those in tens)."""
+    rate_bp = TAX_RATE_BP.get(country)
+    if rate_bp is None or ds.keys.u("inv_taxed", k) >= TAXED_SHARE:
+        return 0, None
+    tax = (subtotal * rate_bp + 5_000) // 10_000
+    if CURRENCY_EXPONENT[currency] == 3:
+        tax = tax // 10 * 10
+    rate = {
+        "id": f"txr_mock_{country.lower()}",
+        "object": "tax_rate",
+        "active": True,
+        "country": country,
+        "created": ds.config.start_ts,
+        "description": None,
+        "display_name": "Sales tax" if country == "US" else "VAT",
+        "effective_percentage": rate_bp / 100,
+        "inclusive": False,
+        "jurisdiction": country,
+        "livemode": False,
+        "metadata": {},
+        "percentage": rate_bp / 100,
+        "state": None,
+        "tax_type": "sales_tax" if country == "US" else "vat",
+    }
+    return tax, rate
+
+
 def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
     created = ds.created("invoices", k)
     invoice_id = ds.object_id("invoices", k)
     customer, cust_facts, cust_now = owning_customer(ds, "invoices", k)
     currency = cust_facts["currency"]
     rng = ds.keys.rng("invoice", k)
-    lines, total = _lines(ds, k, rng, currency, created)
+    lines, subtotal = _lines(ds, k, rng, currency, created)
+    tax, tax_rate = _tax(ds, k, subtotal, currency, cust_facts["country"])
+    total = subtotal + tax
+    reason, share = OTHER_BILLING_REASON
+    billing_reason = reason if ds.keys.u("inv_reason", k) < share else "manual"
     send_invoice = rng.uniform() < 0.3
     transitions: dict[str, int | None] = {
         "finalized_at": None,
@@ -141,7 +186,7 @@ def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
         "attempted": attempted,
         "auto_advance": status in ("draft", "open"),
         "automatic_tax": {"enabled": False, "liability": None, "status": None},
-        "billing_reason": "manual",
+        "billing_reason": billing_reason,
         "charge": None,
         "collection_method": "send_invoice" if send_invoice else "charge_automatically",
         "created": created,
@@ -155,6 +200,7 @@ def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
         "customer_shipping": None,
         "customer_tax_exempt": "none",
         "default_payment_method": None,
+        "default_tax_rates": [] if tax_rate is None else [tax_rate],
         "description": "Thanks for your business!" if InvoiceEvent.UPDATED in applied else None,
         "discount": None,
         "discounts": [],
@@ -183,11 +229,22 @@ def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
         "status": status,
         "status_transitions": transitions,
         "subscription": None,
-        "subtotal": total,
-        "subtotal_excluding_tax": total,
-        "tax": None,
+        "subtotal": subtotal,
+        "subtotal_excluding_tax": subtotal,
+        "tax": tax if tax_rate else None,
         "total": total,
-        "total_excluding_tax": total,
+        "total_excluding_tax": subtotal,
+        "total_tax_amounts": []
+        if tax_rate is None
+        else [
+            {
+                "amount": tax,
+                "inclusive": False,
+                "tax_rate": tax_rate["id"],
+                "taxability_reason": None,
+                "taxable_amount": subtotal,
+            }
+        ],
         "webhooks_delivered_at": created,
     }
 
@@ -206,5 +263,6 @@ INVOICES = ResourceSpec(
     },
     render=render_invoice,
     per_day=minor_volume,
+    closed_weekday=SUNDAY,
     expandable={"customer": "customers", "charge": "charges", "payment_intent": "payment_intents"},
 )

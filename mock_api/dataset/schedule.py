@@ -14,15 +14,20 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
 
 - customers: `customer.created` +0; `customer.updated` (30%) +6h|3d|10d (email and address);
   `customer.deleted` (4%) +40d|75d. Deleted customers leave the list; retrieve gives a stub.
-- charges (8% fail): `charge.succeeded` or `charge.failed` +0; `charge.updated` (5%) +2h
-  (metadata); `charge.refunded` (8% of succeeded; 60% of those full) +1d|4d|9d;
-  `charge.dispute.created` + `charge.updated` (`disputed` true) (1.5% of succeeded, not
-  refunded) +6d|14d.
-- payment_intents (index i pairs with charge i): `payment_intent.created` +0, then
-  `payment_intent.succeeded` +0, or `payment_intent.payment_failed` +0 and
-  `payment_intent.canceled` +1h|1d.
-- invoices: `invoice.created` +0 (draft); `invoice.updated` (40%) +30min (description);
-  `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
+- charges, by flow (`payment_flows`): automatic card (8% declined): `charge.succeeded` or
+  `charge.failed` +0; manual capture: `charge.succeeded` +0 (authorised), then
+  `charge.captured` +2h|1d|3d or `charge.expired` +7d; bank debit: `charge.pending` +0, then
+  `charge.succeeded` or `charge.failed` +4d. Automatic payments only: `charge.refunded` (8% of
+  succeeded; 60% of those full) +1d|4d|9d; `charge.dispute.created` + `charge.updated`
+  (`disputed` true) (1.5% of succeeded, not refunded) +6d|14d. Any: `charge.updated` (5%)
+  +2h (metadata).
+- payment_intents (index i pairs with charge i): `payment_intent.created` +0, then as its
+  charge: `payment_intent.succeeded` +0 (automatic), at the capture (manual) or +4d (bank);
+  `payment_intent.amount_capturable_updated` +0 (manual) or `payment_intent.processing` +0
+  (bank); `payment_intent.payment_failed` +0 or +4d; `payment_intent.canceled` +1h|1d after
+  a decline, +7d for an authorisation never captured.
+- invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%)
+  +30min (description); `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
   `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
 
 Each resource's module holds its part of this table as code: an `EventKind` enum (codes,
@@ -100,27 +105,42 @@ def minor_volume(volume: int) -> int:
     return max(1, volume // 10)
 
 
+# Days since 1970-01-01 (a Thursday) of a weekday: (day + EPOCH_WEEKDAY) % 7, Monday = 0.
+EPOCH_WEEKDAY = 3
+SUNDAY = 6
+
+
 @dataclass
 class Timeline:
     """Creation times of one resource: index i lands in day-slot i at a keyed offset.
 
     created(i) = start + (i * 86400 + u_i) // per_day with 0 <= u_i < 86400, so it is
     non-decreasing in i and both directions (time -> index) are a short binary search.
+
+    With `closed_weekday` set, that weekday has no objects at all (an invoicing team that
+    does not work on Sundays): the formula runs on "open time", a clock that stands still on
+    closed days, and open time maps to real time by skipping them. So a window that covers
+    only a closed day lists nothing, the way a real account has empty days.
     """
 
     start: int
     per_day: int
     key: int
+    closed_weekday: int | None = None
+
+    def __post_init__(self) -> None:
+        # A start on a closed day opens at the next open midnight.
+        self._open_start = self._to_open(self.start) + self._is_closed(self.start // DAY)
 
     def created(self, index: int) -> int:
         jitter = 0 if index == 0 else mix64(self.key ^ mix64(index)) % DAY
-        return self.start + (index * DAY + jitter) // self.per_day
+        return self._to_real(self._open_start + (index * DAY + jitter) // self.per_day)
 
     def last_at_or_before(self, t: int) -> int:
         """The greatest index created at or before t, or -1."""
         if t < self.start:
             return -1
-        offset = t - self.start
+        offset = self._to_open(t) - self._open_start
         low = (offset + 1) * self.per_day // DAY - 1  # created(low) <= t, or low == -1
         high = ((offset + 1) * self.per_day + DAY - 1) // DAY  # created(high) > t
         low = max(low, -1)
@@ -134,3 +154,35 @@ class Timeline:
 
     def first_at_or_after(self, t: int) -> int:
         return self.last_at_or_before(t - 1) + 1
+
+    # Open time: seconds on a clock that does not run on closed days. Day d (since the
+    # epoch) is open day d - closed_before(d); a time on a closed day maps to the last
+    # second of the open day before it, so the mapping stays monotone.
+
+    def _closed_before(self, day: int) -> int:
+        """How many closed days lie in [0, day)."""
+        if self.closed_weekday is None:
+            return 0
+        first = (self.closed_weekday - EPOCH_WEEKDAY) % 7  # the first closed day >= 0
+        return 0 if day <= first else (day - first + 6) // 7
+
+    def _is_closed(self, day: int) -> bool:
+        return self.closed_weekday is not None and (day + EPOCH_WEEKDAY) % 7 == self.closed_weekday
+
+    def _to_open(self, t: int) -> int:
+        day, second = divmod(t, DAY)
+        open_day = day - self._closed_before(day)
+        if self._is_closed(day):
+            return open_day * DAY - 1
+        return open_day * DAY + second
+
+    def _to_real(self, open_t: int) -> int:
+        if self.closed_weekday is None:
+            return open_t
+        open_day, second = divmod(open_t, DAY)
+        day = max(0, open_day + open_day // 6 - 7)  # at or just before the answer
+        while day > 0 and day - self._closed_before(day) > open_day:
+            day = max(0, day - 7)
+        while day - self._closed_before(day) < open_day or self._is_closed(day):
+            day += 1
+        return day * DAY + second

@@ -12,9 +12,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset
+from mock_api.dataset.charges import ChargeEvent, payment_facts
+from mock_api.dataset.customers import customer_facts
+from mock_api.dataset.payment_flows import PaymentFlow
 
 ROUTED = {"customer": "customers", "charge": "charges", "invoice": "invoices"}
 ROUTED["payment_intent"] = "payment_intents"
+
+
+@dataclass
+class Payment:
+    """What a charge is worth at `now`, from the mock's own facts and schedule (not from the
+    charge's Stripe fields, which Gold reads)."""
+
+    currency: str
+    status: str
+    captured: int  # money taken
+    refunded: int  # of it, given back to the customer
+    billing_country: str  # where the payer is: billing address, else the card's country
 
 
 @dataclass
@@ -24,6 +39,10 @@ class Expected:
     invoices: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     deleted_customers: set[str] = field(default_factory=set)
     event_count: int = 0
+    payments: dict[str, Payment] = field(default_factory=dict)
+    customers_without_email: set[str] = field(default_factory=set)
+    invoice_tax: dict[str, int] = field(default_factory=dict)
+    billing_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
@@ -45,17 +64,20 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
             out.deleted_customers.add(obj["id"])
 
     revenue: dict[str, dict[str, int]] = defaultdict(
-        lambda: {"gross": 0, "refunded": 0, "succeeded": 0, "failed": 0, "refunds": 0}
+        lambda: {"gross": 0, "refunded": 0, "succeeded": 0, "failed": 0, "pending": 0, "refunds": 0}
     )
     for charge_id in out.ids["charges"]:
-        charge = dataset.retrieve(charge_id, now, "charges")
-        totals = revenue[charge["currency"]]
-        if charge["paid"]:
-            totals["gross"] += charge["amount"]
-            totals["refunded"] += charge["amount_refunded"]
-        totals["succeeded" if charge["status"] == "succeeded" else "failed"] += 1
-        totals["refunds"] += int(charge["refunded"])
+        payment = payment_at(dataset, charge_id, now)
+        out.payments[charge_id] = payment
+        totals = revenue[payment.currency]
+        totals["gross"] += payment.captured
+        totals["refunded"] += payment.refunded
+        totals[payment.status] += 1
+        totals["refunds"] += int(payment.captured > 0 and payment.refunded == payment.captured)
     out.revenue = dict(revenue)
+    for customer_id in out.ids["customers"]:
+        if customer_facts(dataset, dataset.ids.decode(customer_id)[1])["email"] is None:
+            out.customers_without_email.add(customer_id)
 
     invoices: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for invoice_id in out.ids["invoices"]:
@@ -65,8 +87,35 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
         row[1] += invoice["amount_due"]
         row[2] += invoice["amount_paid"]
         row[3] += invoice["amount_remaining"]
+        tax = sum(t["amount"] for t in invoice["total_tax_amounts"])
+        out.invoice_tax[invoice["currency"]] = out.invoice_tax.get(invoice["currency"], 0) + tax
+        reason = invoice["billing_reason"]
+        out.billing_reasons[reason] = out.billing_reasons.get(reason, 0) + 1
     out.invoices = dict(invoices)
     return out
+
+
+def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
+    """Charge `charge_id` at `now` from its flow and the changes it has undergone."""
+    _, index = dataset.ids.decode(charge_id)
+    facts = payment_facts(dataset, index)
+    applied = dataset.applied("charges", index, now)
+    if ChargeEvent.FAILED in applied:
+        status = "failed"
+    elif ChargeEvent.SUCCEEDED in applied:
+        status = "succeeded"
+    else:
+        status = "pending"
+    captured = refunded = 0
+    if status == "succeeded":
+        if facts["flow"] is PaymentFlow.MANUAL:
+            captured = facts["captured_amount"] if ChargeEvent.CAPTURED in applied else 0
+        else:
+            captured = facts["amount"]
+        if ChargeEvent.REFUNDED in applied:
+            refunded = facts["refund_amount"]
+    country = facts["customer_facts"]["country"]  # the card's and the billing address's
+    return Payment(facts["currency"], status, captured, refunded, country)
 
 
 def major(amount_minor: int, currency: str) -> Decimal:

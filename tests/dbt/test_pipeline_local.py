@@ -68,8 +68,8 @@ def test_daily_revenue_matches_the_mock_per_currency(lake: Path, expected) -> No
         f"""
         select currency, sum(gross_minor)::bigint, sum(refunded_minor)::bigint,
                sum(net_minor)::bigint, sum(succeeded_count)::bigint,
-               sum(failed_count)::bigint, sum(refunded_count)::bigint,
-               sum(gross), sum(net)
+               sum(failed_count)::bigint, sum(pending_count)::bigint,
+               sum(refunded_count)::bigint, sum(gross), sum(net)
         from {gold(lake, "agg_daily_revenue")}
         group by 1 order by 1
         """
@@ -86,6 +86,7 @@ def test_daily_revenue_matches_the_mock_per_currency(lake: Path, expected) -> No
                 net,
                 t["succeeded"],
                 t["failed"],
+                t["pending"],
                 t["refunds"],
                 major(t["gross"], currency),
                 major(net, currency),
@@ -96,20 +97,87 @@ def test_daily_revenue_matches_the_mock_per_currency(lake: Path, expected) -> No
     assert {"jpy", "krw", "kwd", "usd"} <= {row[0] for row in got}
 
 
+def test_every_payment_is_worth_what_the_mock_says(lake: Path, expected) -> None:
+    """Per charge: manual captures count what was captured (nothing when never captured),
+    pending bank debits count nothing yet, and a missing billing address falls back to the
+    card's country."""
+    got = {
+        charge_id: (status, captured, refunded, net, country)
+        for charge_id, status, captured, refunded, net, country in rows(
+            f"""
+            select charge_id, status, captured_minor, refunded_minor, net_minor, billing_country
+            from {gold(lake, "fct_payments")}
+            """
+        )
+    }
+    want = {
+        charge_id: (p.status, p.captured, p.refunded, p.captured - p.refunded, p.billing_country)
+        for charge_id, p in expected.payments.items()
+    }
+    assert got == want
+    kinds = rows(
+        f"""
+        select
+            count(*) filter (where capture_method = 'manual' and captured_minor = amount_minor),
+            count(*) filter (where capture_method = 'manual' and captured_minor between 1
+                             and amount_minor - 1),
+            count(*) filter (where capture_method = 'manual' and status = 'succeeded'
+                             and captured_minor = 0),
+            count(*) filter (where status = 'pending'),
+            count(*) filter (where payment_method_type <> 'card' and status = 'failed')
+        from {gold(lake, "fct_payments")}
+        """
+    )[0]
+    assert all(count > 0 for count in kinds), kinds
+    no_address = rows(
+        f"""
+        select count(*) from {silver(lake, "charges")}
+        where billing_country is null and card_country is not null
+        """
+    )[0][0]
+    assert no_address > 0
+
+
+def test_customers_without_email_and_taxed_invoices_reach_gold(lake: Path, expected) -> None:
+    assert expected.customers_without_email
+    no_email = {
+        r[0]
+        for r in rows(f"select customer_id from {gold(lake, 'dim_customers')} where email is null")
+    }
+    assert no_email == expected.customers_without_email
+    tax = dict(
+        rows(
+            f"select currency, sum(tax_minor)::bigint from {gold(lake, 'fct_invoices')} group by 1"
+        )
+    )
+    assert {c: t for c, t in tax.items() if t} == {
+        c: t for c, t in expected.invoice_tax.items() if t
+    }
+    assert len([t for t in expected.invoice_tax.values() if t]) >= 3
+    reasons = dict(
+        rows(f"select billing_reason, count(*) from {gold(lake, 'fct_invoices')} group by 1")
+    )
+    assert reasons == expected.billing_reasons and len(reasons) == 2
+
+
 def test_payments_carry_exact_major_units(lake: Path) -> None:
     sample = rows(
         f"""
-        select currency, amount_minor, amount, refunded_minor, refunded, net_minor, net
+        select currency, amount_minor, amount, captured_minor, captured, refunded_minor,
+               refunded, net_minor, net
         from {gold(lake, "fct_payments")}
         where currency in ('jpy', 'kwd', 'usd') and refunded_minor > 0
         order by currency, charge_id
         """
     )
     assert {row[0] for row in sample} == {"jpy", "kwd", "usd"}
-    for currency, amount_minor, amount, refunded_minor, refunded, net_minor, net in sample:
+    for row in sample:
+        currency, amount_minor, amount, captured_minor, captured = row[:5]
+        refunded_minor, refunded, net_minor, net = row[5:]
         assert amount == major(amount_minor, currency)
+        assert captured == major(captured_minor, currency)
         assert refunded == major(refunded_minor, currency)
-        assert net_minor == amount_minor - refunded_minor
+        assert net_minor == captured_minor - refunded_minor
         assert net == major(net_minor, currency)
 
 

@@ -137,3 +137,22 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
         both = got | set(list_ids(storage, resource, "m1"))
         # Nothing lost across the two runs, late arrivals included.
         assert both == expected_ids(resource, t1, T0 - 3 * DAY, t1), resource
+
+
+def test_a_window_in_which_a_resource_has_no_objects_lands_nothing_and_moves_on(api, lake):
+    """The mock creates no invoices on Sundays: a run whose window is one Sunday lists none,
+    writes no part, and still advances the watermark (an empty window is normal)."""
+    settings = make_settings(api, lake)
+    storage = storage_for(settings)
+    sunday = T0 - 2 * DAY  # 2026-01-18
+    evening = sunday + 23 * 3600
+    assert expected_ids("invoices", evening, sunday - 600, evening) == set()
+    assert expected_ids("charges", evening, sunday, evening)  # other resources go on
+    control(api, "/_mock/clock", {"now": sunday})
+    run(settings, Plan("run-all", ("invoices",), False, 1), "sun1")
+    assert list_ids(storage, "invoices", "sun1")  # Saturday had invoices
+    control(api, "/_mock/clock", {"now": evening})
+    section = run(settings, Plan("run-all", ("invoices",), False, 1), "sun2")
+    assert list_ids(storage, "invoices", "sun2") == []
+    assert section["entities"]["invoices"]["records"] == 0
+    assert read_watermark(storage, "invoices").watermark == evening

@@ -9,12 +9,16 @@ daily as (
     select
         created_date as revenue_date,
         currency,
-        {{ sum_minor("case when is_paid then amount_minor else 0 end") }} as gross_minor,
-        {{ sum_minor("case when is_paid then refunded_minor else 0 end") }} as refunded_minor,
+        {{ sum_minor("captured_minor") }} as gross_minor,
+        {{ sum_minor("refunded_minor") }} as refunded_minor,
         {{ sum_minor("net_minor") }} as net_minor,
         cast(count(case when status = 'succeeded' then 1 end) as bigint) as succeeded_count,
         cast(count(case when status = 'failed' then 1 end) as bigint) as failed_count,
-        cast(count(case when is_refunded then 1 end) as bigint) as refunded_count
+        cast(count(case when status = 'pending' then 1 end) as bigint) as pending_count,
+        cast(
+            count(case when captured_minor > 0 and refunded_minor = captured_minor then 1 end)
+            as bigint
+        ) as refunded_count
     from payments
     group by 1, 2
 
@@ -40,6 +44,7 @@ final as (
         {{ to_major('daily.net_minor', minor_unit('exponents.exponent')) }} as net,
         daily.succeeded_count,
         daily.failed_count,
+        daily.pending_count,
         daily.refunded_count,
         daily.revenue_date as dt
     from daily

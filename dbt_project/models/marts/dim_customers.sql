@@ -6,7 +6,11 @@ with customers as (
 
 charges as (
 
-    select * from {{ ref('stg_stripe__charges') }}
+    select
+        *,
+        -- A payment is money taken: an authorisation not captured (or released) is not.
+        status = 'succeeded' and amount_captured_minor > 0 as took_money
+    from {{ ref('stg_stripe__charges') }}
 
 ),
 
@@ -14,12 +18,13 @@ payment_activity as (
 
     select
         customer_id,
-        min(case when is_paid then created_at end) as first_payment_at,
-        max(case when is_paid then created_at end) as last_payment_at,
-        cast(count(case when is_paid then 1 end) as bigint) as payment_count,
+        min(case when took_money then created_at end) as first_payment_at,
+        max(case when took_money then created_at end) as last_payment_at,
+        cast(count(case when took_money then 1 end) as bigint) as payment_count,
         cast(count(case when status = 'failed' then 1 end) as bigint) as failed_payment_count,
-        cast(count(case when is_refunded then 1 end) as bigint) as refunded_payment_count,
-        cast(count(distinct case when is_paid then currency end) as bigint) as currency_count
+        cast(count(case when took_money and is_refunded then 1 end) as bigint)
+            as refunded_payment_count,
+        cast(count(distinct case when took_money then currency end) as bigint) as currency_count
     from charges
     where customer_id is not null
     group by 1

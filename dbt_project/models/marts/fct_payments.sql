@@ -25,23 +25,28 @@ joined as (
         coalesce(charges.invoice_id, payment_intents.invoice_id) as invoice_id,
         charges.status,
         payment_intents.status as payment_intent_status,
+        payment_intents.capture_method,
+        charges.payment_method_type,
         charges.is_paid,
+        charges.is_captured,
         charges.is_refunded,
         charges.is_disputed,
         charges.failure_code,
         charges.outcome_type,
         charges.card_brand,
-        charges.billing_country,
+        -- Checkout may not collect a billing address; the card's country is the next best.
+        coalesce(charges.billing_country, charges.card_country) as billing_country,
         charges.currency,
         exponents.exponent as currency_exponent,
         {{ minor_unit('exponents.exponent') }} as minor_unit,
         charges.amount_minor,
-        charges.amount_refunded_minor as refunded_minor,
-        -- What the merchant keeps: nothing from a charge that was not paid.
+        charges.amount_refunded_minor,
+        -- Money actually taken: a succeeded charge's captured amount. An authorisation not
+        -- (yet) captured, a pending bank debit and a failed charge take nothing.
         case
-            when charges.is_paid then charges.amount_minor - charges.amount_refunded_minor
+            when charges.status = 'succeeded' then charges.amount_captured_minor
             else 0
-        end as net_minor,
+        end as captured_minor,
         charges.created_at
     from charges
     left join payment_intents
@@ -49,6 +54,34 @@ joined as (
     -- A left join: a currency missing from the seed must fail a test, not drop revenue.
     left join exponents
         on charges.currency = exponents.currency
+
+),
+
+with_refunds as (
+
+    select
+        *,
+        -- Stripe counts authorised money it gave back uncaptured (the rest of a partial
+        -- capture, an authorisation released after 7 days) in amount_refunded; it was never
+        -- revenue, so it is split off from what customers got back.
+        case
+            when status = 'succeeded'
+                then least(amount_refunded_minor, amount_minor - captured_minor)
+            else 0
+        end as released_minor
+    from joined
+
+),
+
+money as (
+
+    select
+        *,
+        case
+            when status = 'succeeded' then amount_refunded_minor - released_minor
+            else 0
+        end as refunded_minor
+    from with_refunds
 
 ),
 
@@ -61,7 +94,10 @@ final as (
         invoice_id,
         status,
         payment_intent_status,
+        capture_method,
+        payment_method_type,
         is_paid,
+        is_captured,
         is_refunded,
         is_disputed,
         failure_code,
@@ -72,14 +108,17 @@ final as (
         currency_exponent,
         amount_minor,
         {{ to_major('amount_minor', 'minor_unit') }} as amount,
+        captured_minor,
+        {{ to_major('captured_minor', 'minor_unit') }} as captured,
+        released_minor,
         refunded_minor,
         {{ to_major('refunded_minor', 'minor_unit') }} as refunded,
-        net_minor,
-        {{ to_major('net_minor', 'minor_unit') }} as net,
+        captured_minor - refunded_minor as net_minor,
+        {{ to_major('captured_minor - refunded_minor', 'minor_unit') }} as net,
         created_at,
         cast(created_at as date) as created_date,
         cast(created_at as date) as dt
-    from joined
+    from money
 
 )
 

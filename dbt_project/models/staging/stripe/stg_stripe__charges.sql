@@ -23,6 +23,7 @@
         {{ json_text('$.payment_method_details.card.brand') }} as card_brand,
         {{ json_text('$.payment_method_details.card.last4') }} as card_last4,
         {{ json_text('$.payment_method_details.card.funding') }} as card_funding,
+        {{ json_text('$.payment_method_details.card.country') }} as card_country,
         {{ json_text('$.outcome.type') }} as outcome_type,
         {{ json_text('$.outcome.risk_level') }} as risk_level,
         {{ json_value('$.metadata') }} as metadata,
