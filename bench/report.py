@@ -20,7 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 REFERENCE = REPO / "bench" / "reference"
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("extract", "ratelimit", "extract_memory", "dbt", "incremental", "webhook")
+ORDER = (
+    "extract",
+    "ratelimit",
+    "extract_memory",
+    "dbt",
+    "incremental",
+    "webhook",
+    "webhook_idle",
+)
 
 HEADER = """# Benchmarks
 
@@ -161,7 +169,7 @@ def reasons(name: str, document: dict[str, Any]) -> list[str]:
                 "the lake and these barely do, so the ratio falls as the lake grows (see the "
                 "notes for larger sizes)."
             )
-        elif name == "webhook":
+        elif name in ("webhook", "webhook_idle"):
             missed = []
             if not details.get("exactly_once", True):
                 missed.append("an event was lost, doubled or refused")

@@ -3,10 +3,11 @@
     .venv/bin/python bench/run_all.py [--only NAME ...] [size options]
 
 Order: extraction (ceiling, extractor, dlt), the 25 req/s run, extractor memory, dbt vs the
-DuckDB script, the incremental run, webhooks. Each writes bench/results/<name>.json; its
-output goes to bench/results/logs/<name>.log. A benchmark that fails is reported as failed in
-the table and the others still run. The defaults are sized to finish in under 15 minutes on
-the project's 2-core machine; every size is an option (see --help), and the doc's command
+DuckDB script, the incremental run, webhooks, webhooks while 250 idle half-open connections
+are held open. Each writes bench/results/<name>.json; its output goes to
+bench/results/logs/<name>.log. A benchmark that fails is reported as failed in the table and
+the others still run. The defaults are sized to finish in under 15 minutes on the project's
+2-core machine; every size is an option (see --help), and the doc's command
 column shows the exact command of each row.
 """
 
@@ -81,6 +82,17 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "--runs",
             str(args.webhook_runs),
         ],
+        # Issue 16: the same load while slow clients hold half-open connections.
+        "webhook_idle": [
+            PY,
+            "bench/webhook_bench.py",
+            "--seconds",
+            str(args.webhook_idle_seconds),
+            "--idle-connections",
+            str(args.webhook_idle_connections),
+            "--name",
+            "webhook_idle",
+        ],
     }
 
 
@@ -98,6 +110,8 @@ def main() -> int:
     parser.add_argument("--incremental-charges", type=int, default=10_000)
     parser.add_argument("--webhook-seconds", type=float, default=60)
     parser.add_argument("--webhook-runs", type=int, default=1)
+    parser.add_argument("--webhook-idle-seconds", type=float, default=15)
+    parser.add_argument("--webhook-idle-connections", type=int, default=250)
     args = parser.parse_args()
 
     logs = RESULTS / "logs"

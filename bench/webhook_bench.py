@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhook_bench.py [--seconds 60] [--clients 16] [--workers N]
                                             [--threads N] [--client-processes 2] [--runs 1]
+                                            [--idle-connections 0]
 
 Both servers are real processes on 127.0.0.1 with the same process model: `--workers`
 waitress processes (default: run-webhooks' own default, one per CPU) on one listening socket,
@@ -20,6 +21,10 @@ request's bytes, signature included, are built before the clock starts and sent 
 machine it takes as little CPU as possible from the server it measures; the hello-world
 baseline gets the same client and the same deliveries. Events/s counts deliveries answered
 200 per second; latency is from the request's first byte sent to the response's last byte.
+
+`--idle-connections N` (issue 16): during each load, N more connections to the server under
+test each send part of a request's headers and wait, and every one the server closes (its
+read timeout) is opened again at once, so N are held open for the whole run.
 """
 
 from __future__ import annotations
@@ -290,6 +295,60 @@ def load(port: int, items: list[Delivery], clients: int, seconds: float, process
     }
 
 
+class IdleConnections:
+    """Holds `count` half-open connections to 127.0.0.1:port, reopening those the server
+    closes, until stopped; `reopened` counts the reopenings."""
+
+    PARTIAL = b"POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port = port
+        self.sockets = [self._open() for _ in range(count)]
+        self.reopened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._hold, daemon=True)
+        self._thread.start()
+
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        sock.sendall(self.PARTIAL)
+        sock.setblocking(False)
+        return sock
+
+    def _hold(self) -> None:
+        while not self._stop.wait(0.2):
+            for i, sock in enumerate(self.sockets):
+                try:
+                    closed = sock.recv(1) == b""
+                except BlockingIOError:
+                    closed = False
+                except OSError:
+                    closed = True
+                if closed:
+                    sock.close()
+                    self.sockets[i] = self._open()
+                    self.reopened += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in self.sockets:
+            sock.close()
+
+
+def held_load(port: int, items: list[Delivery], args: argparse.Namespace) -> dict:
+    """`load`, with `--idle-connections` half-open connections held open meanwhile."""
+    idle = IdleConnections(port, args.idle_connections) if args.idle_connections else None
+    try:
+        result = load(port, items, args.clients, args.seconds, args.client_processes)
+    finally:
+        if idle is not None:
+            idle.close()
+    result["idle_connections"] = args.idle_connections
+    result["idle_reopened"] = idle.reopened if idle is not None else 0
+    return result
+
+
 def stored_ids(lake: Path) -> list[str]:
     folder = lake / PREFIX
     return [
@@ -314,7 +373,7 @@ def receiver_run(args: argparse.Namespace, run: int, tmp: Path) -> dict:
         log_dir=tmp,
     )  # fmt: skip
     try:
-        result = load(port, items, args.clients, args.seconds, args.client_processes)
+        result = held_load(port, items, args)
     finally:
         server.stop()
     ids = stored_ids(lake)
@@ -351,7 +410,7 @@ def hello_run(args: argparse.Namespace, run: int, tmp: Path) -> dict:
         log_dir=tmp,
     )  # fmt: skip
     try:
-        result = load(port, items, args.clients, args.seconds, args.client_processes)
+        result = held_load(port, items, args)
     finally:
         server.stop()
     for key in ("answered", "first_copies", "sent"):
@@ -378,6 +437,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument(
         "--max-rate", type=float, default=4000, help="deliveries prepared per second of load"
+    )
+    parser.add_argument(
+        "--idle-connections",
+        type=int,
+        default=0,
+        help="half-open connections held open against each server during the load",
     )
     parser.add_argument("--name", default="webhook")
     parser.add_argument("--serve-hello", type=int, help=argparse.SUPPRESS)
@@ -417,7 +482,13 @@ def main() -> int:
             "benchmark": f"Webhook receiver: signed, verified, fsynced exclusive create; "
             f"{fmt(args.seconds)} s loopback load, {args.clients} connections, every event "
             f"delivered twice; {args.workers} waitress "
-            f"{'process' if args.workers == 1 else 'processes'} x {args.threads} threads",
+            f"{'process' if args.workers == 1 else 'processes'} x {args.threads} threads"
+            + (
+                f"; {args.idle_connections} idle half-open connections held open throughout "
+                "(reopened as the read timeout closes them)"
+                if args.idle_connections
+                else ""
+            ),
             "figure": f"{fmt(rate)} events/s, p50 {fmt(p50, 1)} ms, p99 {fmt(p99, 1)} ms; "
             f"{receivers[0]['unique_events_acknowledged']:,} events acknowledged, "
             f"{receivers[0]['stored_files']:,} stored, lost {lost}, doubled {doubled}, "
@@ -439,6 +510,7 @@ def main() -> int:
         "workers": args.workers,
         "client_processes": args.client_processes,
         "seconds": args.seconds,
+        "idle_connections": args.idle_connections,
         "exactly_once": exact,
     }
     write_result(args.name, rows, details)

@@ -227,6 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="server processes sharing the port (default: one per CPU; 1 serves in-process)",
     )
+    p.add_argument(
+        "--connection-limit",
+        type=int,
+        help="open connections per worker before new ones wait in the backlog (default 1000)",
+    )
+    p.add_argument(
+        "--read-timeout",
+        type=int,
+        help=(
+            "seconds a connection gets to send a whole request (headers and body), and the "
+            "longest it may sit idle, before it is closed (default 10)"
+        ),
+    )
     return parser
 
 

@@ -20,6 +20,7 @@ from extractor.lake.manifest import list_run_ids, read_manifest, update_section
 from extractor.lake.watermarks import read_watermark
 from extractor.pipeline import (
     NO_FOLD,
+    add_quarantine,
     extract,
     freshness,
     missing_bronze,
@@ -125,6 +126,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         started_at = now_iso()
         tests = run_dbt("test", ctx.settings, ctx.storage, ctx.run, env=NO_FOLD.dbt_env())
         section = quality_section(tests, freshness(ctx), started_at)
+        add_quarantine(ctx, section)
         update_section(ctx.storage, ctx.run, "quality", section)
     return report_gate(ctx.run, section)
 
@@ -192,6 +194,8 @@ def cmd_run_webhooks(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         max_body_bytes=args.max_body_bytes,
         threads=args.threads,
         workers=args.workers,
+        connection_limit=args.connection_limit,
+        read_timeout=args.read_timeout,
     )
     secrets = (ctx.settings.webhook_secret.reveal(),)
     return ExitCode(run_server(options, ctx.storage, secrets, ctx.settings.secrets()))

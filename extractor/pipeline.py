@@ -30,6 +30,12 @@ from extractor.transform.gate import (
     report_gate,
     transform_section,
 )
+from extractor.transform.quarantine import (
+    check_captures,
+    quarantine_summary,
+    quarantine_warnings,
+    read_quarantine,
+)
 
 # A full read of Bronze, for commands that run no build of their own (run-quality).
 NO_FOLD = FoldPlan(incremental=False, reason="not a build")
@@ -56,6 +62,10 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
         mode=plan.as_dict()["mode"],
         bronze_runs=len(plan.run_ids) if plan.incremental else None,
     )
+    # Unreadable captures are left out of the build, visibly, instead of failing it.
+    quarantined = check_captures(ctx.storage, ctx.settings, started_at)
+    if quarantined:
+        print(quarantine_summary(quarantined))
     build = run_dbt("build", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
     if build.ok:
         # After the build only: a crash before this line refolds the same runs next time,
@@ -71,6 +81,7 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
         )
     section = transform_section(build, started_at)
     section["fold"] = plan.as_dict()
+    section["quarantined_captures"] = quarantined
     update_section(ctx.storage, ctx.run, "transform", section)
     logs.log(
         "transform_finished",
@@ -78,6 +89,7 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
         status="succeeded" if build.ok else "failed",
         seconds=round(build.elapsed_seconds, 3),
         counts=build.counts,
+        quarantined_captures=len(quarantined),
     )
     return build, plan
 
@@ -101,8 +113,16 @@ def gate(ctx: RunContext, build: DbtOutcome, plan: FoldPlan, started_at: str) ->
             section["webhook_reconciliation"] = reconciliation_counts(con)
         finally:
             con.close()
+    add_quarantine(ctx, section)
     update_section(ctx.storage, ctx.run, "quality", section)
     return section
+
+
+def add_quarantine(ctx: RunContext, section: dict[str, Any]) -> None:
+    """The gate warns about every capture the last build left out (one warning each)."""
+    files = read_quarantine(ctx.storage)
+    section["quarantined_captures"] = len(files)
+    section["warnings"] += quarantine_warnings(files)
 
 
 def missing_bronze(ctx: RunContext) -> str | None:

@@ -24,7 +24,7 @@ from mock_api.dataset import (
     parse_time,
     versions,
 )
-from mock_api.docs import DOCS_HTML, openapi_spec
+from mock_api.docs import DOCS_HTML, docs_asset, openapi_spec
 
 LIST_RESOURCES = (*RESOURCES, "events")
 _CREATED_KEY = re.compile(r"^created(?:\[(gt|gte|lt|lte)\])?$")
@@ -225,6 +225,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/docs")
     def docs() -> Response:
         return Response(DOCS_HTML, mimetype="text/html")
+
+    @app.get("/docs/assets/<name>")
+    def docs_assets(name: str) -> Response:
+        asset = docs_asset(name)
+        if asset is None:
+            return _json({"error": {"message": f"no such docs asset: {name}"}}, 404)
+        body, mimetype = asset
+        return Response(body, mimetype=mimetype, headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/v1/<resource>")
     def list_resource(resource: str) -> Response:

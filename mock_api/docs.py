@@ -1,10 +1,23 @@
-"""The mock's OpenAPI description and a human-readable page that needs no CDN."""
+"""The mock's OpenAPI description, in Stripe's own schemas, and its Swagger UI page.
+
+/openapi.json's paths reference Stripe's component schemas (vendored in
+`mock_api.stripe_spec`), so it describes objects exactly as the conformance tests check
+them. /docs is Swagger UI from the `swagger-ui-bundle` package, served by the mock itself:
+the page loads nothing from another host.
+"""
 
 from __future__ import annotations
 
+import mimetypes
+from pathlib import Path
 from typing import Any
 
-from mock_api.dataset import API_VERSION, EVENT_TYPES, RESOURCES
+from swagger_ui_bundle import swagger_ui_path
+
+from mock_api.dataset import API_VERSION, EVENT_TYPES, OBJECT_NAME, RESOURCES
+from mock_api.stripe_spec import spec_version, stripe_schemas
+
+_SCHEMA = "#/components/schemas/"
 
 _LIST_PARAMS: list[dict[str, Any]] = [
     {
@@ -33,6 +46,40 @@ _LIST_PARAMS: list[dict[str, Any]] = [
 ]
 
 
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _list_schema(resource: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A page of a list, shaped as Stripe's spec describes its list responses."""
+    return {
+        "type": "object",
+        "required": ["data", "has_more", "object", "url"],
+        "properties": {
+            "data": {"type": "array", "items": item},
+            "has_more": {"type": "boolean"},
+            "object": {"type": "string", "enum": ["list"]},
+            "url": {"type": "string", "pattern": f"^/v1/{resource}"},
+        },
+    }
+
+
+def item_schema(resource: str) -> dict[str, Any]:
+    """The Stripe component schema of one object of `resource` (events: `event`)."""
+    return {"$ref": f"{_SCHEMA}{OBJECT_NAME.get(resource, 'event')}"}
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    described = {
+        "400": "invalid request",
+        "401": "bad API key",
+        "404": "resource_missing",
+        "429": "rate limited",
+    }
+    error = {"$ref": f"{_SCHEMA}error"}
+    return {status: _json_response(described[status], error) for status in statuses}
+
+
 def openapi_spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for resource in (*RESOURCES, "events"):
@@ -53,69 +100,115 @@ def openapi_spec() -> dict[str, Any]:
                     "schema": {"type": "string", "enum": list(EVENT_TYPES)},
                 },
             ]
+        item = item_schema(resource)
+        # A deleted customer retrieves as a stub, as in Stripe's own spec of this path.
+        one = (
+            {"anyOf": [item, {"$ref": f"{_SCHEMA}deleted_customer"}]}
+            if resource == "customers"
+            else item
+        )
         paths[f"/v1/{resource}"] = {
             "get": {
+                "operationId": f"List{resource.title().replace('_', '')}",
                 "summary": f"List {resource}, newest first",
+                "tags": [resource],
                 "parameters": params,
                 "responses": {
-                    "200": {"description": "a Stripe list object"},
-                    "400": {"description": "invalid request"},
-                    "401": {"description": "bad API key"},
-                    "429": {"description": "rate limited"},
+                    "200": _json_response("a page of the list", _list_schema(resource, item)),
+                    **_errors("400", "401", "429"),
                 },
             }
         }
         paths[f"/v1/{resource}/{{id}}"] = {
             "get": {
-                "summary": f"Retrieve one of {resource}",
+                "operationId": f"Retrieve{resource.title().replace('_', '')}",
+                "summary": f"Retrieve one of {resource}, as of the mock's now",
+                "tags": [resource],
                 "parameters": [
                     {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "responses": {
-                    "200": {"description": "the object"},
-                    "404": {"description": "resource_missing"},
+                    "200": _json_response("the object", one),
+                    **_errors("401", "404"),
                 },
             }
         }
-    paths["/health"] = {"get": {"summary": "liveness", "responses": {"200": {"description": "ok"}}}}
+    paths["/health"] = {
+        "get": {
+            "operationId": "Health",
+            "summary": "liveness",
+            "tags": ["mock"],
+            "responses": {"200": {"description": "ok"}},
+        }
+    }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "payments-pipeline mock Stripe API", "version": API_VERSION},
+        "info": {
+            "title": "payments-pipeline mock Stripe API",
+            "version": API_VERSION,
+            "description": _DESCRIPTION.format(spec_version=spec_version()),
+        },
         "components": {
+            "schemas": stripe_schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "basic": {"type": "http", "scheme": "basic"},
-            }
+            },
         },
         "security": [{"bearer": []}, {"basic": []}],
         "paths": paths,
     }
 
 
+_DESCRIPTION = """A deterministic, Stripe-compatible API for the payments pipeline. Data is a pure
+function of `MOCK_SEED`, `MOCK_START_DATE` and `MOCK_VOLUME` (charges per day).
+
+Objects are described with **Stripe's own component schemas** (Stripe's published OpenAPI
+spec, API version {spec_version}, MIT licence; the mock renders API version 2024-06-20, whose
+additions come from Stripe's fixture objects): see `docs/mock_api.md`.
+
+* Lists: `limit` 1-100, `starting_after` / `ending_before`, `created` and
+  `created[gt|gte|lt|lte]`, `customer=`, `expand[]=data.customer`; events also take `type`
+  (wildcards such as `charge.*`) and `types[]`.
+* Auth: `Authorization: Bearer sk_test_...` or basic auth with the key as user name.
+* Control (tests and benchmarks, no auth): `POST /_mock/clock` `{{"now": unix}}` or
+  `{{"advance": seconds}}`; `POST /_mock/faults` (rate limit, error rate, latency,
+  truncated/malformed bodies, dropped connections, scripted faults); `GET /_mock/requests`.
+"""
+
+# Swagger UI's files, from the pip package; /docs/assets/<name> serves exactly these.
+ASSETS_DIR = Path(swagger_ui_path)
+DOCS_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+
+
+def docs_asset(name: str) -> tuple[bytes, str] | None:
+    """(body, content type) of one Swagger UI file, or None if it is not one we serve."""
+    if name not in DOCS_ASSETS:
+        return None
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return (ASSETS_DIR / name).read_bytes(), mimetype
+
+
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Mock Stripe API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em}
-code,pre{background:#f4f4f4;padding:0 .3em}</style></head><body>
-<h1>Mock Stripe API</h1>
-<p>A deterministic, Stripe-compatible API for the payments pipeline. Data is a pure function of
-<code>MOCK_SEED</code>, <code>MOCK_START_DATE</code> and <code>MOCK_VOLUME</code> (charges per day).
-The machine-readable description is at <a href="/openapi.json">/openapi.json</a>.</p>
-<h2>Endpoints</h2>
-<ul>
-<li><code>GET /v1/customers|charges|payment_intents|invoices|events</code>: lists, newest first;
-<code>limit</code> 1-100, <code>starting_after</code> / <code>ending_before</code>, <code>created</code>
-and <code>created[gt|gte|lt|lte]</code>, <code>customer=</code>, <code>expand[]=data.customer</code>;
-events also take <code>type</code> (wildcards such as <code>charge.*</code>) and <code>types[]</code>.</li>
-<li><code>GET /v1/&lt;resource&gt;/&lt;id&gt;</code>: one object as of the mock's now.</li>
-<li>Auth: <code>Authorization: Bearer sk_test_...</code> or basic auth with the key as user name.</li>
-</ul>
-<h2>Control (tests and benchmarks)</h2>
-<ul>
-<li><code>POST /_mock/clock</code> <code>{"now": unix}</code> or <code>{"advance": seconds}</code></li>
-<li><code>POST /_mock/faults</code> rate limit, error rate, latency, truncated/malformed bodies,
-dropped connections, scripted faults on the n-th request of a path</li>
-<li><code>GET /_mock/requests</code>: the request log, without the Authorization header</li>
-</ul>
-<p>Try: <code>curl -u sk_test_x: 'http://127.0.0.1:8000/v1/charges?limit=3'</code></p>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+</head><body>
+<div id="swagger-ui"></div>
+<noscript>Swagger UI needs JavaScript; the description itself is at
+<a href="/openapi.json">/openapi.json</a>.</noscript>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>
+// validatorUrl null: Swagger UI would otherwise fetch a badge from validator.swagger.io.
+window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  defaultModelsExpandDepth: 0,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout"
+});
+</script>
 </body></html>
 """

@@ -96,6 +96,7 @@ ID_LAYOUT: dict[str, tuple[str, str, int, int]] = {
     "payment_methods": ("pm", "1", 10, 13),
     "balance_transactions": ("txn", "3", 10, 13),
     "line_items": ("il", "1", 10, 13),
+    "tax_rates": ("txr", "1", 10, 13),
     "requests": ("req", "", 10, 4),
 }
 _PREFIX_TO_RESOURCE = {layout[0]: name for name, layout in ID_LAYOUT.items()}

@@ -5,6 +5,10 @@ STRIPE_WEBHOOK_SECRET the server refuses to start. Logs are JSON lines on stderr
 waitress's own, each tagged with the pid of the process that wrote it, and the secret is
 registered for redaction (it is never logged on purpose).
 
+Slow or idle clients (ADR 0021): each worker accepts up to `--connection-limit` connections
+and closes any that sends no complete request within `--read-timeout` seconds
+(webhook_app/connections.py), so half-open sockets cannot starve valid deliveries.
+
 Process model (ADR 0021): the listening socket is bound once, then `--workers` processes
 (default: one per CPU) each run a waitress server with `--threads` threads on that same
 socket, so one Python process's GIL is not the ceiling. With one worker the server runs in
@@ -35,6 +39,14 @@ from webhook_app.app import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookConfigError,
     create_app,
+)
+from webhook_app.connections import (
+    DEFAULT_CONNECTION_LIMIT,
+    DEFAULT_LIMITS,
+    DEFAULT_READ_TIMEOUT_SECONDS,
+    Limits,
+    create_server,
+    fit_connection_limit,
 )
 from webhook_app.signature import DEFAULT_TOLERANCE_SECONDS
 
@@ -110,6 +122,8 @@ class ServerOptions:
     max_body_bytes: int | None = None
     threads: int | None = None
     workers: int | None = None
+    connection_limit: int | None = None
+    read_timeout: int | None = None
 
 
 def app_config(options: ServerOptions, storage: Storage, secrets: tuple[str, ...]) -> dict:
@@ -135,13 +149,18 @@ def listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family[0][0], backlog=BACKLOG)
 
 
-def make_server(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> Any:
-    """A waitress server for `app` on the already bound `sock`."""
-    import waitress
-
-    server = waitress.create_server(
+def make_server(
+    app: Any,
+    sock: socket.socket,
+    threads: int,
+    max_body_bytes: int,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Any:
+    """A waitress server for `app` on the already bound `sock` (connections.py: deadlines)."""
+    server = create_server(
         app,
-        sockets=[sock],
+        sock,
+        limits,
         threads=threads,
         # Waitress buffers a whole body (de-chunking it) before the app runs; this backstop
         # bounds that buffer, while the app answers the JSON 413 for anything up to it.
@@ -154,9 +173,15 @@ def make_server(app: Any, sock: socket.socket, threads: int, max_body_bytes: int
     return server
 
 
-def serve(app: Any, sock: socket.socket, threads: int, max_body_bytes: int) -> None:
+def serve(
+    app: Any,
+    sock: socket.socket,
+    threads: int,
+    max_body_bytes: int,
+    limits: Limits = DEFAULT_LIMITS,
+) -> None:
     """Run one waitress server on `sock` until SIGTERM or SIGINT."""
-    server = make_server(app, sock, threads, max_body_bytes)
+    server = make_server(app, sock, threads, max_body_bytes, limits)
 
     def stop(signum: int, _frame: object) -> None:
         logs.log("webhook_server_stopping", signal=signal.Signals(signum).name)
@@ -193,6 +218,22 @@ def run_server(
     workers = options.workers or default_workers()
     if threads < 1 or workers < 1:
         return _refuse(f"--threads and --workers must be at least 1 (got {threads}, {workers})")
+    wanted = _or_default(options.connection_limit, DEFAULT_CONNECTION_LIMIT)
+    read_timeout = _or_default(options.read_timeout, DEFAULT_READ_TIMEOUT_SECONDS)
+    if wanted < 1 or read_timeout < 1:
+        return _refuse(
+            f"--connection-limit and --read-timeout must be at least 1 (got {wanted}, "
+            f"{read_timeout})"
+        )
+    limits = Limits(fit_connection_limit(wanted), read_timeout)
+    if limits.connection_limit < wanted:
+        logs.warn(
+            "webhook_connection_limit_lowered",
+            requested=wanted,
+            connection_limit=limits.connection_limit,
+            message="the open-file limit (ulimit -n) cannot hold the requested connections; "
+            "raise its hard limit to serve more at once",
+        )
     if not options.verify_signatures:
         logs.warn(
             "webhook_signature_verification_disabled",
@@ -214,9 +255,11 @@ def run_server(
         max_body_bytes=config["MAX_BODY_BYTES"],
         workers=workers,
         threads=threads,
+        connection_limit_per_worker=limits.connection_limit,
+        read_timeout_seconds=limits.read_timeout,
     )
     if workers == 1:
-        serve(app, sock, threads, config["MAX_BODY_BYTES"])
+        serve(app, sock, threads, config["MAX_BODY_BYTES"], limits)
         logs.log("webhook_server_stopped")
         return 0
     del app  # each worker builds its own app
@@ -224,13 +267,17 @@ def run_server(
     def worker() -> int:
         _tag_logs_with_pid()
         logs.log("webhook_worker_started", threads=threads)
-        serve(create_app(config), sock, threads, config["MAX_BODY_BYTES"])
+        serve(create_app(config), sock, threads, config["MAX_BODY_BYTES"], limits)
         logs.log("webhook_worker_stopped")
         return 0
 
     code = supervise(workers, worker, sock)
     logs.log("webhook_server_stopped", exit_code=code)
     return code
+
+
+def _or_default(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _refuse(message: str) -> int:

@@ -28,7 +28,18 @@
   {%- if bronze_is_empty(source_relation) -%}
     {{ return("(" ~ bronze_placeholder(source_relation.identifier, members) ~ ")") }}
   {%- elif not source_relation.is_cte -%}
-    {{ return(duckdb__bronze_reader(source_relation.identifier, bronze_glob(source_relation.identifier), members)) }}
+    {%- set entity = source_relation.identifier -%}
+    {%- set quarantined = quarantined_captures() if is_capture_entity(entity) else [] -%}
+    {%- if quarantined -%}
+      {#- A constant list on `filename`: DuckDB prunes those files before reading any. #}
+      {%- set paths = [] -%}
+      {%- for key in quarantined -%}
+        {% do paths.append("'" ~ (lake_root() ~ '/' ~ key) | replace("'", "''") ~ "'") %}
+      {%- endfor -%}
+      {{ return("(select * exclude (filename) from " ~ duckdb__bronze_reader(entity, bronze_glob(entity), members, filename=true)
+                ~ " where filename not in (" ~ paths | join(', ') ~ "))") }}
+    {%- endif -%}
+    {{ return(duckdb__bronze_reader(entity, bronze_glob(entity), members)) }}
   {%- elif not members -%}
     {{ return(source_relation | string) }}
   {%- endif -%}
@@ -37,8 +48,9 @@
 {%- endmacro %}
 
 {# read_json of an entity's Bronze files (`globs`: one glob or a list) with the envelope as
-   `columns=`: JSONL for batch parts, whole (often pretty-printed) documents for captures. #}
-{% macro duckdb__bronze_reader(entity, globs, members) -%}
+   `columns=`: JSONL for batch parts, whole (often pretty-printed) documents for captures;
+   `filename`: add DuckDB's `filename` column (to leave quarantined captures out). #}
+{% macro duckdb__bronze_reader(entity, globs, members, filename=false) -%}
   {%- set types = {'string': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'bigint': 'BIGINT', 'json': bronze_object_type(members)} -%}
   {%- set columns = [] -%}
   {%- for column in bronze_envelope(entity) -%}
@@ -50,7 +62,8 @@
     {%- set files = "['" ~ globs | join("', '") ~ "']" -%}
   {%- endif -%}
   {%- set format = 'auto' if is_capture_entity(entity) else 'newline_delimited' -%}
-  {{ return("read_json(" ~ files ~ ", format='" ~ format ~ "', columns={" ~ columns | join(', ') ~ "})") }}
+  {%- set extra = ", filename=true" if filename else "" -%}
+  {{ return("read_json(" ~ files ~ ", format='" ~ format ~ "'" ~ extra ~ ", columns={" ~ columns | join(', ') ~ "})") }}
 {%- endmacro %}
 
 {# An entity's envelope with no rows (same columns and types as reading it), for a model
@@ -167,14 +180,30 @@
         {%- endfor %}
     from (
         {% if is_capture_entity(entity) -%}
-        select from_json(cast(content as string), '{{ schema }}') as line
+        select from_json(cast(content as string), '{{ schema }}') as line, path
         from binaryFile.`{{ bronze_glob(entity, root=spark_lake_root()) }}`
         {%- else -%}
         select from_json(value, '{{ schema }}') as line
         from text.`{{ bronze_glob(entity, root=spark_lake_root()) }}`
         {%- endif %}
     )
+    {%- if is_capture_entity(entity) %}
+    where {{ spark__readable_captures() }}
+    {%- endif %}
   ) as bronze_{{ entity }}
+{%- endmacro %}
+
+{# Spark and unreadable captures: the files the CLI's DuckDB check quarantined are left out
+   (quarantined_captures), and any other file Spark cannot parse (from_json gives no
+   `_event_id`, which every capture has) stops the build naming the file, instead of becoming
+   a row of nulls. Spark's JSON parser keeps one of two equal keys: only the DuckDB check
+   (run-transforms) finds those. #}
+{% macro spark__readable_captures() -%}
+  {%- for key in quarantined_captures() %}
+    not endswith(path, '/{{ key | replace("'", "\\'") }}') and
+  {%- endfor %}
+    (line._event_id is not null or raise_error(concat('webhook capture ', path,
+        ' cannot be read (Spark parsed no _event_id from it): fix or remove the file, or run payments-pipeline run-transforms to quarantine it (docs/runbook.md)')))
 {%- endmacro %}
 
 {# The lake root as Spark's Hadoop file systems name it: s3a:// for S3. #}

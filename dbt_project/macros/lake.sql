@@ -22,6 +22,53 @@
   {{ return(entity == lake_layout().capture_entity) }}
 {%- endmacro %}
 
+{# The keys (relative to the lake root) of the captures the last CLI build quarantined
+   (unreadable by DuckDB; extractor/transform/quarantine.py), read at execution time: [] when
+   none, or never checked. #}
+{% macro quarantined_captures() -%}
+  {%- if not execute -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {{ return(adapter.dispatch('quarantined_captures')()) }}
+{%- endmacro %}
+
+{% macro quarantine_record() -%}
+  {{ return(lake_layout().quarantine ~ '/' ~ lake_layout().capture_entity ~ '.json') }}
+{%- endmacro %}
+
+{% macro duckdb__quarantined_captures() -%}
+  {%- set record = lake_root() ~ '/' ~ quarantine_record() -%}
+  {%- if not lake_files_exist(record) -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set result = run_query("select f.key from (select unnest(files) as f from read_json('"
+      ~ record ~ "', columns={'files': 'STRUCT(key VARCHAR)[]'}))") -%}
+  {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
+{# Spark fails on a path that does not exist and never lists a folder named `_…`, so the
+   record is read through a glob of two alternatives, itself and the capture folder (which
+   exists whenever this is asked), by its file name, and parsed from its bytes. #}
+{% macro spark__quarantined_captures() -%}
+  {%- set layout = lake_layout() -%}
+  {%- set captures = layout.bronze ~ '/' ~ layout.entity_key ~ '=' ~ layout.capture_entity -%}
+  {% call statement('quarantine_record') -%}
+    create or replace temporary view lake_quarantine_record
+    using binaryFile
+    options (
+        path '{{ spark_lake_root() }}/{{ '{' ~ quarantine_record() ~ ',' ~ captures ~ '}' }}',
+        recursiveFileLookup 'true',
+        pathGlobFilter '{{ quarantine_record().split('/')[-1] }}'
+    )
+  {%- endcall %}
+  {%- set result = run_query(
+      "select f.key from (select explode(from_json(cast(content as string), "
+      ~ "'files array<struct<key: string>>').files) as f from lake_quarantine_record "
+      ~ "where path like '%/" ~ quarantine_record() ~ "')"
+  ) -%}
+  {{ return(result.columns[0].values() | list) }}
+{%- endmacro %}
+
 {# An entity's Bronze folder under `root` (default: the lake root). #}
 {% macro bronze_folder(entity, root=none) -%}
   {%- set layout = lake_layout() -%}

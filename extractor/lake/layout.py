@@ -10,7 +10,8 @@ Nothing else in the Python code spells a lake path.
     silver/source=stripe/entity=<entity>/dt=<object created date>/*.parquet
     gold/model=<model>/dt=<business date>/*.parquet
     _state/watermarks/<entity>.json, _state/manifests/run_<run id>.json, _state/lock.json,
-    _state/transforms/folded_bronze.json, _state/warehouse.duckdb, _state/reports/
+    _state/transforms/folded_bronze.json, _state/warehouse.duckdb, _state/reports/,
+    _state/quarantine/webhook_events.json
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ STATE = "_state/"
 # Webhook captures are Bronze too, one file per event, but no stream writes them.
 WEBHOOK_ENTITY = "webhook_events"
 
+# Every capture file, as the dbt macro bronze_glob matches them.
+CAPTURE_GLOB = f"{BRONZE}entity={WEBHOOK_ENTITY}/dt=*/*.json"
+
 LOCK_KEY = f"{STATE}lock.json"
 WATERMARKS = f"{STATE}watermarks/"
 MANIFESTS = f"{STATE}manifests/"
 FOLD_STATE_KEY = f"{STATE}transforms/folded_bronze.json"
 WAREHOUSE_KEY = f"{STATE}warehouse.duckdb"
 REPORTS = f"{STATE}reports/"
+# Captures the last build left out because DuckDB cannot read them (transform/quarantine.py).
+QUARANTINE_KEY = f"{STATE}quarantine/{WEBHOOK_ENTITY}.json"
 # Folders DuckDB's partitioned COPY writes into but cannot create the parents of.
 EXTERNAL_ROOTS = (SILVER, GOLD, STATE)
 # The partition DuckDB writes rows with a null `dt` to (dbt-duckdb writes one such row for an

@@ -99,6 +99,12 @@ def report_gate(run_id: str, section: dict[str, Any]) -> ExitCode:
         )
     warned = len(section["warnings"])
     print(f"run {run_id} quality gate passed" + (f" with {warned} warnings" if warned else ""))
+    quarantined = [w for w in section["warnings"] if w["kind"] == "quarantine"]
+    if quarantined:
+        print(
+            f"  WARNING {len(quarantined)} webhook capture(s) quarantined as unreadable "
+            f"(see {layout.QUARANTINE_KEY}): " + ", ".join(w["name"] for w in quarantined)
+        )
     return ExitCode.OK
 
 

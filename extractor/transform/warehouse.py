@@ -130,6 +130,19 @@ def connect(
     return con
 
 
+def connect_lake(storage: Storage, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection that can read the lake's files (httpfs and the secret for S3)."""
+    import duckdb
+
+    if storage.local_path is not None:
+        con = duckdb.connect(":memory:")
+        con.execute("set autoload_known_extensions = false")
+        return con
+    con = connect_with_httpfs(":memory:")
+    con.execute(s3_secret_sql(settings, dict(os.environ)))
+    return con
+
+
 def connect_with_httpfs(database: str = ":memory:", read_only: bool = False):
     """A connection with httpfs loaded from the pip package, installed into this checkout's
     `target/duckdb/extensions` (as profiles.yml does), never into ~/.duckdb: an install there

@@ -27,6 +27,9 @@ To add a resource (say payouts):
    existing resources keep their order). The new resource needs an id layout in
    `mock_api.ids.ID_LAYOUT` if it has none yet.
 
+3. Conform to Stripe's schema: add it to `SCHEMA` and `STATES` in
+   `tests/mock_api/test_spec_conformance.py` (see `mock_api/stripe_spec/README.md`).
+
 Nothing else changes: lists, retrieves, events, `expand[]` and the OpenAPI paths follow the
 registry. (`mock_api.app` and `mock_api.docs` still name which resources take `customer=`.)
 """

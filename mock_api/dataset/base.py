@@ -45,11 +45,8 @@ class ResourceSpec:
 
 
 def stripe_list(data: list[dict], url: str) -> dict:
-    """A list nested in an object (a charge's refunds, an invoice's lines), complete."""
-    return {
-        "object": "list",
-        "data": data,
-        "has_more": False,
-        "total_count": len(data),
-        "url": url,
-    }
+    """A list nested in an object (a charge's refunds, an invoice's lines), complete.
+
+    No `total_count`: Stripe adds it only on request (`include[]=total_count`), and its
+    list schemas do not list it."""
+    return {"object": "list", "data": data, "has_more": False, "url": url}

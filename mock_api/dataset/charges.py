@@ -23,7 +23,13 @@ from mock_api.dataset.payment_flows import (
     declined_at_creation,
     payment_flow,
 )
-from mock_api.dataset.reference import BRANDS, CURRENCIES, DISPUTE_REASONS, FAILURES
+from mock_api.dataset.reference import (
+    BRANDS,
+    CURRENCIES,
+    DISPUTE_EVIDENCE_FIELDS,
+    DISPUTE_REASONS,
+    FAILURES,
+)
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -203,6 +209,7 @@ def _refund(
         "charge": ds.object_id("charges", i),
         "created": created,
         "currency": facts["currency"],
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
         "metadata": {},
         "payment_intent": ds.object_id("payment_intents", i),
         "reason": reason,
@@ -256,50 +263,121 @@ def _money(ds: Dataset, i: int, facts: dict, status: str, applied: frozenset[int
     }
 
 
+def _bank_details(facts: dict) -> tuple[str, dict]:
+    """(method type, its details) of a bank debit, as a charge's payment_method_details
+    shows them."""
+    method = BANK_METHOD[facts["currency"]]
+    if method == "us_bank_account":
+        return method, {
+            "account_holder_type": "individual",
+            "account_type": "checking",
+            "bank_name": "STRIPE TEST BANK",
+            "fingerprint": facts["fingerprint"],
+            "last4": facts["last4"],
+            "routing_number": "110000000",
+        }
+    return method, {
+        "bank_code": "37040044",
+        "branch_code": None,
+        "country": facts["customer_facts"]["country"],
+        "fingerprint": facts["fingerprint"],
+        "last4": facts["last4"],
+        "mandate": None,
+    }
+
+
+def _card_checks(facts: dict, failed: bool) -> dict:
+    cvc_failed = failed and facts["failure"][0] == "incorrect_cvc"
+    return {
+        "address_line1_check": None,
+        "address_postal_code_check": "pass",
+        "cvc_check": "fail" if cvc_failed else "pass",
+    }
+
+
 def _payment_method_details(facts: dict, status: str) -> dict:
     if facts["flow"] is PaymentFlow.BANK:
-        method = BANK_METHOD[facts["currency"]]
-        if method == "us_bank_account":
-            details = {
-                "account_holder_type": "individual",
-                "account_type": "checking",
-                "bank_name": "STRIPE TEST BANK",
-                "fingerprint": facts["fingerprint"],
-                "last4": facts["last4"],
-                "routing_number": "110000000",
-            }
-        else:
-            details = {
-                "bank_code": "37040044",
-                "branch_code": None,
-                "country": facts["customer_facts"]["country"],
-                "fingerprint": facts["fingerprint"],
-                "last4": facts["last4"],
-                "mandate": None,
-            }
+        method, details = _bank_details(facts)
         return {method: details, "type": method}
     failed = status == "failed"
+    amount = facts["amount"]
     return {
         "card": {
-            "amount_authorized": None if failed else facts["amount"],
+            "amount_authorized": None if failed else amount,
             "brand": facts["brand"],
-            "checks": {
-                "address_line1_check": None,
-                "address_postal_code_check": "pass",
-                "cvc_check": "fail"
-                if failed and facts["failure"][0] == "incorrect_cvc"
-                else "pass",
-            },
+            "checks": _card_checks(facts, failed),
             "country": facts["customer_facts"]["country"],
+            "exp_month": facts["exp_month"],
+            "exp_year": facts["exp_year"],
+            "extended_authorization": {"status": "disabled"},
+            "fingerprint": facts["fingerprint"],
+            "funding": facts["funding"],
+            "incremental_authorization": {"status": "unavailable"},
+            "installments": None,
+            "last4": facts["last4"],
+            "mandate": None,
+            "multicapture": {"status": "unavailable"},
+            "network": facts["brand"],
+            "network_token": {"used": False},
+            "overcapture": {
+                "maximum_amount_capturable": 0 if failed else amount,
+                "status": "unavailable",
+            },
+            "three_d_secure": None,
+            "wallet": None,
+        },
+        "type": "card",
+    }
+
+
+def render_payment_method(ds: Dataset, i: int, facts: dict) -> dict:
+    """The payment method of payment i, as a failed intent's `last_payment_error` embeds it
+    (Stripe's payment_method schema, 2024-06-20 fields)."""
+    customer_now = facts["customer_now"]
+    method = {
+        "id": ds.ids.encode("payment_methods", i),
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": customer_now["address"],
+            "email": customer_now["email"],
+            "name": facts["customer_facts"]["name"],
+            "phone": None,
+        },
+        "created": ds.created("charges", i),
+        "customer": ds.object_id("customers", facts["customer"]),
+        "livemode": False,
+        "metadata": {},
+    }
+    if facts["flow"] is PaymentFlow.BANK:
+        kind, details = _bank_details(facts)
+        if kind == "us_bank_account":
+            details = {
+                **details,
+                "financial_connections_account": None,
+                "networks": {"preferred": "ach", "supported": ["ach"]},
+                "status_details": {},
+            }
+        else:
+            details = {key: value for key, value in details.items() if key != "mandate"} | {
+                "generated_from": None
+            }
+        return {**method, kind: details, "type": kind}
+    return {
+        **method,
+        "card": {
+            "brand": facts["brand"],
+            "checks": _card_checks(facts, facts["failed"]),
+            "country": facts["customer_facts"]["country"],
+            "display_brand": facts["brand"],
             "exp_month": facts["exp_month"],
             "exp_year": facts["exp_year"],
             "fingerprint": facts["fingerprint"],
             "funding": facts["funding"],
-            "installments": None,
+            "generated_from": None,
             "last4": facts["last4"],
-            "mandate": None,
-            "network": facts["brand"],
-            "three_d_secure": None,
+            "networks": {"available": [facts["brand"]], "preferred": None},
+            "three_d_secure_usage": {"supported": True},
             "wallet": None,
         },
         "type": "card",
@@ -343,8 +421,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "currency": facts["currency"],
         "customer": ds.object_id("customers", facts["customer"]),
         "description": None,
-        "destination": None,
-        "dispute": None,
         "disputed": ChargeEvent.DISPUTED in applied,
         "failure_balance_transaction": None,
         "failure_code": code,
@@ -354,7 +430,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "livemode": False,
         "metadata": metadata,
         "on_behalf_of": None,
-        "order": None,
         "outcome": outcome,
         "paid": status == "succeeded",
         "payment_intent": ds.object_id("payment_intents", i),
@@ -367,6 +442,7 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "refunds": stripe_list(money["refunds"], f"/v1/charges/{charge_id}/refunds"),
         "review": None,
         "shipping": None,
+        "source": None,
         "source_transfer": None,
         "statement_descriptor": None,
         "statement_descriptor_suffix": None,
@@ -389,6 +465,8 @@ def render_dispute(ds: Dataset, i: int) -> dict:
         "charge": ds.object_id("charges", i),
         "created": created,
         "currency": facts["currency"],
+        # Nothing submitted yet: Stripe lists every evidence field, each null.
+        "evidence": dict.fromkeys(DISPUTE_EVIDENCE_FIELDS),
         "evidence_details": {
             "due_by": created + 7 * DAY,
             "has_evidence": False,
@@ -399,6 +477,10 @@ def render_dispute(ds: Dataset, i: int) -> dict:
         "livemode": False,
         "metadata": {},
         "payment_intent": ds.object_id("payment_intents", i),
+        "payment_method_details": {
+            "card": {"brand": facts["brand"], "network_reason_code": None},
+            "type": "card",
+        },
         "reason": facts["dispute_reason"],
         "status": "needs_response",
     }

@@ -133,8 +133,8 @@ def render_customer(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
     }
     if CustomerEvent.UPDATED in applied:
         obj["metadata"] = {"segment": facts["segment"], "address_verified": "true"}
-    if CustomerEvent.DELETED in applied:
-        obj["deleted"] = True
+    # A `customer.deleted` event carries the whole customer as it was, without `deleted`
+    # (the customer schema has no such field); only a retrieve after it returns the stub.
     return obj
 
 

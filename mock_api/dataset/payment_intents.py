@@ -6,7 +6,12 @@ from enum import nonmember
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.base import ResourceSpec
-from mock_api.dataset.charges import if_charge_failed, if_charge_succeeded, payment_facts
+from mock_api.dataset.charges import (
+    if_charge_failed,
+    if_charge_succeeded,
+    payment_facts,
+    render_payment_method,
+)
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.payment_flows import (
     AUTHORISATION_EXPIRES,
@@ -69,28 +74,23 @@ def _if_processing(ds: Dataset, i: int) -> int | None:
 def _last_error(ds: Dataset, i: int, facts: dict, latest_charge: str) -> dict:
     if facts["flow"] is PaymentFlow.BANK:
         code, message = facts["bank_failure"]
-        method_type, error_type, decline_code = (
-            BANK_METHOD[facts["currency"]],
-            "invalid_request_error",
-            None,
-        )
+        error_type, decline_code = "invalid_request_error", None
     else:
         code, message, _, _, reason, _, _ = facts["failure"]
-        method_type, error_type = "card", "card_error"
+        error_type = "card_error"
         decline_code = reason if code == "card_declined" else None
-    return {
+    error = {
         "charge": latest_charge,
         "code": code,
-        "decline_code": decline_code,
         "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
         "message": message,
-        "payment_method": {
-            "id": ds.ids.encode("payment_methods", i),
-            "object": "payment_method",
-            "type": method_type,
-        },
+        "payment_method": render_payment_method(ds, i, facts),
         "type": error_type,
     }
+    # Only an issuer decline has a decline code; Stripe omits the key otherwise.
+    if decline_code is not None:
+        error["decline_code"] = decline_code
+    return dict(sorted(error.items()))
 
 
 def _payment_method_options(method_type: str) -> dict:

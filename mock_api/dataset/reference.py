@@ -160,6 +160,37 @@ DISPUTE_REASONS = (
     ("subscription_canceled", 10),
     ("credit_not_processed", 10),
 )
+# A dispute's `evidence` object (Stripe's dispute_evidence schema): every field, null until
+# evidence is submitted.
+DISPUTE_EVIDENCE_FIELDS = (
+    "access_activity_log",
+    "billing_address",
+    "cancellation_policy",
+    "cancellation_policy_disclosure",
+    "cancellation_rebuttal",
+    "customer_communication",
+    "customer_email_address",
+    "customer_name",
+    "customer_purchase_ip",
+    "customer_signature",
+    "duplicate_charge_documentation",
+    "duplicate_charge_explanation",
+    "duplicate_charge_id",
+    "product_description",
+    "receipt",
+    "refund_policy",
+    "refund_policy_disclosure",
+    "refund_refusal_explanation",
+    "service_date",
+    "service_documentation",
+    "shipping_address",
+    "shipping_carrier",
+    "shipping_date",
+    "shipping_documentation",
+    "shipping_tracking_number",
+    "uncategorized_file",
+    "uncategorized_text",
+)
 CURRENCY_EXPONENT = {row[0]: row[1] for row in CURRENCIES}
 # Invoice line prices are in USD cents; this scales them to each currency's magnitude.
 USD_SCALE = {"usd": 1.0, "eur": 0.92, "gbp": 0.79, "jpy": 1.5, "krw": 13.5, "kwd": 3.1}

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
 from mock_api.dataset import parse_time
 from tests.dbt.expected import major
@@ -45,6 +46,10 @@ SILVER = {
     "events": "event_id",
     "webhook_events": "event_id",
 }
+
+
+TRUNCATED = layout.webhook_event_key("2026-02-19", "evt_cut")
+QUARANTINE = Path(layout.QUARANTINE_KEY)
 
 
 def capture_webhooks(lake: Path) -> int:
@@ -85,12 +90,17 @@ def lakes(tmp_path_factory) -> dict:
         mock.stop()
     assert extract.returncode == 0, extract.stderr[-4000:]
     webhooks = capture_webhooks(duck)
+    # One capture neither engine can read (cut short on disk): DuckDB's build quarantines it,
+    # and Spark, given the same record, leaves it out too.
+    (duck / TRUNCATED).parent.mkdir(parents=True, exist_ok=True)
+    (duck / TRUNCATED).write_text('{"_source": "webhook", "_event_id": "evt_cut", "data": {"id"')
     shutil.copytree(duck / "bronze", spark / "bronze")
 
     started = time.monotonic()
     duck_build = run_cli("run-transforms", env=env)
     duck_seconds = time.monotonic() - started
     assert duck_build.returncode == 0, duck_build.stderr[-4000:]
+    shutil.copytree(duck / QUARANTINE.parent, spark / QUARANTINE.parent)
 
     state = base / "spark_state"
     started = time.monotonic()
@@ -158,6 +168,19 @@ def test_silver_holds_the_same_objects(lakes) -> None:
         assert sorted(ids["spark"]) == sorted(ids["duckdb"]), entity
         if entity == "webhook_events":
             assert len(ids["spark"]) == lakes["webhooks"] > 0
+
+
+def test_spark_leaves_out_the_capture_duckdb_quarantined(lakes) -> None:
+    record = json.loads((lakes["duckdb"] / QUARANTINE).read_text())
+    assert [f["key"] for f in record["files"]] == [TRUNCATED]
+    assert "Malformed JSON" in record["files"][0]["reason"]
+    for engine in ("duckdb", "spark"):
+        found = duckdb.sql(
+            f"select count(*) from read_parquet('{lakes[engine]}/silver/source=stripe/"
+            "entity=webhook_events/*/*.parquet') where event_id = 'evt_cut' or event_id is null"
+        ).fetchone()
+        assert found == (0,), engine
+        assert (lakes[engine] / TRUNCATED).exists()
 
 
 @pytest.mark.parametrize("model", sorted(GOLD))

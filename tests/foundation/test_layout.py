@@ -45,6 +45,12 @@ def test_watermark_files_agree() -> None:
     assert layout.watermark_key("charges") == f"{DBT['watermarks']}/charges.json"
 
 
+def test_quarantine_record_and_capture_glob_agree() -> None:
+    assert f"{DBT['quarantine']}/{DBT['capture_entity']}.json" == layout.QUARANTINE_KEY
+    folder = f"{DBT['bronze']}/{DBT['entity_key']}={DBT['capture_entity']}/"
+    assert f"{folder}{DBT['partition_key']}=*/{DBT['capture_file']}" == layout.CAPTURE_GLOB
+
+
 def test_run_id_pattern_is_one_pattern() -> None:
     assert DBT["run_id_pattern"] == RUN_ID_PATTERN
 

@@ -1,0 +1,211 @@
+"""The mock's objects and events conform to Stripe's published OpenAPI spec.
+
+The yardstick is Stripe's spec (API version 2023-08-16, vendored in `mock_api/stripe_spec`)
+plus what API version 2024-06-20, the mock's pinned one, added to it (taken from Stripe's
+2024-06-20 fixture objects): required fields present, types, `nullable`, `anyOf`, enums,
+no field the spec does not list, and expandable ids that refer to the right resource.
+Everything is read over a real socket: list pages and retrieves, in every state the mock
+produces, and every event type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from mock_api.dataset import API_VERSION, EVENT_TYPES, RESOURCES, Dataset, MockConfig, parse_time
+from mock_api.ids import IdCodec
+from mock_api.stripe_spec import newer_version_changes, validator
+from mock_api.stripe_spec.validate import ExpandableId, Report
+from tests.support.servers import ServerProcess, start_mock_api
+
+pytestmark = pytest.mark.integration
+
+# 78 days of history: long enough for customer deletions (40 and 75 days after creation)
+# and uncollectible invoices (30 days); the events list keeps the last 30 days. The clock
+# stops 1000 s after an invoice's creation: it is still a draft (finalised after an hour).
+SEED = 11
+CONFIG = MockConfig(seed=SEED, start_date="2026-01-01", volume=30)
+_INVOICES = Dataset(CONFIG).timelines["invoices"]
+NOW = _INVOICES.created(_INVOICES.last_at_or_before(parse_time("2026-03-20T00:00:00Z"))) + 1000
+ENV = {
+    "MOCK_NOW": str(NOW),
+    "MOCK_START_DATE": "2026-01-01",
+    "MOCK_VOLUME": "30",
+    "MOCK_SEED": str(SEED),
+}
+KEY = "sk_test_conformance"
+PER_STATE = 3  # objects of each state that are also retrieved one by one
+
+SCHEMA = {
+    "customers": "customer",
+    "charges": "charge",
+    "payment_intents": "payment_intent",
+    "invoices": "invoice",
+}
+# Every state the mock produces, per resource: each must show up, and each is validated.
+STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
+    "customers": {
+        "without email": lambda c: c["email"] is None,
+        "created": lambda c: "address_verified" not in c["metadata"],
+        "updated": lambda c: "address_verified" in c["metadata"],
+    },
+    "charges": {
+        "succeeded": lambda c: c["status"] == "succeeded" and not c["refunds"]["data"],
+        "failed": lambda c: c["status"] == "failed",
+        "fully refunded": lambda c: c["refunded"],
+        "partially refunded": lambda c: 0 < c["amount_refunded"] < c["amount"],
+        "disputed": lambda c: c["disputed"],
+        "metadata updated": lambda c: "support_ticket" in c["metadata"],
+        "authorised, not captured": lambda c: c["status"] == "succeeded" and not c["captured"],
+        "partially captured": lambda c: c["captured"] and c["amount_captured"] < c["amount"],
+        "pending bank debit": lambda c: c["status"] == "pending",
+        "sepa_debit": lambda c: c["payment_method_details"]["type"] == "sepa_debit",
+        "us_bank_account": lambda c: c["payment_method_details"]["type"] == "us_bank_account",
+        "no billing address": lambda c: c["billing_details"]["address"]["country"] is None,
+    },
+    "payment_intents": {
+        "succeeded": lambda p: p["status"] == "succeeded",
+        "failed, card_declined": lambda p: (
+            (p["last_payment_error"] or {}).get("code") == "card_declined"
+        ),
+        "failed, other code": lambda p: (
+            (p["last_payment_error"] or {}).get("code") not in (None, "card_declined")
+        ),
+        "canceled": lambda p: p["status"] == "canceled",
+        "requires_capture": lambda p: p["status"] == "requires_capture",
+        "processing": lambda p: p["status"] == "processing",
+    },
+    "invoices": {
+        status: (lambda s: lambda i: i["status"] == s)(status)
+        for status in ("draft", "open", "paid", "void", "uncollectible")
+    }
+    | {
+        "send_invoice": lambda i: i["collection_method"] == "send_invoice",
+        "taxed": lambda i: bool(i["total_tax_amounts"]),
+        "automatic_pending_invoice_item_invoice": lambda i: (
+            i["billing_reason"] == "automatic_pending_invoice_item_invoice"
+        ),
+    },
+}
+# The mock's resource of each expandable target (the others have no endpoint here).
+SERVED = {schema: resource for resource, schema in SCHEMA.items()}
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory) -> Iterator[ServerProcess]:
+    server = start_mock_api(ENV, tmp_path_factory.mktemp("conformance"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(mock: ServerProcess) -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {KEY}"
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def events(api, mock) -> list[dict]:
+    return page_all(api, f"{mock.url}/v1/events")
+
+
+def get(api: requests.Session, url: str, **params) -> dict:
+    response = api.get(url, params=params, timeout=30)
+    assert response.status_code == 200, (url, response.text[:500])
+    return response.json()
+
+
+def page_all(api: requests.Session, url: str) -> list[dict]:
+    out: list[dict] = []
+    cursor = None
+    while True:
+        body = get(api, url, limit=100, **({"starting_after": cursor} if cursor else {}))
+        out.extend(body["data"])
+        if not body["has_more"]:
+            return out
+        cursor = body["data"][-1]["id"]
+
+
+def assert_conforms(report: Report, what: str) -> None:
+    assert not report.errors, f"{what} breaks Stripe's spec:\n" + "\n".join(report.errors[:20])
+
+
+def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId]) -> None:
+    """An expandable id names an object of one of the field's resources: retrieved when the
+    mock serves that resource, else decoded from the id (its Stripe prefix)."""
+    codec = IdCodec(SEED)
+    for ref in ids:
+        decoded = codec.decode(ref.id)
+        assert decoded is not None, f"{ref.path}: {ref.id!r} is no id of this mock"
+        resource = decoded[0]
+        schema = SCHEMA.get(resource, resource.removesuffix("s"))
+        assert schema in ref.resources, f"{ref.path}: {ref.id!r} is not a {ref.resources}"
+        if resource in SCHEMA:
+            obj = get(api, f"{mock.url}/v1/{resource}/{ref.id}")
+            assert obj["object"] == schema and obj["id"] == ref.id
+
+
+@pytest.mark.parametrize("resource", list(SCHEMA))
+def test_every_listed_and_retrieved_object_conforms(api, mock, resource: str) -> None:
+    spec = validator()
+    listed = page_all(api, f"{mock.url}/v1/{resource}")
+    assert len(listed) > 100  # more than one page
+    for obj in listed:
+        assert_conforms(spec.validate(obj, SCHEMA[resource]), f"{resource} {obj['id']}")
+    for state, is_in in STATES[resource].items():
+        sample = [obj for obj in listed if is_in(obj)][:PER_STATE]
+        assert sample, f"the mock produced no {resource} in state {state!r}"
+        for obj in sample:
+            retrieved = get(api, f"{mock.url}/v1/{resource}/{obj['id']}")
+            report = spec.validate(retrieved, SCHEMA[resource])
+            assert_conforms(report, f"retrieved {resource} {obj['id']} ({state})")
+            check_ids(api, mock, report.expandable_ids)
+
+
+def test_a_deleted_customer_retrieves_as_stripes_deleted_customer(api, mock, events) -> None:
+    spec = validator()
+    deleted = [e["data"]["object"]["id"] for e in events if e["type"] == "customer.deleted"]
+    assert deleted, "no customer.deleted event in the window"
+    for customer_id in deleted[:PER_STATE]:
+        stub = get(api, f"{mock.url}/v1/customers/{customer_id}")
+        assert_conforms(spec.validate(stub, "deleted_customer"), f"deleted {customer_id}")
+        assert stub == {"id": customer_id, "object": "customer", "deleted": True}
+
+
+def test_every_event_type_and_payload_conforms(api, mock, events) -> None:
+    spec = validator()
+    assert {e["type"] for e in events} == set(EVENT_TYPES)
+    checked_ids: set[str] = set()
+    for event in events:
+        what = f"{event['type']} {event['id']}"
+        assert_conforms(spec.validate(event, "event"), what)
+        assert event["api_version"] == API_VERSION
+        kind = event["type"]
+        schema = "dispute" if kind.startswith("charge.dispute.") else kind.split(".")[0]
+        obj = event["data"]["object"]
+        assert obj["object"] == schema, what
+        report = spec.validate(obj, schema)
+        assert_conforms(report, f"{what} data.object")
+        previous = event["data"].get("previous_attributes")
+        # Stripe sends previous_attributes with *.updated events only.
+        assert (previous is not None) == kind.endswith(".updated"), what
+        if previous is not None:
+            assert previous, f"{what}: an update that changed nothing"
+            assert_conforms(
+                spec.validate(previous, schema, partial=True), f"{what} previous_attributes"
+            )
+        # The ids of one object of each type (retrieving every one is slow, not stronger).
+        if kind not in checked_ids:
+            checked_ids.add(kind)
+            check_ids(api, mock, report.expandable_ids)
+
+
+def test_every_resource_is_checked() -> None:
+    """A resource added to the registry must be added here (and to trim.py's ROOTS)."""
+    assert set(SCHEMA) == set(RESOURCES)
+    assert newer_version_changes()["api_version"] == API_VERSION
