@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from extractor import versions
+
 # The checkout: dbt_project.yml and profiles.yml live here, and dbt runs from here.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,10 +146,17 @@ class Settings:
         api_key = env.get("STRIPE_API_KEY") or DEFAULT_API_KEY
         if not api_key.startswith(("sk_", "rk_")):
             raise ConfigError("STRIPE_API_KEY must be a secret (sk_...) or restricted (rk_...) key")
+        stripe_version = env.get("STRIPE_VERSION") or DEFAULT_STRIPE_VERSION
+        if not versions.is_supported(stripe_version):
+            # List pages come back in this version: one Silver cannot read is refused up front.
+            raise ConfigError(
+                f"STRIPE_VERSION={stripe_version!r} is not an API version this pipeline reads "
+                f"(supported: {versions.supported_list()}; docs/architecture.md#api-versions)"
+            )
         return cls(
             api_base=api_base,
             api_key=Secret(api_key),
-            stripe_version=env.get("STRIPE_VERSION") or DEFAULT_STRIPE_VERSION,
+            stripe_version=stripe_version,
             lake_root=lake_root,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             safety_window_seconds=_int(env, "SAFETY_WINDOW_SECONDS", 600),

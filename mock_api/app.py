@@ -22,6 +22,7 @@ from mock_api.dataset import (
     MockConfig,
     MockError,
     parse_time,
+    versions,
 )
 from mock_api.docs import DOCS_HTML, docs_asset, openapi_spec
 
@@ -148,6 +149,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return dropped
         return response
 
+    def request_version(now: int) -> str:
+        """The request's Stripe-Version, else the account's default now (events ignore it)."""
+        version = request.headers.get("Stripe-Version") or mock_config.version_at(now)
+        try:
+            return versions.check(version, "Stripe-Version")
+        except ValueError as exc:
+            raise MockError(400, f"Invalid Stripe API version: {exc}") from None
+
     @app.before_request
     def gate() -> Response | None:
         if not request.path.startswith("/v1/"):
@@ -273,6 +282,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         args = request.args
         limit = _limit(args)
         now = clock.now()
+        version = request_version(now)
         page = dataset.list_page(
             resource,
             now,
@@ -284,10 +294,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             if resource in ("charges", "payment_intents", "invoices")
             else None,
             types=_event_types(args) if resource == "events" else None,
+            version=version,
         )
         expand = [p[len("data.") :] for p in _array(args, "expand") if p.startswith("data.")]
         data = (
-            [dataset.expand(resource, obj, expand, now) for obj in page.data]
+            [dataset.expand(resource, obj, expand, now, version) for obj in page.data]
             if expand
             else page.data
         )
@@ -300,9 +311,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if resource not in LIST_RESOURCES:
             raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}/{object_id}).")
         now = clock.now()
-        obj = dataset.retrieve(object_id, now, resource)
+        version = request_version(now)
+        obj = dataset.retrieve(object_id, now, resource, version)
         expand = _array(request.args, "expand")
-        return _json(dataset.expand(resource, obj, expand, now) if expand else obj)
+        return _json(dataset.expand(resource, obj, expand, now, version) if expand else obj)
 
     @app.route("/_mock/clock", methods=["GET", "POST"])
     def mock_clock() -> Response:

@@ -54,6 +54,8 @@ class Event:
     type: str
     created: int
     raw: str
+    # The version `data.object` is rendered in; kept as sent (dbt's contract test judges it).
+    api_version: str | None = None
 
     @property
     def created_date(self) -> str:
@@ -96,7 +98,10 @@ def parse_event(body: bytes) -> Event:
     created = event.get("created")
     if isinstance(created, bool) or not isinstance(created, int) or not 0 <= created <= MAX_CREATED:
         raise InvalidEvent("invalid_created", "event has no integer 'created' unix timestamp")
-    return Event(event_id, event_type, created, text)
+    api_version = event.get("api_version")
+    return Event(
+        event_id, event_type, created, text, api_version if isinstance(api_version, str) else None
+    )
 
 
 class DuplicateKey(ValueError):
@@ -134,6 +139,7 @@ def envelope(event: Event, received_at: float, loaded_at: float) -> bytes:
         "_source": "webhook",
         "_event_id": event.id,
         "_event_type": event.type,
+        "_api_version": event.api_version,
     }
     # Splice rather than re-serialise: the body parsed as a JSON object, so this is valid JSON.
     text = json.dumps(head, separators=(",", ":"))[:-1] + ',"data":' + event.raw.strip() + "}\n"

@@ -270,6 +270,24 @@
   get_json_object(data, '{{ path }}')
 {%- endmacro %}
 
+{# The sum of integer `member` over the JSON array at `path` (null when the array is missing
+   or empty): an invoice's `total_taxes[].amount` from 2025-03-31.basil on. #}
+{% macro json_sum(path, member) -%}
+  {{ return(adapter.dispatch('json_sum')(path, member)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_sum(path, member) -%}
+  list_sum(cast(json_extract({{ duckdb__bronze_member(path, '->') }}, '$[*].{{ member }}') as bigint[]))
+{%- endmacro %}
+
+{% macro spark__json_sum(path, member) -%}
+  aggregate(
+      from_json(get_json_object(data, '{{ path }}'), 'array<struct<{{ member }}:bigint>>'),
+      cast(null as bigint),
+      (total, item) -> coalesce(total, 0) + item.{{ member }}
+  )
+{%- endmacro %}
+
 {# md5 of a nested JSON value in the engine's minified form: comparable within one engine
    (batch vs webhook copy), not across engines. #}
 {% macro json_digest(path) -%}

@@ -13,14 +13,50 @@
 {%- endmacro %}
 
 {% macro latest_version_order(key) -%}
-  row_number() over (
+  row_number() over ({{ versions_newest_first(key) }})
+{%- endmacro %}
+
+{# An object's versions, newest first (the de-duplication order). #}
+{% macro versions_newest_first(key) -%}
       partition by {{ key }}
       order by
           _observed_at desc,
           (_source = 'event') desc,
           _loaded_at desc,
           coalesce(_event_id, '') desc
-  )
+{%- endmacro %}
+
+{# The select list of `deduped`: every column, except that each of `carry` is its newest
+   non-null value across the object's versions. For links a newer API version no longer
+   sends (an invoice's charge after 2025-03-31.basil) and that never change once set, so
+   Silver keeps what an older version said (ADR 0051). #}
+{% macro carried_columns(key, carry) -%}
+  {%- if not carry -%}
+    *
+  {%- else -%}
+    {{ adapter.dispatch('carried_columns')(key, carry) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__carried_columns(key, carry) -%}
+    * replace (
+        {%- for column in carry %}
+        first_value({{ column }} ignore nulls) over (
+            {{ versions_newest_first(key) }}
+            rows between unbounded preceding and unbounded following
+        ) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro spark__carried_columns(key, carry) -%}
+    {{ star_except(carry) }},
+    {%- for column in carry %}
+    first_value({{ column }}, true) over (
+        {{ versions_newest_first(key) }}
+        rows between unbounded preceding and unbounded following
+    ) as {{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
 {% macro duckdb__latest_version(key) -%}
@@ -51,10 +87,11 @@
    - renamed: the caller's columns, then the envelope columns the de-duplication orders by.
    - with_deletion (`tombstones`): any tombstone marks the object deleted, for good.
    - deduped: one row per `key`, the latest version (latest_version); incremental builds
-     merge the object's Silver row in first (silver_versions).
+     merge the object's Silver row in first (silver_versions). Columns in `carry` keep their
+     newest non-null value across versions (carried_columns).
    - final: without the load-only tie-breaks, plus `dt` (the created date). `_source` stays
      for the incremental merge; captures, never merged, drop it too. #}
-{% macro staging_model(entity, key, tombstones=false) -%}
+{% macro staging_model(entity, key, tombstones=false, carry=[]) -%}
   {%- set captures = is_capture_entity(entity) -%}
   {%- set incremental = false if captures else silver_is_incremental() -%}
   {%- set columns = caller() | trim -%}
@@ -110,7 +147,7 @@ with_deletion as (
 
 deduped as (
 
-    select *
+    select {{ carried_columns(key, carry) }}
     from {{ 'with_deletion' if tombstones else silver_versions('renamed', incremental) }}
     {{ latest_version(key) }}
 

@@ -41,8 +41,13 @@ def envelope_line(
     source: str,
     event_id: str | None = None,
     event_type: str | None = None,
+    api_version: str | None = None,
 ) -> str:
-    """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim."""
+    """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim.
+
+    `api_version` is the Stripe API version `data` is rendered in: the event's for an event
+    and its object, the pinned `Stripe-Version` for a listed object.
+    """
     head = json.dumps(
         {
             "_run_id": run_id,
@@ -51,6 +56,7 @@ def envelope_line(
             "_source": source,
             "_event_id": event_id,
             "_event_type": event_type,
+            "_api_version": api_version,
         },
         separators=(",", ":"),
     )

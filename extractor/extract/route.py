@@ -16,6 +16,11 @@ from extractor.api.errors import ExtractError
 from extractor.api.rawjson import RawJsonError, one_line, path_span, with_member_true
 from extractor.extract.bronze import SOURCE_EVENT, SOURCE_LIST, envelope_line
 from extractor.streams import BY_OBJECT_TYPE, EVENTS
+from extractor.versions import is_supported, supported_list
+
+
+class UnsupportedApiVersion(ExtractError):
+    """An event rendered in an API version the staging models cannot read: stop, commit nothing."""
 
 
 @dataclass
@@ -27,8 +32,9 @@ class RoutedEvents:
     tombstones: dict[str, int] = field(default_factory=dict)
 
 
-def object_lines(page: Page, run_id: str, loaded_at: str) -> list[str]:
-    """A list page: one line per object, observed when the page was served."""
+def object_lines(page: Page, run_id: str, loaded_at: str, api_version: str) -> list[str]:
+    """A list page: one line per object, observed when the page was served, in the
+    request's pinned `api_version` (Settings refuses one the pipeline does not read)."""
     return [
         envelope_line(
             one_line(item.raw),
@@ -36,6 +42,7 @@ def object_lines(page: Page, run_id: str, loaded_at: str) -> list[str]:
             loaded_at=loaded_at,
             observed_at=page.served_at,
             source=SOURCE_LIST,
+            api_version=api_version,
         )
         for item in page.items
     ]
@@ -52,6 +59,18 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
             raise ExtractError(
                 f"GET {EVENTS.path}: event {item.id} has no string type or integer created"
             )
+        # Stripe renders an event's object in the version of its creation, not the request's
+        # (https://docs.stripe.com/api/events/list): checked before any line of the page is kept.
+        api_version = event.get("api_version")
+        if not isinstance(api_version, str) or not is_supported(api_version):
+            obj = (event.get("data") or {}).get("object")
+            object_id = obj.get("id") if isinstance(obj, dict) else None
+            raise UnsupportedApiVersion(
+                f"GET {EVENTS.path}: event {item.id} ({event_type}, object {object_id}) is "
+                f"rendered in API version {api_version!r}, which this pipeline does not read "
+                f"(supported: {supported_list()}); nothing of this run is committed, see "
+                "docs/runbook.md"
+            )
         routed.events.append(
             envelope_line(
                 one_line(item.raw),
@@ -61,6 +80,7 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
                 source=SOURCE_LIST,
                 event_id=item.id,
                 event_type=event_type,
+                api_version=api_version,
             )
         )
         obj = (event.get("data") or {}).get("object")
@@ -86,6 +106,7 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
                 source=SOURCE_EVENT,
                 event_id=item.id,
                 event_type=event_type,
+                api_version=api_version,
             )
         )
     return routed

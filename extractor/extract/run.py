@@ -265,7 +265,9 @@ class Extraction:
         )
 
     def _write_objects(self, entity_run: EntityRun, page: Page) -> int:
-        lines = object_lines(page, self.run_id, loaded_at_iso(self.wall_clock()))
+        lines = object_lines(
+            page, self.run_id, loaded_at_iso(self.wall_clock()), self.settings.stripe_version
+        )
         entity_run.writer.write_lines(lines)
         entity_run.count(listed=len(lines))
         self.progress.add(entity_run.stream.name, len(lines))

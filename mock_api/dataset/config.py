@@ -7,6 +7,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from mock_api.dataset import versions
+
 DAY = 86_400
 HOUR = 3_600
 EVENT_RETENTION_SECONDS = 30 * DAY
@@ -41,14 +43,30 @@ class MockConfig:
     # (resource, unix second) pairs: the account started using that resource then, not at
     # `start_date` (NEVER: not at all). An account with no invoices yet, for example.
     resource_start: tuple[tuple[str, int], ...] = ()
+    # The account's default API version, and (unix second, version) upgrades of it: an event
+    # is rendered in the default at its `created`, a list without Stripe-Version in today's.
+    api_version: str = API_VERSION
+    api_version_upgrades: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.start_date, str):
             object.__setattr__(self, "start_date", dt.date.fromisoformat(self.start_date))
+        versions.check(self.api_version, "MOCK_API_VERSION")
+        for _, version in self.api_version_upgrades:
+            versions.check(version, "MOCK_API_VERSION_UPGRADE")
+        object.__setattr__(self, "api_version_upgrades", tuple(sorted(self.api_version_upgrades)))
         if self.volume < 1:
             raise ValueError("volume must be >= 1 charge per day")
         if self.late_max_seconds < 0:
             raise ValueError("late_max_seconds must be >= 0")
+
+    def version_at(self, ts: int) -> str:
+        """The account's default API version at unix second `ts`."""
+        version = self.api_version
+        for at, upgraded in self.api_version_upgrades:
+            if at <= ts:
+                version = upgraded
+        return version
 
     def resource_start_ts(self, resource: str) -> int:
         """When `resource`'s first object may be created."""
@@ -78,6 +96,8 @@ class MockConfig:
             late_max_seconds=integer("MOCK_LATE_MAX_SECONDS", 300),
             schema_drift_at=_drift_at(env.get("MOCK_SCHEMA_DRIFT_AT", "")),
             resource_start=_resource_start(env.get("MOCK_RESOURCE_START", "")),
+            api_version=env.get("MOCK_API_VERSION") or API_VERSION,
+            api_version_upgrades=_upgrades(env.get("MOCK_API_VERSION_UPGRADE", "")),
         )
 
 
@@ -98,6 +118,20 @@ def _resource_start(raw: str) -> tuple[tuple[str, int], ...]:
             ) from None
         pairs.append((resource.strip(), at))
     return tuple(pairs)
+
+
+def _upgrades(raw: str) -> tuple[tuple[int, str], ...]:
+    """`2025-03-31.basil@2026-02-10T00:00:00Z[,...]` -> ((unix second, version), ...)."""
+    out = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        version, _, when = item.partition("@")
+        try:
+            out.append((parse_time(when), version.strip()))
+        except ValueError:
+            raise ValueError(
+                f"MOCK_API_VERSION_UPGRADE item {item!r} is not <version>@<unix or ISO-8601 time>"
+            ) from None
+    return tuple(out)
 
 
 def _drift_at(raw: str) -> int | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mock_api.dataset.config import API_VERSION, EVENT_RETENTION_SECONDS
+from mock_api.dataset.config import EVENT_RETENTION_SECONDS
 from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, cursor_index
 from mock_api.dataset.registry import KIND_BY_CODE, KINDS, SPEC_BY_NAME
 from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
@@ -149,22 +149,27 @@ def render_event(ds: Dataset, ref: EventRef) -> dict:
     mirrored = SPEC_BY_NAME[resource].mirrors.get(kind)
     before = frozenset(k for _, k in schedule[:position] if k != mirrored)
     after = before | {kind}
+    # Stripe renders an event in the account's default version at its creation, whatever
+    # the reader's Stripe-Version (https://docs.stripe.com/api/events/list).
+    version = ds.config.version_at(ref.created)
     data: dict
     other_object = SPEC_BY_NAME[resource].event_objects.get(kind)
     if other_object is not None:
         data = {"object": other_object(ds, ref.index)}
     else:
-        obj = ds.render(resource, ref.index, after)
+        obj = ds.render(resource, ref.index, after, version)
         data = {"object": obj}
         if kind.event_type.endswith(".updated"):
-            data["previous_attributes"] = _diff(ds.render(resource, ref.index, before), obj)
+            data["previous_attributes"] = _diff(
+                ds.render(resource, ref.index, before, version), obj
+            )
     request_id = None
     if kind.offsets[0] == 0 or kind.event_type.endswith((".updated", ".deleted", ".canceled")):
         request_id = ds.ids.encode("requests", ref.seq)
     return {
         "id": ds.ids.encode("events", ref.seq),
         "object": "event",
-        "api_version": API_VERSION,
+        "api_version": version,
         "created": ref.created,
         "data": data,
         "livemode": False,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, ledger, paging
-from mock_api.dataset.config import CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
+from mock_api.dataset import events, ledger, paging, versions
+from mock_api.dataset.config import API_VERSION, CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
 from mock_api.dataset.keys import Keys, resource_key
@@ -162,13 +162,16 @@ class Dataset:
     def object_id(self, resource: str, index: int) -> str:
         return self.ids.encode(resource, index)
 
-    def render(self, resource: str, index: int, applied: frozenset[int]) -> dict:
-        """The object after exactly the changes in `applied`, drifted if created late enough."""
+    def render(
+        self, resource: str, index: int, applied: frozenset[int], version: str = API_VERSION
+    ) -> dict:
+        """The object after exactly the changes in `applied`, in API `version`, drifted if
+        created late enough."""
         obj = SPEC_BY_NAME[resource].render(self, index, applied)
         drift_at = self.config.schema_drift_at
         if drift_at is not None and obj["created"] >= drift_at:
             obj = self._drifted(resource, index, obj)
-        return obj
+        return versions.render_in(resource, obj, version)
 
     def _drifted(self, resource: str, index: int, obj: dict) -> dict:
         """The object as a newer API version renders it: one unknown field, two fewer."""
@@ -177,9 +180,11 @@ class Dataset:
         out["risk_insights"] = {"model": "v2", "score_v2": score}
         return out
 
-    def state(self, resource: str, index: int, now: int) -> dict:
-        """The object as of `now` (the caller checks that it exists)."""
-        return self.render(resource, index, self.applied(resource, index, now))
+    def state(self, resource: str, index: int, now: int, version: str | None = None) -> dict:
+        """The object as of `now` (the caller checks that it exists), in `version` (default:
+        the account's default version at `now`)."""
+        applied = self.applied(resource, index, now)
+        return self.render(resource, index, applied, version or self.config.version_at(now))
 
     # ------------------------------------------------------------------ the API
 
@@ -209,6 +214,7 @@ class Dataset:
         created: CreatedFilter = ALL_TIME,
         customer: str | None = None,
         types: tuple[str, ...] | None = None,
+        version: str | None = None,
     ) -> Page:
         """One page of a list endpoint, exactly as Stripe pages: newest first."""
         if starting_after and ending_before:
@@ -241,15 +247,16 @@ class Dataset:
             ending_before=ending_before,
             created=created,
             customer=customer,
+            version=version,
         )
 
-    def objects(self, resource: str, now: int) -> list[dict]:
+    def objects(self, resource: str, now: int, version: str | None = None) -> list[dict]:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
         if SPEC_BY_NAME[resource].born is not None:
             return paging.all_born(self, resource, now)
-        return paging.all_objects(self, resource, now)
+        return paging.all_objects(self, resource, now, version)
 
     def events(self, now: int, types: tuple[str, ...] | None = None) -> list[dict]:
         """Every event retained at `now` (30 days), newest first (for tests; materialises)."""
@@ -280,7 +287,9 @@ class Dataset:
         """The event with data.object as the object's state right after this change."""
         return events.render_event(self, ref)
 
-    def retrieve(self, object_id: str, now: int, resource: str | None = None) -> dict:
+    def retrieve(
+        self, object_id: str, now: int, resource: str | None = None, version: str | None = None
+    ) -> dict:
         """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
         res, index = self.resolve(object_id, now, resource)
         if res == "events":
@@ -290,9 +299,11 @@ class Dataset:
         gone_at = self.gone_at(res, index)
         if gone_at is not None and gone_at <= now:
             return {"id": self.object_id(res, index), "object": OBJECT_NAME[res], "deleted": True}
-        return self.state(res, index, now)
+        return self.state(res, index, now, version)
 
-    def expand(self, resource: str, obj: dict, paths: list[str], now: int) -> dict:
+    def expand(
+        self, resource: str, obj: dict, paths: list[str], now: int, version: str | None = None
+    ) -> dict:
         """Replace id fields named in `paths` (already stripped of `data.`) by objects."""
         allowed = EXPANDABLE.get(resource, {})
         for path in paths:
@@ -307,10 +318,10 @@ class Dataset:
             value = obj.get(head)
             if isinstance(value, str):
                 target = allowed[head]
-                expanded = self.retrieve(value, now, target)
+                expanded = self.retrieve(value, now, target, version)
                 if rest:
-                    expanded = self.expand(target, expanded, [rest], now)
+                    expanded = self.expand(target, expanded, [rest], now, version)
                 obj[head] = expanded
             elif isinstance(value, dict) and rest:
-                obj[head] = self.expand(allowed[head], value, [rest], now)
+                obj[head] = self.expand(allowed[head], value, [rest], now, version)
         return obj

@@ -74,6 +74,7 @@ def list_objects(
     ending_before: str | None,
     created: CreatedFilter,
     customer: str | None,
+    version: str | None = None,
 ) -> Page:
     """One page of a resource's list (not events: see `mock_api.dataset.events`)."""
     after = cursor_index(ds, resource, starting_after, "starting_after", now)
@@ -105,14 +106,14 @@ def list_objects(
     picked = picked[:limit]
     if before is not None:
         picked.reverse()
-    return Page([ds.state(resource, index, now) for index in picked], has_more)
+    return Page([ds.state(resource, index, now, version) for index in picked], has_more)
 
 
-def all_objects(ds: Dataset, resource: str, now: int) -> list[dict]:
+def all_objects(ds: Dataset, resource: str, now: int, version: str | None = None) -> list[dict]:
     """Every object a list would return at `now`, newest first (materialises)."""
     low, high = index_range(ds, resource, now, ALL_TIME)
     return [
-        ds.state(resource, index, now)
+        ds.state(resource, index, now, version)
         for index in range(high, low - 1, -1)
         if ds.listable(resource, index, now)
     ]

@@ -33,6 +33,7 @@ def test_the_layout_var_holds_every_constant() -> None:
         "_source",
         "_event_id",
         "_event_type",
+        "_api_version",
         "data",
     ]
 

@@ -68,10 +68,24 @@ class FakeStripe:
             self._cache.pop(path, None)
         return obj
 
-    def add_event(self, event_id: str, event_type: str, created: int, obj: dict[str, Any]):
+    def add_event(
+        self,
+        event_id: str,
+        event_type: str,
+        created: int,
+        obj: dict[str, Any],
+        api_version: str = "2024-06-20",
+    ):
+        # Stripe stamps every event with the version its `data` is rendered in.
         return self.add(
             "/v1/events",
-            {"id": event_id, "type": event_type, "created": created, "data": {"object": obj}},
+            {
+                "id": event_id,
+                "type": event_type,
+                "created": created,
+                "api_version": api_version,
+                "data": {"object": obj},
+            },
         )
 
     def set_faults(self, *faults: Fault) -> None:

@@ -208,6 +208,7 @@ def test_envelope_line_embeds_object_verbatim():
         "_source",
         "_event_id",
         "_event_type",
+        "_api_version",
         "data",
     ]
     assert doc["_event_type"] == "charge.refunded"

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "extractor.logs",
             "extractor.failpoints",
             "extractor.streams",
+            "extractor.versions",
         ),
     ),
     ("api", ("extractor.api",)),

@@ -243,6 +243,7 @@ def test_stored_object_is_the_bronze_envelope_with_the_body_verbatim(
         "_source": "webhook",
         "_event_id": "evt_1Test",
         "_event_type": "charge.succeeded",
+        "_api_version": EVENT.get("api_version"),
     }
     assert SECRET.encode() not in raw
 

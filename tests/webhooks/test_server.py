@@ -182,6 +182,7 @@ def test_sender_with_duplicates_reordering_and_rotation_stores_each_event_once(
         assert envelope["_source"] == "webhook"
         assert envelope["_event_id"] == event_id
         assert envelope["_event_type"] == event["type"]
+        assert envelope["_api_version"] == event["api_version"]
         assert envelope["_observed_at"] == event["created"]
         assert envelope["_received_at"].endswith("Z")
         day = time.strftime("%Y-%m-%d", time.gmtime(event["created"]))

@@ -1,4 +1,6 @@
-{% call staging_model('charges', 'charge_id') -%}
+{#- From 2025-03-31.basil a charge has no `invoice`: invoice_id keeps what an older
+    API version said (carry; ADR 0051). #}
+{% call staging_model('charges', 'charge_id', carry=['invoice_id']) -%}
         {{ json_text('$.id') }} as charge_id,
         {{ json_text('$.payment_intent') }} as payment_intent_id,
         {{ json_text('$.customer') }} as customer_id,

@@ -1,4 +1,6 @@
-{% call staging_model('payment_intents', 'payment_intent_id') -%}
+{#- From 2025-03-31.basil a payment intent has no `invoice`: invoice_id keeps what an older
+    API version said (carry; ADR 0051). #}
+{% call staging_model('payment_intents', 'payment_intent_id', carry=['invoice_id']) -%}
         {{ json_text('$.id') }} as payment_intent_id,
         {{ json_text('$.customer') }} as customer_id,
         {{ json_text('$.latest_charge') }} as latest_charge_id,

@@ -1,0 +1,172 @@
+"""Stripe's own published objects, in both API shapes, go through `dbt build` into Silver.
+
+tests/data/stripe/ holds Stripe's example customer, charge, payment intent and invoice in
+2024-06-20 and in the current (dahlia) shape. Each is written to Bronze in the envelope the
+extractor writes (a list line in its version), the 2024 objects in one run and the current ones
+in another; `run-transforms` builds; Silver must hold each object with the values read from
+the object itself, in whichever field its version keeps them (docs/architecture.md#api-versions).
+The two files share object ids, so the current ones get a `_now` suffix to stay separate
+objects (their links to each other are suffixed alike); nothing else is changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from extractor.settings import REPO_ROOT
+from tests.dbt.lake_queries import rows, silver
+from tests.support.cli import run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DATA = REPO_ROOT / "tests" / "data" / "stripe"
+SHAPES = {"2024-06-20": "", "2026-03-25.dahlia": "_now"}
+ENTITIES = {
+    "customer": "customers",
+    "charge": "charges",
+    "payment_intent": "payment_intents",
+    "invoice": "invoices",
+}
+LINKS = ("customer", "payment_intent", "invoice", "charge")
+
+
+def fixtures(version: str) -> dict[str, dict]:
+    """The version's objects, ids (and the links between them) suffixed per SHAPES."""
+    suffix = SHAPES[version]
+    objects = json.loads((DATA / f"fixtures-{version}.json").read_text())
+    ids = {obj["id"] for obj in objects.values()}
+    for obj in objects.values():
+        obj["id"] += suffix
+        for link in LINKS:
+            if obj.get(link) in ids:
+                obj[link] += suffix
+    return objects
+
+
+def write_bronze(lake: Path, version: str, observed_at: int) -> None:
+    run_id = f"fixtures-{version.replace('.', '-')}"
+    for kind, obj in fixtures(version).items():
+        part = lake / (
+            f"bronze/source=stripe/entity={ENTITIES[kind]}/dt=2026-11-30/run_id={run_id}"
+        )
+        part.mkdir(parents=True)
+        line = {
+            "_run_id": run_id,
+            "_loaded_at": "2026-11-30T12:00:00.000000Z",
+            "_observed_at": observed_at,
+            "_source": "list",
+            "_event_id": None,
+            "_event_type": None,
+            "_api_version": version,
+            "data": obj,
+        }
+        (part / "part-00000.jsonl").write_text(json.dumps(line) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stripe_fixtures") / "lake"
+    for n, version in enumerate(SHAPES):
+        write_bronze(root, version, 1_780_000_000 + n)
+    done = run_cli("run-transforms", "--run-id", "fixtures", lake=root, api=None)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return root
+
+
+def one(lake: Path, entity: str, key: str, object_id: str, columns: str) -> tuple:
+    found = rows(f"select {columns} from {silver(lake, entity)} where {key} = '{object_id}'")
+    assert len(found) == 1, (entity, object_id, found)
+    return found[0]
+
+
+@pytest.mark.parametrize("version", list(SHAPES))
+def test_published_objects_land_in_silver_with_their_values(lake: Path, version: str) -> None:
+    objects = fixtures(version)
+    customer = objects["customer"]
+    assert one(lake, "customers", "customer_id", customer["id"], "email, currency, created_at") == (
+        customer["email"],
+        customer["currency"],
+        _utc(customer["created"]),
+    )
+
+    charge = objects["charge"]
+    card = charge["payment_method_details"]["card"]
+    assert one(
+        lake,
+        "charges",
+        "charge_id",
+        charge["id"],
+        "amount_minor, currency, status, is_paid, is_captured, payment_intent_id, invoice_id, "
+        "card_brand, card_last4, balance_transaction_id",
+    ) == (
+        charge["amount"],
+        charge["currency"],
+        charge["status"],
+        charge["paid"],
+        charge["captured"],
+        charge["payment_intent"],
+        charge.get("invoice"),  # gone from the current shape: no older version to carry it
+        card["brand"],
+        card["last4"],
+        charge["balance_transaction"],
+    )
+
+    intent = objects["payment_intent"]
+    assert one(
+        lake,
+        "payment_intents",
+        "payment_intent_id",
+        intent["id"],
+        "amount_minor, amount_received_minor, status, latest_charge_id, invoice_id",
+    ) == (
+        intent["amount"],
+        intent["amount_received"],
+        intent["status"],
+        intent["latest_charge"],
+        intent.get("invoice"),
+    )
+
+    invoice = objects["invoice"]
+    parent = invoice.get("parent") or {}
+    subscription = (parent.get("subscription_details") or {}).get("subscription")
+    taxes = invoice.get("total_taxes")
+    assert one(
+        lake,
+        "invoices",
+        "invoice_id",
+        invoice["id"],
+        "customer_id, status, is_paid, subscription_id, tax_minor, total_minor, "
+        "amount_due_minor, amount_paid_minor, charge_id, payment_intent_id",
+    ) == (
+        invoice["customer"],
+        invoice["status"],
+        invoice["paid"] if "paid" in invoice else invoice["status"] == "paid",
+        invoice["subscription"] if "parent" not in invoice else subscription,
+        invoice["tax"]
+        if "tax" in invoice
+        else (sum(t["amount"] for t in taxes) if taxes else None),
+        invoice["total"],
+        invoice["amount_due"],
+        invoice["amount_paid"],
+        invoice.get("charge"),
+        invoice.get("payment_intent"),
+    )
+
+
+def test_each_shape_is_the_one_its_version_says(lake: Path) -> None:
+    old, new = fixtures("2024-06-20"), fixtures("2026-03-25.dahlia")
+    assert {"paid", "charge", "payment_intent", "subscription", "tax"} <= set(old["invoice"])
+    assert not {"paid", "charge", "payment_intent", "tax"} & set(new["invoice"])
+    assert {"parent", "total_taxes"} <= set(new["invoice"])
+    # The current invoice names its subscription only under parent: Silver found it there.
+    assert new["invoice"]["parent"]["subscription_details"]["subscription"] == "subscription"
+    got = one(lake, "invoices", "invoice_id", new["invoice"]["id"], "subscription_id")
+    assert got == ("subscription",)
+
+
+def _utc(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)

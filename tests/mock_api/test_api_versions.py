@@ -1,0 +1,81 @@
+"""The mock's API versions: events in the account's version at their creation, lists in the
+request's Stripe-Version (docs/mock_api.md#api-versions)."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.test import TestResponse
+
+from mock_api.app import create_app
+from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
+
+NOW = parse_time("2026-02-20T00:00:00Z")
+UPGRADE = NOW - DAY
+BASIL = "2025-03-31.basil"
+GONE_FROM_INVOICES = {"charge", "payment_intent", "paid", "subscription", "tax"}
+
+
+def test_config_parses_the_default_and_the_upgrades() -> None:
+    config = MockConfig.from_env({"MOCK_API_VERSION_UPGRADE": f"{BASIL}@2026-02-19T00:00:00Z"})
+    assert config.api_version == "2024-06-20"
+    assert config.api_version_upgrades == ((UPGRADE, BASIL),)
+    assert config.version_at(UPGRADE - 1) == "2024-06-20"
+    assert config.version_at(UPGRADE) == BASIL
+    assert MockConfig.from_env({}).api_version_upgrades == ()
+    with pytest.raises(ValueError, match="is not <version>@<unix or ISO-8601 time>"):
+        MockConfig.from_env({"MOCK_API_VERSION_UPGRADE": f"{BASIL}@soon"})
+    with pytest.raises(ValueError, match="'2023-10-16' is not an API version the mock renders"):
+        MockConfig.from_env({"MOCK_API_VERSION": "2023-10-16"})
+
+
+def test_events_render_in_the_version_of_their_creation() -> None:
+    data = Dataset(MockConfig(api_version_upgrades=((UPGRADE, BASIL),)))
+    plain = Dataset(MockConfig())
+    seen = set()
+    for event in data.events(NOW, ("invoice.updated", "invoice.paid", "charge.succeeded")):
+        old = event["created"] < UPGRADE
+        assert event["api_version"] == ("2024-06-20" if old else BASIL)
+        obj = event["data"]["object"]
+        if obj["object"] == "invoice":
+            assert (set(obj) >= GONE_FROM_INVOICES) == old, event["id"]
+            assert ({"parent", "total_taxes"} <= set(obj)) == (not old), event["id"]
+            before = event["data"].get("previous_attributes") or {}
+            assert not (GONE_FROM_INVOICES & set(before)) or old
+        else:
+            assert ("invoice" in obj) == old
+        seen.add(old)
+    assert seen == {True, False}
+    # Nothing else moves: the same events, the same values in the fields both versions have.
+    same = {e["id"]: e for e in plain.events(NOW, ("invoice.paid",))}
+    for event in data.events(NOW, ("invoice.paid",)):
+        mine, theirs = event["data"]["object"], same[event["id"]]["data"]["object"]
+        assert {k: v for k, v in theirs.items() if k in mine} == {
+            k: v for k, v in mine.items() if k in theirs
+        }
+        assert mine.get("paid", mine["status"] == "paid") == theirs["paid"]
+
+
+def test_lists_follow_the_request_version_else_the_account_default() -> None:
+    app = create_app(
+        {
+            "MOCK_CONFIG": MockConfig(api_version_upgrades=((UPGRADE, BASIL),)),
+            "MOCK_NOW": str(NOW),
+        }
+    )
+    client = app.test_client()
+    auth = {"Authorization": "Bearer sk_test_x"}
+
+    def first(headers: dict) -> TestResponse:
+        return client.get("/v1/invoices?limit=1", headers={**auth, **headers})
+
+    pinned = first({"Stripe-Version": "2024-06-20"}).get_json()["data"][0]
+    assert set(pinned) >= GONE_FROM_INVOICES
+    default = first({}).get_json()["data"][0]  # the account was upgraded: basil
+    assert not GONE_FROM_INVOICES & set(default) and default["id"] == pinned["id"]
+    later = first({"Stripe-Version": "2026-03-25.dahlia"}).get_json()["data"][0]
+    assert later == default  # a later version renders in the newest modelled shape
+    bad = first({"Stripe-Version": "2019-01-01"})
+    assert bad.status_code == 400
+    assert "Invalid Stripe API version" in bad.get_json()["error"]["message"]
+    charge = client.get("/v1/charges?limit=1", headers=auth).get_json()["data"][0]
+    assert "invoice" not in charge
