@@ -276,8 +276,9 @@
   {{ return(adapter.dispatch('json_sum')(path, member)) }}
 {%- endmacro %}
 
+{# list_sum of bigints is a hugeint, which Parquet stores as a double: keep it bigint. #}
 {% macro duckdb__json_sum(path, member) -%}
-  list_sum(cast(json_extract({{ duckdb__bronze_member(path, '->') }}, '$[*].{{ member }}') as bigint[]))
+  cast(list_sum(cast(json_extract({{ duckdb__bronze_member(path, '->') }}, '$[*].{{ member }}') as bigint[])) as bigint)
 {%- endmacro %}
 
 {% macro spark__json_sum(path, member) -%}

@@ -47,6 +47,13 @@ class Expected:
     billing_reasons: dict[str, int] = field(default_factory=dict)
 
 
+def feed_types() -> tuple[str, ...]:
+    """The mock's event types the change feed reads: it is read with the entity streams' type
+    filters, so only those land (the mock also serves the ledger's)."""
+    filters = event_type_filters()
+    return tuple(t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in filters))
+
+
 def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
     start = now - days * DAY
     out = Expected()
@@ -54,11 +61,7 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
         for obj in dataset.objects(resource, now):
             if obj["created"] >= start:
                 out.ids[resource].add(obj["id"])
-    # The change feed is read with the entity streams' type filters: only those types land.
-    read = tuple(
-        t for t in EVENT_TYPES if any(fnmatch.fnmatchcase(t, p) for p in event_type_filters())
-    )
-    for event in dataset.events(now, read):
+    for event in dataset.events(now, feed_types()):
         if event["created"] < start:
             continue
         out.event_count += 1

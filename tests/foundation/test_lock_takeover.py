@@ -1,5 +1,11 @@
 """Taking over a dead run's lock is one conditional write: of processes racing to take the
-same stale lock, exactly one wins, every time, on local disk and on S3 (moto_server)."""
+same stale lock, exactly one wins, every time, on local disk and on S3 (moto).
+
+S3 makes a conditional put (If-Match) atomic; moto_server does not: it checks the ETag, then
+writes, on several threads, so two racers can both pass the check under load and the test
+would measure moto. The S3 case therefore runs against moto served one request at a time
+(still real HTTP from separate processes), where the check and the write cannot interleave.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,24 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from extractor.lake.lock import LOCK_KEY, LockHeld, LockInfo, RunLock, read_lock
 from extractor.lake.storage import LocalStorage, S3Storage, Storage
+from tests.conftest import MOTO_ENV
+from tests.support.servers import free_port
+
+SERIAL_MOTO = (
+    "import sys; from werkzeug.serving import run_simple; "
+    "from moto.server import DomainDispatcherApplication, create_backend_app; "
+    "run_simple('127.0.0.1', int(sys.argv[1]), "
+    "DomainDispatcherApplication(create_backend_app), threaded=False)"
+)
 
 ROUNDS = 15
 RACERS = 3
@@ -47,12 +66,40 @@ def race(root: str, endpoint: str | None, name: str, start, results) -> None:
         results.put(None)
 
 
+@pytest.fixture
+def serial_moto(monkeypatch) -> Iterator[str]:
+    """A moto S3 endpoint that serves one request at a time; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("the serial moto server did not start") from None
+                time.sleep(0.2)
+        for key, value in MOTO_ENV.items():
+            monkeypatch.setenv(key, value)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture(params=["local", "s3"])
 def lake_root(request, tmp_path) -> tuple[str, str | None]:
     if request.param == "local":
         return str(tmp_path / "lake"), None
-    env = request.getfixturevalue("s3_lake")
-    return env["LAKE_ROOT"], env["AWS_ENDPOINT_URL"]
+    import boto3
+
+    url = request.getfixturevalue("serial_moto")
+    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=url).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/lake", url
 
 
 def test_racing_takeovers_of_one_stale_lock_have_one_winner(lake_root) -> None:

@@ -36,6 +36,7 @@ from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
 from extractor.streams import ALL_STREAMS, ENTITY_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
+from tests.dbt.expected import feed_types
 from tests.support.cli import child_env, run_cli
 from tests.support.servers import ServerProcess, free_port, start_mock_api
 
@@ -465,16 +466,24 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
         assert want and set(listed) == want, stream.name
     events = [line["data"]["id"] for line in bronze_lines(storage, "events", "rerun")]
     assert len(events) == len(set(events))
-    want = api_ids(dataset, "events", later, window)
+    want = api_ids(dataset, "events", later, window, feed_types())
     assert want and set(events) == want
 
 
-def api_ids(dataset: Dataset, resource: str, now: int, window: CreatedFilter) -> set[str]:
+def api_ids(
+    dataset: Dataset,
+    resource: str,
+    now: int,
+    window: CreatedFilter,
+    types: tuple[str, ...] | None = None,
+) -> set[str]:
     """Every id the mock lists for `resource` in `window` at `now`, page by page."""
     ids: list[str] = []
     while True:
         cursor = ids[-1] if ids else None
-        page = dataset.list_page(resource, now, limit=100, starting_after=cursor, created=window)
+        page = dataset.list_page(
+            resource, now, limit=100, starting_after=cursor, created=window, types=types
+        )
         ids.extend(obj["id"] for obj in page.data)
         if not page.has_more:
             return set(ids)
