@@ -183,10 +183,26 @@ def test_spark_leaves_out_the_capture_duckdb_quarantined(lakes) -> None:
         assert (lakes[engine] / TRUNCATED).exists()
 
 
+# Object digests are md5s of each engine's own minified JSON (macro json_digest): equal
+# within an engine, not across (Spark and DuckDB print floats differently). What must agree
+# is whether the webhook's copy equals the batch's.
+ENGINE_LOCAL = {
+    "rpt_webhook_reconciliation": (
+        "* replace (webhook_object_digest is not distinct from batch_object_digest"
+        " as webhook_object_digest, batch_object_digest is null as batch_object_digest)"
+    ),
+}
+
+
 @pytest.mark.parametrize("model", sorted(GOLD))
 def test_gold_rows_are_identical(lakes, model: str) -> None:
-    duck = duckdb.sql(gold_sql(lakes["duckdb"], model, dt_in_path=False))
-    spark = duckdb.sql(gold_sql(lakes["spark"], model, dt_in_path=True))
+    columns = ENGINE_LOCAL.get(model, "*")
+    duck = duckdb.sql(
+        f"select {columns} from ({gold_sql(lakes['duckdb'], model, dt_in_path=False)})"
+    )
+    spark = duckdb.sql(
+        f"select {columns} from ({gold_sql(lakes['spark'], model, dt_in_path=True)})"
+    )
     assert spark.columns == duck.columns
     assert spark.types == duck.types
     order = f"order by {GOLD[model]}"
