@@ -9,7 +9,8 @@ from pathlib import Path
 from extractor.lake.manifest import read_manifest
 from extractor.lake.storage import Storage
 from extractor.lake.watermarks import read_watermark
-from extractor.streams import ALL_STREAMS
+from extractor.streams import ALL_STREAMS, ENTITY_NAMES
+from extractor.transform.gate import GOLD_MODELS
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
 from tests.support.cli import child_env, run_cli
@@ -35,7 +36,9 @@ def build_baseline(lake: Path, api_base: str) -> dict[str, str]:
     done = run_cli("run-pipeline", "--days", DAYS, env=pipeline_env(str(lake), api_base))
     assert done.returncode == 0, done.stderr[-3000:]
     digest = content_digest(lake)
-    assert len(digest) == 11
+    # Every batch entity has Silver rows and every gated Gold model was built.
+    assert {f"silver/source=stripe/entity={e}" for e in ENTITY_NAMES} <= set(digest), digest
+    assert {f"gold/model={m}" for m in GOLD_MODELS} <= set(digest), digest
     return digest
 
 

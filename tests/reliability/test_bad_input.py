@@ -34,7 +34,7 @@ from extractor.lake.manifest import read_manifest
 from extractor.lake.storage import LocalStorage, Storage
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Settings
-from extractor.streams import ALL_STREAMS, ENTITY_STREAMS
+from extractor.streams import ENTITY_STREAMS, WATERMARKED_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
 from tests.dbt.expected import feed_types
 from tests.support.cli import child_env, run_cli
@@ -137,8 +137,8 @@ BAD_SETTINGS = [
     ),
     pytest.param(
         {},
-        ["run-batch", "--entity", "refunds"],
-        "argument --entity: invalid choice: 'refunds'",
+        ["run-batch", "--entity", "subscriptions"],
+        "argument --entity: invalid choice: 'subscriptions'",
         id="unknown-entity",
     ),
     pytest.param(
@@ -414,7 +414,7 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
     storage = LocalStorage(lake)
 
     assert main(["run-all", "--days", "1", "--run-id", "base"]) == 0
-    before = {s.name: read_watermark(storage, s.name) for s in ALL_STREAMS}
+    before = {s.name: read_watermark(storage, s.name) for s in WATERMARKED_STREAMS}
     assert {m.watermark for m in before.values()} == {NOW}
 
     later = NOW + DAY
@@ -442,7 +442,7 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
     assert "/run_id=full/part-" in found.group(1)
     assert "Traceback" not in err
     # Nothing moved: every watermark is the one the healthy run wrote, and no success claimed.
-    assert {s.name: read_watermark(storage, s.name) for s in ALL_STREAMS} == before
+    assert {s.name: read_watermark(storage, s.name) for s in WATERMARKED_STREAMS} == before
     assert read_manifest(storage, "full")["extract"]["status"] != "succeeded"
     assert storage.get("_state/lock.json") is None
     assert not [p for p in lake.rglob("*.tmp")], "a temp file of a failed write was left behind"
@@ -450,7 +450,7 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
     # Space is back: the rerun covers the whole window again and lands each object once.
     assert main(["run-all", "--run-id", "rerun"]) == 0
     assert capsys.readouterr().out.startswith("run rerun succeeded")
-    for stream in ALL_STREAMS:
+    for stream in WATERMARKED_STREAMS:
         assert read_watermark(storage, stream.name).watermark == later
     # The oracle is the mock's own list of the window [old watermark - safety, run start).
     dataset = Dataset(MockConfig())
@@ -481,9 +481,14 @@ def api_ids(
     ids: list[str] = []
     while True:
         cursor = ids[-1] if ids else None
-        page = dataset.list_page(
-            resource, now, limit=100, starting_after=cursor, created=window, types=types
-        )
+        if resource == "balance_transactions":  # the ledger is not a stored resource
+            page = dataset.balance_transactions(
+                now, limit=100, starting_after=cursor, created=window
+            )
+        else:
+            page = dataset.list_page(
+                resource, now, limit=100, starting_after=cursor, created=window, types=types
+            )
         ids.extend(obj["id"] for obj in page.data)
         if not page.has_more:
             return set(ids)

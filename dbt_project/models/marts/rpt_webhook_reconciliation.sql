@@ -5,7 +5,10 @@ with webhook_events as (
 
     select *
     from {{ ref('stg_stripe__webhook_events') }}
-    where split_part(event_type, '.', 1) in ('customer', 'charge', 'payment_intent', 'invoice')
+    -- The batch feed's prefixes (extractor/streams.py event_types; charge.* carries disputes'
+    -- and refunds' charge.dispute.* and charge.refund.updated).
+    where split_part(event_type, '.', 1) in
+        ('customer', 'charge', 'payment_intent', 'invoice', 'refund', 'payout')
 
 ),
 
@@ -39,6 +42,12 @@ batch_objects as (
     select payment_intent_id from {{ ref('stg_stripe__payment_intents') }}
     union all
     select invoice_id from {{ ref('stg_stripe__invoices') }}
+    union all
+    select refund_id from {{ ref('stg_stripe__refunds') }}
+    union all
+    select dispute_id from {{ ref('stg_stripe__disputes') }}
+    union all
+    select payout_id from {{ ref('stg_stripe__payouts') }}
 
 ),
 
