@@ -19,6 +19,7 @@ import pytest
 
 from extractor.lake.storage import storage_for
 from extractor.settings import Settings
+from extractor.streams import WATERMARKED_STREAMS
 from tests.dbt.lake_queries import content_digest
 from tests.reliability.pipeline_support import (
     DAYS,
@@ -86,7 +87,7 @@ def crash_chain(lake_root: str, api_base: str, silver_written, kills=EXTRACT_KIL
 
     # Every extraction step committed; now kill the pipeline while dbt rewrites Silver.
     assert kill_during_dbt(env, silver_written) == -signal.SIGKILL
-    assert len(assert_watermarks_only_over_durable_data(storage)) == 5
+    assert len(assert_watermarks_only_over_durable_data(storage)) == len(WATERMARKED_STREAMS)
     assert "running" in manifest_statuses(storage).values()
 
     recovered = run_cli("run-pipeline", "--days", DAYS, env=env)

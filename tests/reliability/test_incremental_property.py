@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extractor.streams import ENTITY_NAMES
+from extractor.streams import ENTITY_NAMES, SNAPSHOT_STREAMS
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
 from tests.reliability.pipeline_support import pipeline_env
 from tests.support.cli import run_cli
@@ -32,7 +32,8 @@ T0 = parse_time("2026-01-08T00:00:00Z")
 FIRST_DAYS = 3
 VOLUME = 60
 LATE_MAX = 300
-ENTITIES = ENTITY_NAMES
+# A snapshot is a per-run reading of the balance, different in every schedule by design.
+ENTITIES = tuple(e for e in ENTITY_NAMES if e not in {s.name for s in SNAPSHOT_STREAMS})
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,20 @@ def latest_state(lake: Path, since: int) -> dict[str, dict[str, str]]:
     out = {}
     for entity in ENTITIES:
         glob = f"{lake}/bronze/source=stripe/entity={entity}/*/*/*.jsonl"
+        if not list(lake.glob(f"bronze/source=stripe/entity={entity}/*/*/*.jsonl")):
+            out[entity] = {}  # a resource with no objects in this window
+            continue
+        # A balance transaction's status turns `available` with no event (Stripe sends none),
+        # so a run that read it earlier keeps `pending`; Gold derives the status from
+        # available_on. Every other field must agree.
+        state = (
+            "json_merge_patch(data, '{\"status\": null}')"
+            if entity.endswith("balance_transactions")
+            else "data"
+        )
         rows = duckdb.sql(
             f"""
-            select data ->> '$.id', cast(data as varchar)
+            select data ->> '$.id', cast({state} as varchar)
             from read_json('{glob}', format = 'newline_delimited', columns = {{
                 '_observed_at': 'BIGINT', '_source': 'VARCHAR', '_event_id': 'VARCHAR',
                 'data': 'JSON'}})
