@@ -38,6 +38,7 @@ from extractor.streams import ALL_STREAMS, ENTITY_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
 from tests.dbt.expected import feed_types
 from tests.support.cli import child_env, run_cli
+from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, free_port, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -478,15 +479,8 @@ def api_ids(
     types: tuple[str, ...] | None = None,
 ) -> set[str]:
     """Every id the mock lists for `resource` in `window` at `now`, page by page."""
-    ids: list[str] = []
-    while True:
-        cursor = ids[-1] if ids else None
-        page = dataset.list_page(
-            resource, now, limit=100, starting_after=cursor, created=window, types=types
-        )
-        ids.extend(obj["id"] for obj in page.data)
-        if not page.has_more:
-            return set(ids)
+    listed = page_all_of(dataset.list_page, resource, now, limit=100, created=window, types=types)
+    return {obj["id"] for obj in listed}
 
 
 @pytest.fixture
