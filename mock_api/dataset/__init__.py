@@ -16,7 +16,8 @@ Modules:
   `EVENT_TYPES`, `EXPANDABLE` are derived from it.
 - `money` (settlement, exchange rates, fees, business days) and `ledger` (balance
   transactions, the payouts' daily books, the balance): docs/mock_api.md#the-ledger.
-- `paging` (created filters, cursors, list pages), `events` (`/v1/events` pages and event
+- `paging` (created filters, and `cursor_page`: the one cursor window every list, events
+  and balance transactions too, pages through), `events` (`/v1/events` pages and event
   rendering), `facade` (`Dataset`, which ties them together), `reference` (static tables).
 
 To add a resource (say transfers):

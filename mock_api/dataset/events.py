@@ -9,12 +9,21 @@ streams newest first: cost proportional to the page, not the history.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.config import EVENT_RETENTION_SECONDS
-from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, cursor_index
+from mock_api.dataset.paging import (
+    ALL_TIME,
+    CreatedFilter,
+    Page,
+    beyond,
+    clip_times,
+    cursor_index,
+    cursor_page,
+    every_item,
+)
 from mock_api.dataset.registry import KIND_BY_CODE, KINDS, SPEC_BY_NAME
 from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
 
@@ -70,11 +79,36 @@ def _stream(
         if variant_of(index) != variant:
             continue
         ref = EventRef(line.created(index) + offset, index * SEQ_STRIDE + code, kind, index)
-        if bound is not None:
-            key = (ref.created, ref.seq)
-            if (key <= bound) if ascending else (key >= bound):
-                continue
-        yield ref
+        if beyond((ref.created, ref.seq), bound, ascending):
+            yield ref
+
+
+def merged_events(
+    ds: Dataset,
+    kinds: Iterable[EventKind],
+    low_t: int,
+    high_t: int,
+    bound: tuple[int, int] | None,
+    ascending: bool,
+) -> Iterator[EventRef]:
+    """Events of `kinds` created in [low_t, high_t] and past the cursor key `bound`, newest
+    first (or oldest first): the per-(kind, variant) streams merged lazily."""
+    low_t, high_t = clip_times(low_t, high_t, bound, ascending)
+    if low_t > high_t:
+        return iter(())
+    streams = [
+        _stream(ds, kind, variant, low_t, high_t, ascending, bound)
+        for kind in kinds
+        for variant in range(len(kind.offsets))
+    ]
+    return heapq.merge(*streams, reverse=not ascending)
+
+
+def event_key(ds: Dataset, event_id: str, param: str, now: int) -> tuple[int, int]:
+    """The (created, seq) sort key of a cursor naming an event; a 400 if it names none."""
+    ref = event_ref(ds, cursor_index(ds, "events", event_id, param, now), now)
+    assert ref is not None
+    return ref.created, ref.seq
 
 
 def event_page(
@@ -93,51 +127,20 @@ def event_page(
         low_t = max(low_t, created.gte)
     if created.lte is not None:
         high_t = min(high_t, created.lte)
-    bound = None
-    ascending = False
-    for param, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
-        if cursor is None:
-            continue
-        seq = cursor_index(ds, "events", cursor, param, now)
-        assert seq is not None
-        ref = event_ref(ds, seq, now)
-        assert ref is not None
-        bound = (ref.created, ref.seq)
-        ascending = param == "ending_before"
-        if ascending:
-            low_t = max(low_t, ref.created)
-        else:
-            high_t = min(high_t, ref.created)
     kinds = [kind for kind in KINDS if types is None or kind.event_type in types]
-    streams = [
-        _stream(ds, kind, variant, low_t, high_t, ascending, bound)
-        for kind in kinds
-        for variant in range(len(kind.offsets))
-    ]
-    merged = heapq.merge(*streams, reverse=not ascending)
-    picked: list[EventRef] = []
-    if low_t <= high_t:
-        for ref in merged:
-            picked.append(ref)
-            if len(picked) > limit:
-                break
-    has_more = len(picked) > limit
-    picked = picked[:limit]
-    if ascending:
-        picked.reverse()
-    return Page([render_event(ds, ref) for ref in picked], has_more)
+    return cursor_page(
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        locate=lambda cursor, param: event_key(ds, cursor, param, now),
+        walk=lambda bound, ascending: merged_events(ds, kinds, low_t, high_t, bound, ascending),
+        render=lambda ref: render_event(ds, ref),
+    )
 
 
 def all_events(ds: Dataset, now: int, types: tuple[str, ...] | None = None) -> list[dict]:
     """Every event retained at `now` (30 days), newest first (materialises)."""
-    out: list[dict] = []
-    cursor = None
-    while True:
-        page = event_page(ds, now, 100, cursor, None, ALL_TIME, types)
-        out.extend(page.data)
-        if not page.has_more:
-            return out
-        cursor = page.data[-1]["id"]
+    return every_item(lambda cursor: event_page(ds, now, 100, cursor, None, ALL_TIME, types))
 
 
 def render_event(ds: Dataset, ref: EventRef) -> dict:

@@ -216,14 +216,8 @@ class Dataset:
         types: tuple[str, ...] | None = None,
         version: str | None = None,
     ) -> Page:
-        """One page of a list endpoint, exactly as Stripe pages: newest first."""
-        if starting_after and ending_before:
-            raise MockError(
-                400,
-                "You may only specify one of these parameters: ending_before, starting_after.",
-                code="parameter_invalid",
-                param="starting_after",
-            )
+        """One page of a list endpoint, exactly as Stripe pages: newest first (the cursor
+        window, its checks included, is `paging.cursor_page`)."""
         if resource == "events":
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types

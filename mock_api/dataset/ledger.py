@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -40,7 +40,7 @@ from mock_api.dataset.money import (
     previous_business_day,
     settlement_currency,
 )
-from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
+from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, beyond, clip_times, cursor_page
 from mock_api.dataset.payment_flows import PaymentFlow, partial_capture, payment_flow
 from mock_api.dataset.payouts import PayoutEvent, timeline
 from mock_api.dataset.schedule import EventKind
@@ -487,52 +487,38 @@ def list_page(
     payout: str | None = None,
     currency: str | None = None,
 ) -> Page:
-    """GET /v1/balance_transactions, newest first by (created, id), as Stripe pages."""
-    if starting_after and ending_before:
-        raise MockError(
-            400,
-            "You may only specify one of these parameters: ending_before, starting_after.",
-            code="parameter_invalid",
-            param="starting_after",
-        )
+    """GET /v1/balance_transactions, newest first by (created, txn), as Stripe pages."""
     low_t = 0 if created.gte is None else created.gte
     high_t = now if created.lte is None else min(now, created.lte)
-    bound, ascending = None, False
-    for param, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
-        if cursor:
-            (birth, index), at = resolve(ds, cursor, now, param)
-            bound, ascending = (at, birth.txn(index)), param == "ending_before"
-            if ascending:
-                low_t = max(low_t, at)
-            else:
-                high_t = min(high_t, at)
     births = tuple(b for b in BIRTHS if txn_type is None or b.type == txn_type)
-    if payout is not None:
-        refs: Iterator[Ref] = iter(
-            sorted(
-                (ref for ref in _payout_refs(ds, payout, now) if ref[2] in births),
-                reverse=not ascending,
-            )
-        )
-    else:
-        refs = _merged(ds, births, low_t, high_t, ascending)
-    picked: list[Ref] = []
-    for ref in refs:
-        key = ref[:2]
-        if not low_t <= ref[0] <= high_t:
-            continue
-        if bound is not None and ((key <= bound) if ascending else (key >= bound)):
-            continue
-        if currency is not None and txn_currency(ds, ref[2], ref[3]) != currency:
-            continue
-        picked.append(ref)
-        if len(picked) > limit:
-            break
-    has_more = len(picked) > limit
-    picked = picked[:limit]
-    if ascending:
-        picked.reverse()
-    return Page([render_txn(ds, (birth, index), now) for _, _, birth, index in picked], has_more)
+
+    def locate(cursor: str, param: str) -> tuple[int, int]:
+        (birth, index), at = resolve(ds, cursor, now, param)
+        return at, birth.txn(index)
+
+    def walk(bound: tuple[int, int] | None, ascending: bool) -> Iterator[Ref]:
+        low, high = clip_times(low_t, high_t, bound, ascending)
+        refs: Iterable[Ref]
+        if payout is not None:  # a payout's few items: sorted whole, then filtered
+            items = (ref for ref in _payout_refs(ds, payout, now) if ref[2] in births)
+            refs = sorted(items, reverse=not ascending)
+        else:
+            refs = _merged(ds, births, low, high, ascending)
+        for ref in refs:
+            if not low <= ref[0] <= high or not beyond(ref[:2], bound, ascending):
+                continue
+            if currency is not None and txn_currency(ds, ref[2], ref[3]) != currency:
+                continue
+            yield ref
+
+    return cursor_page(
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        locate=locate,
+        walk=walk,
+        render=lambda ref: render_txn(ds, (ref[2], ref[3]), now),
+    )
 
 
 def _payout_refs(ds: Dataset, payout_id: str, now: int) -> list[Ref]:

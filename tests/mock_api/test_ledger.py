@@ -14,6 +14,7 @@ import pytest
 
 from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset, MockConfig, parse_time
 from mock_api.dataset.charges import money_facts, payment_facts
+from tests.support.paging import page_all_of
 
 NOW = parse_time("2026-03-12T15:30:00Z")
 CONFIG = MockConfig(seed=5, start_date="2026-01-01", volume=25)
@@ -203,14 +204,7 @@ def test_every_payout_is_exactly_its_itemized_transactions(ds, by_id) -> None:
     assert {p["currency"] for p in payouts} == SETTLES
     paid_out: Counter[str] = Counter()
     for payout in payouts:
-        items = []
-        cursor = None
-        while True:
-            page = ds.balance_transactions(NOW, limit=7, payout=payout["id"], starting_after=cursor)
-            items.extend(page.data)
-            if not page.has_more:
-                break
-            cursor = page.data[-1]["id"]
+        items = page_all_of(ds.balance_transactions, NOW, limit=7, payout=payout["id"])
         assert payout["amount"] > 0
         assert sum(t["net"] for t in items) == payout["amount"], payout["id"]
         assert all(t["currency"] == payout["currency"] for t in items)

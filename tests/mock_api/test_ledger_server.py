@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from tests.support.paging import page_all
 from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = pytest.mark.integration
@@ -43,33 +44,13 @@ def txns(ds) -> list[dict]:
     return ds.all_balance_transactions(NOW)
 
 
-def page_all(api, url: str, limit: int = 100, **params) -> list[dict]:
-    out: list[dict] = []
-    cursor = None
-    while True:
-        query = {"limit": limit, **params, **({"starting_after": cursor} if cursor else {})}
-        response = api.get(url, params=query, timeout=30)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        out.extend(body["data"])
-        if not body["has_more"]:
-            return out
-        cursor = body["data"][-1]["id"]
-
-
 def test_balance_transactions_page_newest_first_once_each(api, mock, txns) -> None:
     got = page_all(api, f"{mock.url}/v1/balance_transactions", limit=37)
     assert got == txns
     # Backwards from the oldest with ending_before: the same list, page by page.
-    back: list[dict] = []
-    cursor = got[-1]["id"]
-    while True:
-        params = {"limit": 50, "ending_before": cursor}
-        body = api.get(f"{mock.url}/v1/balance_transactions", params=params, timeout=30).json()
-        back = body["data"] + back
-        if not body["has_more"]:
-            break
-        cursor = body["data"][0]["id"]
+    back = page_all(
+        api, f"{mock.url}/v1/balance_transactions", limit=50, ending_before=got[-1]["id"]
+    )
     assert back + [got[-1]] == got
 
 

@@ -9,6 +9,7 @@ import requests
 import stripe
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from tests.support.paging import page_all
 from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = pytest.mark.integration
@@ -37,18 +38,6 @@ def api(mock: ServerProcess) -> Iterator[requests.Session]:
 
 def expected(resource: str, now: int = NOW) -> list[dict]:
     return Dataset(MockConfig(seed=7, start_date="2026-01-10", volume=40)).objects(resource, now)
-
-
-def page_all(api: requests.Session, url: str, **params) -> list[dict]:
-    out: list[dict] = []
-    cursor = None
-    while True:
-        query = {"limit": 100, **params, **({"starting_after": cursor} if cursor else {})}
-        body = api.get(url, params=query, timeout=10).json()
-        out.extend(body["data"])
-        if not body["has_more"]:
-            return out
-        cursor = body["data"][-1]["id"]
 
 
 @pytest.mark.parametrize(

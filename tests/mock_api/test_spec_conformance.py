@@ -19,6 +19,7 @@ from mock_api.dataset import API_VERSION, EVENT_TYPES, RESOURCES, Dataset, MockC
 from mock_api.ids import IdCodec
 from mock_api.stripe_spec import newer_version_changes, validator
 from mock_api.stripe_spec.validate import ExpandableId, Report
+from tests.support.paging import page_all
 from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = pytest.mark.integration
@@ -156,17 +157,6 @@ def get(api: requests.Session, url: str, **params) -> dict:
     response = api.get(url, params=params, timeout=30)
     assert response.status_code == 200, (url, response.text[:500])
     return response.json()
-
-
-def page_all(api: requests.Session, url: str) -> list[dict]:
-    out: list[dict] = []
-    cursor = None
-    while True:
-        body = get(api, url, limit=100, **({"starting_after": cursor} if cursor else {}))
-        out.extend(body["data"])
-        if not body["has_more"]:
-            return out
-        cursor = body["data"][-1]["id"]
 
 
 def assert_conforms(report: Report, what: str) -> None:

@@ -38,6 +38,7 @@ from extractor.streams import ENTITY_STREAMS, WATERMARKED_STREAMS
 from mock_api.dataset import DAY, CreatedFilter, Dataset, MockConfig, parse_time
 from tests.dbt.expected import feed_types
 from tests.support.cli import child_env, run_cli
+from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, free_port, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -478,20 +479,13 @@ def api_ids(
     types: tuple[str, ...] | None = None,
 ) -> set[str]:
     """Every id the mock lists for `resource` in `window` at `now`, page by page."""
-    ids: list[str] = []
-    while True:
-        cursor = ids[-1] if ids else None
-        if resource == "balance_transactions":  # the ledger is not a stored resource
-            page = dataset.balance_transactions(
-                now, limit=100, starting_after=cursor, created=window
-            )
-        else:
-            page = dataset.list_page(
-                resource, now, limit=100, starting_after=cursor, created=window, types=types
-            )
-        ids.extend(obj["id"] for obj in page.data)
-        if not page.has_more:
-            return set(ids)
+    if resource == "balance_transactions":  # the ledger is not a stored resource
+        listed = page_all_of(dataset.balance_transactions, now, limit=100, created=window)
+    else:
+        listed = page_all_of(
+            dataset.list_page, resource, now, limit=100, created=window, types=types
+        )
+    return {obj["id"] for obj in listed}
 
 
 @pytest.fixture
