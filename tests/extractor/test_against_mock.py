@@ -18,6 +18,7 @@ from extractor.settings import Secret, Settings
 from extractor.streams import ENTITY_STREAMS
 from mock_api.dataset import Dataset, MockConfig
 from tests.extractor.conftest import landed
+from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, start_mock_api
 
 pytestmark = pytest.mark.integration
@@ -96,13 +97,8 @@ def expected_ids(resource: str, now: int, gte: int, lt: int) -> set[str]:
 
 def payout_items(payout_id: str, now: int) -> list[str]:
     """What `?payout=` lists, straight from the mock's dataset."""
-    ds, ids, cursor = Dataset(CONFIG), [], None
-    while True:
-        page = ds.balance_transactions(now, payout=payout_id, limit=100, starting_after=cursor)
-        ids += [t["id"] for t in page.data]
-        if not page.has_more:
-            return ids
-        cursor = ids[-1]
+    listed = page_all_of(Dataset(CONFIG).balance_transactions, now, payout=payout_id, limit=100)
+    return [t["id"] for t in listed]
 
 
 def list_ids(storage, entity: str, run_id: str) -> list[str]:
