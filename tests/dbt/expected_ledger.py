@@ -193,6 +193,12 @@ def ledger_after_first_run(
         closed = None
         if dispute["status"] in ("won", "lost"):
             closed = day(dataset.change_time(DisputeEvent.CLOSED, index))
+        won = dispute["status"] == "won"
+        withdrawn = -debit["amount"] if debit else None
+        fee = debit["fee"] if debit else None
+        reinstated = back["amount"] if back else (None if won else 0)
+        fee_back = -back["fee"] if back else (None if won else 0)
+        figures = (withdrawn, fee, reinstated, fee_back)
         out.disputes[dispute_id] = Dispute(
             charge_id=dispute["charge"],
             status=dispute["status"],
@@ -201,11 +207,11 @@ def ledger_after_first_run(
             currency=dispute["currency"],
             amount=dispute["amount"],
             settlement_currency=moved[0]["currency"] if moved else None,
-            withdrawn=-debit["amount"] if debit else (0 if moved else None),
-            fee=debit["fee"] if debit else (0 if moved else None),
-            reinstated=back["amount"] if back else (0 if moved else None),
-            fee_reinstated=-back["fee"] if back else (0 if moved else None),
-            net=sum(t["net"] for t in moved) if moved else None,
+            withdrawn=withdrawn,
+            fee=fee,
+            reinstated=reinstated,
+            fee_reinstated=fee_back,
+            net=None if None in figures else reinstated + fee_back - withdrawn - fee,  # type: ignore[operator]
             opened_date=day(dispute["created"]),
             closed_date=closed,
             withdrawn_date=day(debit["created"]) if debit else None,

@@ -11,16 +11,6 @@
     'cohort_pending_count', 'cohort_refunded_count',
 ] -%}
 
-{#- One activity row: the given measures, every other one 0. -#}
-{%- macro activity(date, settlement_currency, values, measures) -%}
-        {{ date }} as activity_date,
-        currency,
-        {{ settlement_currency }} as settlement_currency,
-        {%- for measure in measures %}
-        cast({{ values.get(measure, 0) }} as bigint) as {{ measure }}{{ ',' if not loop.last }}
-        {%- endfor %}
-{%- endmacro -%}
-
 with payments as (
 
     select * from {{ ref('fct_payments') }}
@@ -50,7 +40,7 @@ activity as (
     -- Money captured, on the day it was captured (the charge's balance transaction; a
     -- charge whose transaction is not extracted falls back to its created date).
     select
-        {{ activity('coalesce(captured_date, created_date)', 'settlement_currency', {
+        {{ daily_activity('coalesce(captured_date, created_date)', 'settlement_currency', {
             'gross_minor': 'captured_minor',
             'captured_count': '1',
             'captured_settlement_minor': 'coalesce(captured_settlement_minor, 0)',
@@ -63,7 +53,7 @@ activity as (
 
     -- The charges created on a day, as they stand now: the cohort.
     select
-        {{ activity('created_date', 'cast(null as ' ~ dbt.type_string() ~ ')', {
+        {{ daily_activity('created_date', 'cast(null as ' ~ dbt.type_string() ~ ')', {
             'cohort_refunded_minor': 'refunded_minor',
             'cohort_succeeded_count': "case when status = 'succeeded' then 1 else 0 end",
             'cohort_failed_count': "case when status = 'failed' then 1 else 0 end",
@@ -78,7 +68,7 @@ activity as (
     -- Customer refunds on the day they were made (a failed or canceled one gave nothing
     -- back to the customer; its transaction and the failure's return still moved money).
     select
-        {{ activity('refunded_date', 'settlement_currency', {
+        {{ daily_activity('refunded_date', 'settlement_currency', {
             'refunded_minor': "case when status in ('failed', 'canceled') then 0 else amount_minor end",
             'refund_count': "case when status in ('failed', 'canceled') then 0 else 1 end",
             'refunded_settlement_minor': 'coalesce(settlement_amount_minor, 0)',
@@ -89,7 +79,7 @@ activity as (
     union all
 
     select
-        {{ activity('cast(failure_returned_at as date)', 'settlement_currency', {
+        {{ daily_activity('cast(failure_returned_at as date)', 'settlement_currency', {
             'refunded_settlement_minor': '-failure_returned_settlement_minor',
         }, measures) }}
     from refunds
@@ -100,7 +90,7 @@ activity as (
 
     -- Disputes on the day their funds were withdrawn, and reinstated when won.
     select
-        {{ activity('cast(withdrawn_at as date)', 'settlement_currency', {
+        {{ daily_activity('cast(withdrawn_at as date)', 'settlement_currency', {
             'disputed_minor': 'amount_minor',
             'dispute_count': '1',
             'dispute_withdrawn_settlement_minor': 'withdrawn_settlement_minor',
@@ -112,7 +102,7 @@ activity as (
     union all
 
     select
-        {{ activity('cast(reinstated_at as date)', 'settlement_currency', {
+        {{ daily_activity('cast(reinstated_at as date)', 'settlement_currency', {
             'dispute_reinstated_minor': 'amount_minor',
             'dispute_reinstated_settlement_minor': 'reinstated_settlement_minor',
             'fee_minor': '-fee_reinstated_minor',

@@ -23,25 +23,24 @@ exponents as (
 ),
 
 -- A dispute's money: the withdrawal (the disputed amount and the dispute fee) when it
--- opens, and, when it is won, the reinstatement of both. Sources are the dispute itself.
+-- opens, and, when it is won, the reinstatement of both. Sources are the dispute itself;
+-- a figure whose transaction is not extracted stays null.
 movements as (
 
     select
         source_id as dispute_id,
         max(currency) as settlement_currency,
         max(case when reporting_category = 'dispute' then exchange_rate end) as exchange_rate,
-        {{ sum_minor("case when reporting_category = 'dispute' then -amount_minor else 0 end") }}
+        max(case when reporting_category = 'dispute' then -amount_minor end)
             as withdrawn_settlement_minor,
-        {{ sum_minor("case when reporting_category = 'dispute' then fee_minor else 0 end") }}
-            as fee_minor,
-        min(case when reporting_category = 'dispute' then created_at end) as withdrawn_at,
-        {{ sum_minor("case when reporting_category = 'dispute_reversal' then amount_minor else 0 end") }}
+        max(case when reporting_category = 'dispute' then fee_minor end) as fee_minor,
+        max(case when reporting_category = 'dispute' then created_at end) as withdrawn_at,
+        max(case when reporting_category = 'dispute_reversal' then amount_minor end)
             as reinstated_settlement_minor,
-        {{ sum_minor("case when reporting_category = 'dispute_reversal' then -fee_minor else 0 end") }}
+        max(case when reporting_category = 'dispute_reversal' then -fee_minor end)
             as fee_reinstated_minor,
-        min(case when reporting_category = 'dispute_reversal' then created_at end)
+        max(case when reporting_category = 'dispute_reversal' then created_at end)
             as reinstated_at,
-        {{ sum_minor("net_minor") }} as net_settlement_minor,
         cast(count(*) as bigint) as balance_transaction_count
     from balance_transactions
     where reporting_category in ('dispute', 'dispute_reversal')
@@ -83,9 +82,15 @@ joined as (
         movements.exchange_rate,
         movements.withdrawn_settlement_minor,
         movements.fee_minor,
-        movements.reinstated_settlement_minor,
-        movements.fee_reinstated_minor,
-        movements.net_settlement_minor,
+        -- Nothing comes back unless the dispute is won.
+        case
+            when disputes.status = 'won' then movements.reinstated_settlement_minor
+            else coalesce(movements.reinstated_settlement_minor, 0)
+        end as reinstated_settlement_minor,
+        case
+            when disputes.status = 'won' then movements.fee_reinstated_minor
+            else coalesce(movements.fee_reinstated_minor, 0)
+        end as fee_reinstated_minor,
         coalesce(movements.balance_transaction_count, 0) as balance_transaction_count,
         movements.withdrawn_at,
         movements.reinstated_at,
@@ -137,9 +142,13 @@ final as (
         fee_reinstated_minor,
         {{ to_major('fee_reinstated_minor', minor_unit('settlement_currency_exponent')) }}
             as fee_reinstated,
-        net_settlement_minor,
-        {{ to_major('net_settlement_minor', minor_unit('settlement_currency_exponent')) }}
-            as net_settlement,
+        -- What the dispute cost in the end: withdrawn and fee, less what came back.
+        reinstated_settlement_minor + fee_reinstated_minor - withdrawn_settlement_minor - fee_minor
+            as net_settlement_minor,
+        {{ to_major(
+            'reinstated_settlement_minor + fee_reinstated_minor - withdrawn_settlement_minor - fee_minor',
+            minor_unit('settlement_currency_exponent')
+        ) }} as net_settlement,
         balance_transaction_count,
         withdrawn_at,
         reinstated_at,

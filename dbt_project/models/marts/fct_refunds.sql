@@ -38,15 +38,13 @@ exponents as (
 charge_payouts as (
 
     select
-        balance_transactions.source_id as charge_id,
+        payout_items.source_id as charge_id,
         payouts.payout_id,
         payouts.created_at as payout_created_at
-    from balance_transactions
-    inner join payout_items
-        on balance_transactions.balance_transaction_id = payout_items.balance_transaction_id
+    from payout_items
     inner join payouts
         on payout_items.payout_id = payouts.payout_id
-    where balance_transactions.reporting_category = 'charge'
+    where payout_items.reporting_category = 'charge'
 
 ),
 
