@@ -95,6 +95,14 @@ def convert(amount: int, currency: str, settles_in: str, rate: Decimal) -> int:
     return int(major.scaleb(CURRENCY_EXPONENT[settles_in]).quantize(1, rounding=ROUND_HALF_UP))
 
 
+def _customer_refunds(refunds: list[Refund]) -> int | None:
+    """What customers got back in the settlement currency; None if one is not extracted."""
+    mine = [r for r in refunds if r.kind == "customer" and r.status != "canceled"]
+    if any(r.settlement_amount is None for r in mine):
+        return None
+    return sum(r.settlement_amount or 0 for r in mine)
+
+
 def _paid_out(dataset: Dataset, now: int, payout_ids: Iterable[str]) -> dict[str, int]:
     """Charge id -> created of the extracted payout that paid out its money."""
     out = {}
@@ -175,7 +183,7 @@ def ledger_after_first_run(
                 captured=txn["amount"]
                 - sum(r.settlement_amount or 0 for r in rests if r.kind == "uncaptured_rest"),
                 fee=txn["fee"],
-                refunded=sum(r.settlement_amount or 0 for r in rests if r.kind == "customer"),
+                refunded=_customer_refunds(rests),
                 captured_date=day(txn["created"]),
             )
         out.settled[charge_id] = settled

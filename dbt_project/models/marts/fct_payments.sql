@@ -31,8 +31,17 @@ charge_refunds as (
         charge_id,
         {{ sum_minor("case when refund_kind = 'uncaptured_rest' then settlement_amount_minor else 0 end") }}
             as uncaptured_rest_settlement_minor,
-        {{ sum_minor("case when refund_kind = 'customer' then settlement_amount_minor - coalesce(failure_returned_settlement_minor, 0) else 0 end") }}
-            as refunded_settlement_minor
+        -- Unknown (null) when a customer refund's transaction is not extracted.
+        case
+            when count(
+                case
+                    when refund_kind = 'customer' and status <> 'canceled'
+                        and settlement_amount_minor is null
+                        then 1
+                end
+            ) = 0
+                then {{ sum_minor("case when refund_kind = 'customer' then coalesce(settlement_amount_minor, 0) - coalesce(failure_returned_settlement_minor, 0) else 0 end") }}
+        end as refunded_settlement_minor
     from {{ ref('fct_refunds') }}
     group by 1
 
