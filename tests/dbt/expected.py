@@ -60,12 +60,14 @@ def feed_types() -> tuple[str, ...]:
 def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
     start = now - days * DAY
     out = Expected()
+    # A run reads created < its start (the clock): an event at the clock itself (a payout
+    # paid at midnight) is the next run's.
     for resource in (*ROUTED.values(), *LEDGER_ROUTED.values()):
         for obj in dataset.objects(resource, now):
-            if obj["created"] >= start:
+            if start <= obj["created"] < now:
                 out.ids[resource].add(obj["id"])
     for event in dataset.events(now, feed_types()):
-        if event["created"] < start:
+        if not start <= event["created"] < now:
             continue
         out.event_count += 1
         obj = event["data"]["object"]
