@@ -22,7 +22,7 @@ from extractor.exits import ExitCode, PipelineError, UsageError, error_line, fai
 from extractor.lake.ids import InvalidName
 from extractor.lake.lock import LockHeld
 from extractor.settings import ENVIRONMENT_HELP, ConfigError, Settings
-from extractor.streams import ENTITY_NAMES
+from extractor.streams import SELECTABLE_NAMES
 
 Command = Callable[[argparse.Namespace, RunContext], ExitCode]
 
@@ -137,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("run-batch", help="extract one entity incrementally into Bronze")
-    p.add_argument("--entity", required=True, choices=ENTITY_NAMES)
+    p.add_argument(
+        "--entity",
+        required=True,
+        choices=SELECTABLE_NAMES,
+        help="payouts also lists each new payout's balance transactions",
+    )
     _add_extract_window(p)
     _add_run_id(p)
 
@@ -158,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="last UTC date, YYYY-MM-DD (inclusive; a later day than the API's ends at its clock)",
     )
     p.add_argument(
-        "--entity", action="append", choices=ENTITY_NAMES, help="repeatable; default all"
+        "--entity",
+        action="append",
+        choices=SELECTABLE_NAMES,
+        help="repeatable; default all (payouts brings its balance transactions)",
     )
     _add_run_id(p)
 

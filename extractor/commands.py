@@ -14,6 +14,7 @@ from pathlib import Path
 from extractor import logs
 from extractor.context import RunContext
 from extractor.exits import ExitCode, UsageError, fail
+from extractor.extract.children import read_listed
 from extractor.extract.plan import Plan
 from extractor.lake.lock import read_lock, unlock
 from extractor.lake.manifest import list_run_ids, read_manifest, update_section
@@ -27,7 +28,13 @@ from extractor.pipeline import (
     run_pipeline,
     transform,
 )
-from extractor.streams import ALL_STREAMS, ENTITY_STREAMS, EVENTS
+from extractor.streams import (
+    ALL_STREAMS,
+    CHILD_STREAMS,
+    ENTITY_STREAMS,
+    EVENTS,
+    WATERMARKED_STREAMS,
+)
 from extractor.transform.dbt import run_dbt
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
@@ -62,12 +69,16 @@ def cmd_status(args: argparse.Namespace, ctx: RunContext, limit: int = 5) -> Exi
     storage = ctx.storage
     print(f"lake {storage.root}")
     print("watermarks:")
-    for stream in ALL_STREAMS:
+    for stream in WATERMARKED_STREAMS:
         mark = read_watermark(storage, stream.name)
         if mark is None:
-            print(f"  {stream.name:<16} none (next run is a first run over --days)")
+            print(f"  {stream.name:<20} none (next run is a first run over --days)")
         else:
-            print(f"  {stream.name:<16} {mark.watermark_iso}  (run {mark.run_id})")
+            print(f"  {stream.name:<20} {mark.watermark_iso}  (run {mark.run_id})")
+    for child in CHILD_STREAMS:
+        print(
+            f"  {child.name:<20} listed for {len(read_listed(storage, child.name))} {child.parent}"
+        )
     lock = read_lock(storage)
     print(f"lock: {lock.describe(time.time()) if lock else 'free'}")
     print("last runs:")

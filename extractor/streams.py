@@ -3,7 +3,14 @@
 Each entity stream is a Stripe list endpoint filtered by `created`. The `events` stream is
 the change feed: every event lands in `entity=events`, and the object inside it is routed
 to the entity whose `object_type` equals `event.data.object.object` (never guessed from
-the event type: `charge.dispute.created` carries a dispute, which stays in events only).
+the event type: `charge.dispute.created` carries a dispute, so it lands in `disputes`).
+
+Two more patterns (ADR 0052):
+- a child stream lists `path?<parent_param>=<id>` once for each parent object a run sees
+  (a payout's balance transactions); its lines carry the parent id in `_parent_id`, and
+  its state is the set of parents already listed (`extractor.extract.children`);
+- a snapshot stream reads one object per run (`GET /v1/balance`), which has no id or
+  `created` and so no window.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ class Stream:
     # Event type filters this entity's updates arrive under (Stripe `type` wildcards).
     event_types: tuple[str, ...] = ()
     is_change_feed: bool = False
+    # A child stream: the parent entity whose objects it lists for, and the list filter.
+    parent: str | None = None
+    parent_param: str | None = None
+    is_snapshot: bool = False
 
 
 CUSTOMERS = Stream("customers", "/v1/customers", "customer", event_types=("customer.*",))
@@ -29,14 +40,55 @@ PAYMENT_INTENTS = Stream(
     "payment_intents", "/v1/payment_intents", "payment_intent", event_types=("payment_intent.*",)
 )
 INVOICES = Stream("invoices", "/v1/invoices", "invoice", event_types=("invoice.*",))
+# Stripe sends no event for a balance transaction (its status turns `available` silently):
+# it is append-only, and its list by `created` is the whole truth.
+BALANCE_TRANSACTIONS = Stream(
+    "balance_transactions", "/v1/balance_transactions", "balance_transaction"
+)
+# `charge.refund.updated` carries a refund and `charge.dispute.*` a dispute: both are read by
+# the charges filter `charge.*` and routed here by their object.
+REFUNDS = Stream("refunds", "/v1/refunds", "refund", event_types=("refund.*",))
+DISPUTES = Stream("disputes", "/v1/disputes", "dispute")
+PAYOUTS = Stream("payouts", "/v1/payouts", "payout", event_types=("payout.*",))
 EVENTS = Stream("events", "/v1/events", "event", is_change_feed=True)
+# What a payout paid out: `GET /v1/balance_transactions?payout=po_...` (Stripe's payout
+# reconciliation), listed once per payout.
+PAYOUT_BALANCE_TRANSACTIONS = Stream(
+    "payout_balance_transactions",
+    "/v1/balance_transactions",
+    "balance_transaction",
+    parent="payouts",
+    parent_param="payout",
+)
+BALANCE = Stream("balance", "/v1/balance", "balance", is_snapshot=True)
 
-ENTITY_STREAMS: tuple[Stream, ...] = (CUSTOMERS, CHARGES, PAYMENT_INTENTS, INVOICES)
-ALL_STREAMS: tuple[Stream, ...] = (*ENTITY_STREAMS, EVENTS)
+ENTITY_STREAMS: tuple[Stream, ...] = (
+    CUSTOMERS,
+    CHARGES,
+    PAYMENT_INTENTS,
+    INVOICES,
+    BALANCE_TRANSACTIONS,
+    REFUNDS,
+    DISPUTES,
+    PAYOUTS,
+)
+CHILD_STREAMS: tuple[Stream, ...] = (PAYOUT_BALANCE_TRANSACTIONS,)
+SNAPSHOT_STREAMS: tuple[Stream, ...] = (BALANCE,)
+ALL_STREAMS: tuple[Stream, ...] = (*ENTITY_STREAMS, EVENTS, *CHILD_STREAMS, *SNAPSHOT_STREAMS)
 # Every batch entity, in declaration order: the one entity list the Python code uses.
 ENTITY_NAMES: tuple[str, ...] = tuple(s.name for s in ALL_STREAMS)
+# What `--entity` may name: the listed streams and the feed (a child follows its parent,
+# the snapshot is read on every run).
+SELECTABLE_NAMES: tuple[str, ...] = (*(s.name for s in ENTITY_STREAMS), EVENTS.name)
+# The streams with a `created` watermark (children and snapshots have none).
+WATERMARKED_STREAMS: tuple[Stream, ...] = (*ENTITY_STREAMS, EVENTS)
 BY_NAME: dict[str, Stream] = {s.name: s for s in ALL_STREAMS}
 BY_OBJECT_TYPE: dict[str, Stream] = {s.object_type: s for s in ENTITY_STREAMS}
+
+
+def children_of(parent: str) -> tuple[Stream, ...]:
+    return tuple(s for s in CHILD_STREAMS if s.parent == parent)
+
 
 # Stripe keeps events for 30 days; an events watermark older than this cannot be resumed.
 EVENTS_RETENTION_SECONDS = 30 * 86400

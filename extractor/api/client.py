@@ -8,6 +8,7 @@ only ever placed in the session's Authorization header; nothing here logs header
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import threading
@@ -74,6 +75,15 @@ class Page:
     has_more: bool
     # When the page was served, on the API's clock (its Date header): the `_observed_at` of
     # listed objects, comparable with `event.created` because both are the API's clock.
+    served_at: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A single object read (not a list): its text, parsed form and serving time."""
+
+    text: str
+    value: dict[str, Any]
     served_at: int
 
 
@@ -182,6 +192,21 @@ class StripeClient:
                 raise MalformedPage(f"{request}: has_more is true but data is empty")
             cursor = page.items[-1].id
 
+    def get_object(self, path: str, stats: CallStats) -> Snapshot:
+        """One object that is not a list (`GET /v1/balance`): its exact text and when it
+        was served."""
+        request = Request("GET", path)
+        response = self._get(request, path, {}, stats)
+        stats.add(pages=1)
+        try:
+            text = response.content.decode("utf-8")
+            value = json.loads(text)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedPage(f"{request}: response is not valid JSON ({exc})") from None
+        if not isinstance(value, dict) or not isinstance(value.get("object"), str):
+            raise MalformedPage(f"{request}: response is not an object with an 'object' field")
+        return Snapshot(text, value, _served_at(response))
+
     def _get(
         self, request: Request, path: str, query: dict[str, Any], stats: CallStats | None
     ) -> requests.Response:
@@ -274,4 +299,4 @@ def _json_or_none(response: requests.Response) -> object:
         return None
 
 
-__all__ = ["CallStats", "ExtractError", "Item", "Page", "StripeClient", "retry_waits"]
+__all__ = ["CallStats", "ExtractError", "Item", "Page", "Snapshot", "StripeClient", "retry_waits"]

@@ -42,24 +42,26 @@ def envelope_line(
     event_id: str | None = None,
     event_type: str | None = None,
     api_version: str | None = None,
+    parent_id: str | None = None,
 ) -> str:
     """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim.
 
     `api_version` is the Stripe API version `data` is rendered in: the event's for an event
-    and its object, the pinned `Stripe-Version` for a listed object.
+    and its object, the pinned `Stripe-Version` for a listed object. `parent_id` is only in a
+    child stream's lines (the payout a balance transaction was paid out in).
     """
-    head = json.dumps(
-        {
-            "_run_id": run_id,
-            "_loaded_at": loaded_at,
-            "_observed_at": observed_at,
-            "_source": source,
-            "_event_id": event_id,
-            "_event_type": event_type,
-            "_api_version": api_version,
-        },
-        separators=(",", ":"),
-    )
+    fields = {
+        "_run_id": run_id,
+        "_loaded_at": loaded_at,
+        "_observed_at": observed_at,
+        "_source": source,
+        "_event_id": event_id,
+        "_event_type": event_type,
+        "_api_version": api_version,
+    }
+    if parent_id is not None:
+        fields["_parent_id"] = parent_id
+    head = json.dumps(fields, separators=(",", ":"))
     return f'{head[:-1]},"data":{raw_object}}}\n'
 
 

@@ -75,15 +75,18 @@ def summary_text(section: dict[str, Any], run_id: str) -> str:
         f"run {run_id} {section.get('status')} ({section.get('command')}, "
         f"{section.get('duration_seconds', 0)}s)"
     ]
-    header = f"{'entity':<16}{'records':>9}{'via events':>11}{'pages':>7}{'calls':>7}"
+    width = max([16, *(len(name) + 1 for name in section.get("entities", {}))])
+    header = f"{'entity':<{width}}{'records':>9}{'via events':>11}{'pages':>7}{'calls':>7}"
     header += f"{'retries':>8}{'files':>6}  window / watermark"
     lines.append(header)
     for name, ent in section.get("entities", {}).items():
         window = ent.get("window") or {}
         span = f"{window.get('gte_iso', '-')} -> {window.get('lt_iso', '-')}" if window else "-"
         span += _watermarks(ent)
+        if "parents_listed" in ent:
+            span = f"children of {ent['parents_listed']} new parents"
         lines.append(
-            f"{name:<16}{ent.get('records', 0):>9}{ent.get('records_event', 0):>11}"
+            f"{name:<{width}}{ent.get('records', 0):>9}{ent.get('records_event', 0):>11}"
             f"{ent.get('pages', 0):>7}{ent.get('api_calls', 0):>7}{ent.get('retries', 0):>8}"
             f"{len(ent.get('files', [])):>6}  {span}"
         )

@@ -30,9 +30,12 @@ class RoutedEvents:
     events: list[str] = field(default_factory=list)
     objects: dict[str, list[str]] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)
+    object_ids: dict[str, list[str]] = field(default_factory=dict)
 
 
-def object_lines(page: Page, run_id: str, loaded_at: str, api_version: str) -> list[str]:
+def object_lines(
+    page: Page, run_id: str, loaded_at: str, api_version: str, parent_id: str | None = None
+) -> list[str]:
     """A list page: one line per object, observed when the page was served, in the
     request's pinned `api_version` (Settings refuses one the pipeline does not read)."""
     return [
@@ -43,6 +46,7 @@ def object_lines(page: Page, run_id: str, loaded_at: str, api_version: str) -> l
             observed_at=page.served_at,
             source=SOURCE_LIST,
             api_version=api_version,
+            parent_id=parent_id,
         )
         for item in page.items
     ]
@@ -86,7 +90,7 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
         obj = (event.get("data") or {}).get("object")
         target = BY_OBJECT_TYPE.get(obj.get("object")) if isinstance(obj, dict) else None
         if target is None:
-            continue  # an object no stream declares (e.g. a dispute): kept in events only
+            continue  # an object no stream declares (e.g. a balance): kept in events only
         try:
             obj_span = path_span(page.text, item.span, ("data", "object"))
         except RawJsonError as exc:
@@ -97,6 +101,8 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
         if event_type.endswith(".deleted"):
             raw = with_member_true(raw, "deleted")
             routed.tombstones[target.name] = routed.tombstones.get(target.name, 0) + 1
+        if isinstance(obj.get("id"), str):
+            routed.object_ids.setdefault(target.name, []).append(obj["id"])
         routed.objects.setdefault(target.name, []).append(
             envelope_line(
                 raw,

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from extractor import failpoints, logs
 from extractor.api.client import CallStats, Page, StripeClient
+from extractor.api.rawjson import one_line
 from extractor.exits import error_line
-from extractor.extract.bronze import PartWriter, loaded_at_iso
+from extractor.extract.bronze import SOURCE_LIST, PartWriter, envelope_line, loaded_at_iso
+from extractor.extract.children import commit_listed, read_listed
 from extractor.extract.plan import Plan, plan_windows
 from extractor.extract.progress import Progress
 from extractor.extract.route import object_lines, route_events
@@ -30,7 +33,16 @@ from extractor.lake.manifest import update_section
 from extractor.lake.storage import Storage
 from extractor.lake.watermarks import Watermark, advance, read_watermark
 from extractor.settings import Settings
-from extractor.streams import BY_NAME, ENTITY_STREAMS, EVENTS, Stream, event_type_filters
+from extractor.streams import (
+    BY_NAME,
+    CHILD_STREAMS,
+    ENTITY_STREAMS,
+    EVENTS,
+    SNAPSHOT_STREAMS,
+    Stream,
+    children_of,
+    event_type_filters,
+)
 
 # Slices shorter than this are not split further: below it, per-slice overhead dominates.
 MIN_SLICE_SECONDS = 3600
@@ -52,7 +64,14 @@ class EntityRun:
     tombstones: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
     watermark_after: int | None = None
+    # A parent of a child stream: the ids this run saw. A child stream: the parents it lists.
+    seen_ids: set[str] = field(default_factory=set)
+    parents: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def saw(self, ids: list[str]) -> None:
+        with self._lock:
+            self.seen_ids.update(ids)
 
     def count(self, listed: int = 0, via_event: int = 0, tombstones: int = 0) -> None:
         with self._lock:
@@ -62,7 +81,9 @@ class EntityRun:
 
     def as_dict(self) -> dict[str, Any]:
         before = self.watermark_before
+        extra = {"parents_listed": len(self.parents)} if self.stream.parent else {}
         return {
+            **extra,
             "window": self.window.as_dict() if self.window else None,
             "slices": self.slices,
             "pages": self.stats.pages,
@@ -102,6 +123,7 @@ class Extraction:
         self.runs: dict[str, EntityRun] = {}
         self.probe_stats = CallStats()
         self.section: dict[str, Any] = {}
+        self.listed: dict[str, set[str]] = {}  # per child stream: parents listed before
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -135,7 +157,9 @@ class Extraction:
                 self._plan(run_start)
                 self.progress.start()
                 try:
-                    self._fetch_all()
+                    self._run_tasks(self._window_tasks())
+                    # Second: what depends on the first (a payout's balance transactions).
+                    self._run_tasks(self._dependent_tasks())
                 finally:
                     self.progress.stop()
                 self._close_writers()
@@ -143,6 +167,7 @@ class Extraction:
                 self._finish(started, "succeeded")
                 failpoints.hit("extract.before_watermarks")
                 self._commit_watermarks(run_start)
+                self._commit_children()
             except BaseException as exc:
                 self.stop.set()
                 self._abort_writers()
@@ -161,8 +186,10 @@ class Extraction:
             run_date=self.run_date,
         )
         # Every entity gets a run (and a writer): events route objects into any of them.
-        for stream in ENTITY_STREAMS:
+        for stream in (*ENTITY_STREAMS, *CHILD_STREAMS, *SNAPSHOT_STREAMS):
             self._entity_run(stream)
+        for child in CHILD_STREAMS:  # read now: a broken state file fails before any fetch
+            self.listed[child.name] = read_listed(self.storage, child.name)
         marks = {name: run.watermark_before for name, run in self.runs.items()}
         if self.plan.include_events:
             marks[EVENTS.name] = read_watermark(self.storage, EVENTS.name)
@@ -191,7 +218,7 @@ class Extraction:
 
     # -- fetching ----------------------------------------------------------------------------
 
-    def _tasks(self) -> list[tuple[EntityRun, Window, dict[str, Any]]]:
+    def _window_tasks(self) -> list[Callable[[], None]]:
         tasks = []
         workers = self.settings.max_workers
         for entity_run in self.runs.values():
@@ -215,10 +242,6 @@ class Extraction:
             n = rank.get(id(task[0]), 0)
             rank[id(task[0])] = n + 1
             keyed.append((n, order, task))
-        return [task for _, _, task in sorted(keyed, key=lambda k: (k[0], k[1]))]
-
-    def _fetch_all(self) -> None:
-        tasks = self._tasks()
         logs.log(
             "extract_planned",
             step="extract",
@@ -226,8 +249,33 @@ class Extraction:
             workers=self.settings.max_workers,
             windows={n: r.window.as_dict() for n, r in self.runs.items() if r.window},
         )
+        return [partial(self._fetch, *task) for _, _, task in sorted(keyed, key=lambda k: k[:2])]
+
+    def _dependent_tasks(self) -> list[Callable[[], None]]:
+        """A snapshot per run, and the children of every parent seen and not listed before."""
+        tasks: list[Callable[[], None]] = [
+            partial(self._fetch_snapshot, self.runs[s.name]) for s in SNAPSHOT_STREAMS
+        ]
+        for child in CHILD_STREAMS:
+            child_run = self.runs[child.name]
+            assert child.parent is not None
+            child_run.parents = sorted(self.runs[child.parent].seen_ids - self.listed[child.name])
+            tasks += [partial(self._fetch_children, child_run, p) for p in child_run.parents]
+            logs.log(
+                "children_planned",
+                step="extract",
+                entity=child.name,
+                parents=len(child_run.parents),
+                already_listed=len(self.listed[child.name]),
+            )
+        return tasks
+
+    def _run_tasks(self, tasks: list[Callable[[], None]]) -> None:
+        """Run tasks on the worker pool; the first failure stops the others and is raised."""
+        if not tasks:
+            return
         with ThreadPoolExecutor(self.settings.max_workers, thread_name_prefix="extract") as pool:
-            futures = [pool.submit(self._fetch, *task) for task in tasks]
+            futures = [pool.submit(task) for task in tasks]
             try:
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             except BaseException:
@@ -264,10 +312,50 @@ class Extraction:
             stopped=self.stop.is_set(),
         )
 
-    def _write_objects(self, entity_run: EntityRun, page: Page) -> int:
-        lines = object_lines(
-            page, self.run_id, loaded_at_iso(self.wall_clock()), self.settings.stripe_version
+    def _fetch_children(self, child_run: EntityRun, parent_id: str) -> None:
+        """Every page of one parent's children (`?payout=po_...`), tagged with the parent."""
+        stream = child_run.stream
+        assert stream.parent_param is not None
+        records = 0
+        params = {stream.parent_param: parent_id}
+        for page in self.client.iter_pages(
+            stream.path, params, child_run.stats, should_stop=self.stop.is_set
+        ):
+            failpoints.hit("extract.page_fetched")
+            records += self._write_objects(child_run, page, parent_id)
+        failpoints.hit("extract.children_listed")
+        logs.log(
+            "children_done", step="extract", entity=stream.name, parent=parent_id, records=records
         )
+
+    def _fetch_snapshot(self, entity_run: EntityRun) -> None:
+        """One object per run (`GET /v1/balance`), observed when it was served."""
+        stream = entity_run.stream
+        snapshot = self.client.get_object(stream.path, entity_run.stats)
+        line = envelope_line(
+            one_line(snapshot.text.strip()),
+            run_id=self.run_id,
+            loaded_at=loaded_at_iso(self.wall_clock()),
+            observed_at=snapshot.served_at,
+            source=SOURCE_LIST,
+            api_version=self.settings.stripe_version,
+        )
+        entity_run.writer.write_lines([line])
+        entity_run.count(listed=1)
+        self.progress.add(stream.name, 1)
+
+    def _write_objects(
+        self, entity_run: EntityRun, page: Page, parent_id: str | None = None
+    ) -> int:
+        lines = object_lines(
+            page,
+            self.run_id,
+            loaded_at_iso(self.wall_clock()),
+            self.settings.stripe_version,
+            parent_id,
+        )
+        if children_of(entity_run.stream.name):
+            entity_run.saw([item.id for item in page.items])
         entity_run.writer.write_lines(lines)
         entity_run.count(listed=len(lines))
         self.progress.add(entity_run.stream.name, len(lines))
@@ -281,6 +369,8 @@ class Extraction:
         self.progress.add(EVENTS.name, len(routed.events))
         for name, lines in routed.objects.items():
             target_run = self._entity_run(BY_NAME[name])
+            if children_of(name):
+                target_run.saw(routed.object_ids.get(name, []))
             target_run.writer.write_lines(lines)
             target_run.count(via_event=len(lines), tombstones=routed.tombstones.get(name, 0))
             self.progress.add(name, len(lines))
@@ -351,6 +441,16 @@ class Extraction:
             mark = advance(self.storage, name, run_start, history, self.run_id)
             logs.log("watermark_committed", step="extract", entity=name, watermark=mark.watermark)
             failpoints.hit("extract.between_watermarks")
+
+    def _commit_children(self) -> None:
+        """After the watermarks: the parents whose children this run wrote are listed."""
+        for child in CHILD_STREAMS:
+            child_run = self.runs[child.name]
+            if not child_run.parents:
+                continue
+            listed = self.listed[child.name] | set(child_run.parents)
+            commit_listed(self.storage, child.name, listed, self.run_id)
+            logs.log("children_committed", step="extract", entity=child.name, parents=len(listed))
 
     def _fail(self, started: float, exc: BaseException) -> None:
         """Record the failure in the manifest (best effort: the original error wins)."""

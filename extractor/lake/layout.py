@@ -9,7 +9,8 @@ Nothing else in the Python code spells a lake path.
     bronze/source=stripe/entity=webhook_events/dt=<event created date>/<event id>.json
     silver/source=stripe/entity=<entity>/dt=<object created date>/*.parquet
     gold/model=<model>/dt=<business date>/*.parquet
-    _state/watermarks/<entity>.json, _state/manifests/run_<run id>.json, _state/lock.json,
+    _state/watermarks/<entity>.json, _state/children/<entity>.json,
+    _state/manifests/run_<run id>.json, _state/lock.json,
     _state/transforms/folded_bronze.json, _state/warehouse.duckdb, _state/reports/,
     _state/quarantine/webhook_events.json
 """
@@ -32,6 +33,8 @@ CAPTURE_GLOB = f"{BRONZE}entity={WEBHOOK_ENTITY}/dt=*/*.json"
 
 LOCK_KEY = f"{STATE}lock.json"
 WATERMARKS = f"{STATE}watermarks/"
+# A child stream's state: the parents whose children are listed (extract/children.py).
+CHILD_STATE = f"{STATE}children/"
 MANIFESTS = f"{STATE}manifests/"
 FOLD_STATE_KEY = f"{STATE}transforms/folded_bronze.json"
 WAREHOUSE_KEY = f"{STATE}warehouse.duckdb"
@@ -96,6 +99,10 @@ def gold_model(model: str) -> str:
 
 def watermark_key(entity: str) -> str:
     return f"{WATERMARKS}{validate_entity(entity)}.json"
+
+
+def child_state_key(entity: str) -> str:
+    return f"{CHILD_STATE}{validate_entity(entity)}.json"
 
 
 def manifest_key(run_id: str) -> str:
