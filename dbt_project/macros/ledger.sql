@@ -65,3 +65,18 @@
 {% macro spark__date_series(start_date, end_date) -%}
   explode(sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day))
 {%- endmacro %}
+
+{# One row per element of a balance snapshot's `available` or `pending` (a JSON array of
+   {amount, currency, source_types}), as a struct with `amount` and `currency`: a
+   set-returning expression, read in an outer select. #}
+{% macro balance_entries(json_array) -%}
+  {{ return(adapter.dispatch('balance_entries')(json_array)) }}
+{%- endmacro %}
+
+{% macro duckdb__balance_entries(json_array) -%}
+  unnest(from_json({{ json_array }}, '[{"amount": "BIGINT", "currency": "VARCHAR"}]'))
+{%- endmacro %}
+
+{% macro spark__balance_entries(json_array) -%}
+  explode(from_json({{ json_array }}, 'array<struct<amount:bigint,currency:string>>'))
+{%- endmacro %}

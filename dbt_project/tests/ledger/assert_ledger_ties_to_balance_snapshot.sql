@@ -13,9 +13,29 @@
 
 {%- set whole_history = env_var('LEDGER_WHOLE_HISTORY', 'false') | lower in ('1', 'true', 'yes') %}
 
-with snapshots as (
+with snapshot_entries as (
 
-    select * from {{ ref('stg_stripe__balance') }}
+    select snapshot_run_id, created_at as observed_at, 'available' as part,
+        {{ balance_entries('available') }} as entry
+    from {{ ref('stg_stripe__balance') }}
+    union all
+    select snapshot_run_id, created_at, 'pending',
+        {{ balance_entries('pending') }}
+    from {{ ref('stg_stripe__balance') }}
+
+),
+
+snapshots as (
+
+    -- One row per snapshot and settlement currency.
+    select
+        snapshot_run_id,
+        observed_at,
+        lower(entry.currency) as currency,
+        {{ sum_minor("case when part = 'available' then entry.amount else 0 end") }} as available_minor,
+        {{ sum_minor("case when part = 'pending' then entry.amount else 0 end") }} as pending_minor
+    from snapshot_entries
+    group by 1, 2, 3
 
 ),
 
@@ -37,8 +57,8 @@ snapshot_times as (
 
     select distinct
         snapshot_run_id,
-        observed_at
-    from snapshots
+        created_at as observed_at
+    from {{ ref('stg_stripe__balance') }}
 
 ),
 

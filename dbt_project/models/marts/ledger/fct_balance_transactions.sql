@@ -33,7 +33,7 @@ as_of as (
     from (
         select max(_observed_at) as observed_epoch from balance_transactions
         union all
-        select max({{ epoch_seconds('observed_at') }}) from snapshots
+        select max({{ epoch_seconds('created_at') }}) from snapshots
     ) as reads
 
 ),
