@@ -271,42 +271,80 @@ def test_failed_payouts_late_refunds_and_disputes_reach_gold(lake: Path, truth: 
 
 
 def test_broken_money_stops_the_build_and_spares_gold(lake: Path, tmp_path: Path) -> None:
-    """A payout's item moved to another payout (one is short, one is over) and a fee that
-    does not add up: run-transforms exits 1 naming both gate tests, and the ledger's Gold
-    keeps its last good content."""
+    """Broken money in Bronze, each break read again by a run of its own: a payout's item
+    moved to another payout (one falls short, one goes over), a fee that does not add up,
+    a charge's transaction grown by one cent (it no longer matches its charge nor the
+    balance), and a succeeded refund with no balance transaction. run-transforms exits 1
+    naming each gate test, and the ledger's Gold keeps its last good content."""
     broken = tmp_path / "lake"
     shutil.copytree(lake, broken)
     before = {k: v for k, v in content_digest(broken).items() if k.startswith("gold/")}
 
-    items = sorted(
-        (broken / "bronze/source=stripe/entity=payout_balance_transactions").rglob("part-*.jsonl*")
+    items = bronze_lines(broken, "payout_balance_transactions")
+    parents = sorted({line["_parent_id"] for line in items})
+    moved = next(line for line in items if line["_parent_id"] == parents[0])
+    txns = {line["data"]["id"]: line for line in bronze_lines(broken, "balance_transactions")}
+    charges = [t for t in txns.values() if t["data"]["reporting_category"] == "charge"]
+    fee, grown = charges[0], charges[1]
+    refund = next(
+        line
+        for line in bronze_lines(broken, "refunds")
+        if line["data"]["status"] == "succeeded" and line["data"]["balance_transaction"]
     )
-    lines = [json.loads(line) for line in items[0].read_text().splitlines() if line]
-    parents = sorted({line["_parent_id"] for line in lines})
-    moved = next(line for line in lines if line["_parent_id"] == parents[0])
-    moved = {**moved, "_parent_id": parents[1]}
-    write_run(broken, "payout_balance_transactions", moved)
-
-    txns = sorted(
-        (broken / "bronze/source=stripe/entity=balance_transactions").rglob("part-*.jsonl*")
+    write_run(
+        broken,
+        {
+            "payout_balance_transactions": [{**moved, "_parent_id": parents[1]}],
+            "balance_transactions": [
+                changed(fee, fee=fee["data"]["fee"] + 1),
+                changed(grown, amount=grown["data"]["amount"] + 1, net=grown["data"]["net"] + 1),
+            ],
+            "refunds": [changed(refund, id="re_without_its_transaction")],
+        },
     )
-    txn = json.loads(txns[0].read_text().splitlines()[0])
-    txn = {**txn, "data": {**txn["data"], "fee": txn["data"]["fee"] + 1}}
-    write_run(broken, "balance_transactions", txn)
 
-    build = run_cli("run-transforms", "--run-id", "bad", lake=broken)
+    build = run_cli(
+        "run-transforms",
+        "--run-id",
+        "bad",
+        env=child_env(broken, None, LEDGER_WHOLE_HISTORY="true"),
+    )
     assert build.returncode == 1, build.stdout[-3000:]
-    assert "assert_payout_items_sum_to_payout_amount" in build.stderr
-    assert "assert_balance_transaction_fee_and_net_add_up" in build.stderr
+    failing = json.loads((broken / "_state/manifests/run_bad.json").read_text())["transform"]
+    assert {f["name"] for f in failing["failures"]} == {
+        "assert_payout_items_sum_to_payout_amount",
+        "assert_balance_transaction_fee_and_net_add_up",
+        "assert_money_movements_have_balance_transactions",
+        "assert_ledger_ties_to_balance_snapshot",
+    }
+    for name in (
+        "assert_payout_items_sum_to_payout_amount",
+        "assert_ledger_ties_to_balance_snapshot",
+    ):
+        assert name in build.stderr
     after = {k: v for k, v in content_digest(broken).items() if k.startswith("gold/")}
     for model in LEDGER_MODELS:
         key = f"gold/model={model}"
         assert after[key] == before[key], f"{model} was rewritten from broken Silver"
 
 
-def write_run(lake: Path, entity: str, line: dict) -> None:
-    """`line` again as a later read in a run of its own (Silver keeps the latest read)."""
-    line = {**line, "_run_id": "broken", "_observed_at": line["_observed_at"] + 1}
-    folder = lake / f"bronze/source=stripe/entity={entity}/dt=2026-02-20/run_id=broken"
-    folder.mkdir(parents=True)
-    (folder / "part-00000.jsonl").write_text(json.dumps(line) + "\n")
+def bronze_lines(lake: Path, entity: str) -> list[dict]:
+    parts = sorted((lake / f"bronze/source=stripe/entity={entity}").rglob("part-*.jsonl"))
+    return [json.loads(line) for part in parts for line in part.read_text().splitlines() if line]
+
+
+def changed(line: dict, **data) -> dict:
+    return {**line, "data": {**line["data"], **data}}
+
+
+def write_run(lake: Path, lines: dict[str, list[dict]]) -> None:
+    """The lines again as later reads, in a run of their own (Silver keeps the latest read)."""
+    for entity, entity_lines in lines.items():
+        folder = lake / f"bronze/source=stripe/entity={entity}/dt=2026-02-20/run_id=broken"
+        folder.mkdir(parents=True)
+        body = "".join(
+            json.dumps({**line, "_run_id": "broken", "_observed_at": line["_observed_at"] + 1})
+            + "\n"
+            for line in entity_lines
+        )
+        (folder / "part-00000.jsonl").write_text(body)
