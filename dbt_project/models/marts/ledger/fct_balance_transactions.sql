@@ -107,7 +107,8 @@ final as (
         {{ to_major('fee_minor', 'minor_unit') }} as fee,
         net_minor,
         {{ to_major('net_minor', 'minor_unit') }} as net,
-        fee_details,
+        -- JSON text on every engine (DuckDB's JSON type would differ from Spark's string).
+        cast(fee_details as {{ dbt.type_string() }}) as fee_details,
         description,
         created_at,
         available_on,
