@@ -9,9 +9,15 @@
       account's history; a first run reads --days of it), so the operator says so with
       LEDGER_WHOLE_HISTORY=true (docs/runbook.md); a lake started from a window has a
       non-zero opening and only the first rule applies.
-    No snapshot (a lake extracted before the balance was read): no rows, nothing to tie. #}
+    A snapshot is read after the run's lists, whose windows end at the run's start (the
+    ledger watermark): transactions created in between are in the next run's window. So a
+    snapshot is tied once the ledger is extracted up to its time (observed_at <= the
+    balance_transactions watermark); on the mock's frozen clock that is at once.
+    No snapshot (a lake extracted before the balance was read): no rows, nothing to tie.
+    dbt tests run on DuckDB only (ADR 0030), so the watermark is read with read_json. #}
 
 {%- set whole_history = env_var('LEDGER_WHOLE_HISTORY', 'false') | lower in ('1', 'true', 'yes') %}
+{%- set watermark = watermark_file('balance_transactions') %}
 
 with snapshot_entries as (
 
@@ -53,12 +59,27 @@ currencies as (
 
 ),
 
+ledger_horizon as (
+
+    {% if lake_files_exist(watermark) -%}
+    select {{ epoch_to_timestamp('max(watermark)') }} as extracted_until
+    from read_json('{{ watermark }}', columns={'watermark': 'BIGINT'})
+    {%- else -%}
+    -- Built without the extractor's state (plain dbt on copied Bronze): every snapshot.
+    select cast(null as timestamp) as extracted_until
+    {%- endif %}
+
+),
+
 snapshot_times as (
 
     select distinct
         snapshot_run_id,
         created_at as observed_at
     from {{ ref('stg_stripe__balance') }}
+    cross join ledger_horizon
+    where ledger_horizon.extracted_until is null
+        or created_at <= ledger_horizon.extracted_until
 
 ),
 
