@@ -220,7 +220,7 @@ def test_manifest_records_transform_and_gate(lake: Path) -> None:
     assert doc["quality"]["status"] == "succeeded"
     assert doc["quality"]["failures"] == []
     assert doc["quality"]["tests"]["counts"]["pass"] > 50
-    assert doc["quality"]["freshness"]["counts"] == {"pass": 5}
+    assert doc["quality"]["freshness"]["counts"] == {"pass": 10}  # every batch source
 
 
 def test_query_prints_gold(lake: Path, mock) -> None:
