@@ -286,7 +286,7 @@ def ledger(con: duckdb.DuckDBPyConnection) -> str:
         "currency",
         *(LABELS[name] for name in FIGURES),
         "balance at end",
-        "on",
+        "balance date",
         "payouts reconciled",
         "not reconciled",
     )

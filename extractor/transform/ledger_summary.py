@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import duckdb
 
 MODELS = ("fct_balance_transactions", "fct_payouts", "agg_daily_balance")
+SEED = "currency_exponents"
 NOT_BUILT = (
     "ledger models not built ({missing}): run `payments-pipeline run-transforms` "
     "on a lake with the ledger extracted"
@@ -111,12 +112,23 @@ def _missing(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [m for m in MODELS if m not in present]
 
 
+def _seed(con: duckdb.DuckDBPyConnection) -> str:
+    """The exponent seed, in whichever schema dbt put the seeds (`main_seeds` by default)."""
+    found = con.sql(
+        "select table_schema from information_schema.tables "
+        f"where table_name = '{SEED}' order by table_schema <> 'main', table_schema limit 1"
+    ).fetchone()
+    if found is None:
+        raise LedgerNotBuilt(NOT_BUILT.format(missing=SEED))
+    return f'"{found[0]}".{SEED}'
+
+
 def read_ledger(con: duckdb.DuckDBPyConnection) -> list[CurrencyLedger]:
     """Every settlement currency's ledger, by currency; LedgerNotBuilt without the models."""
     missing = _missing(con)
     if missing:
         raise LedgerNotBuilt(NOT_BUILT.format(missing=", ".join(missing)))
-    exponents = dict(con.sql("select currency, exponent from currency_exponents").fetchall())
+    exponents = dict(con.sql(f"select currency, exponent from {_seed(con)}").fetchall())
     ledgers: dict[str, CurrencyLedger] = {}
 
     def ledger(currency: str) -> CurrencyLedger:
