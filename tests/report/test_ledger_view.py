@@ -103,3 +103,9 @@ def test_without_the_ledger_models_both_say_so(capsys) -> None:
     assert "ledger models not built (fct_balance_transactions, agg_daily_balance)" in out
     assert "ledger models not built" in ledger(con)
     assert list(text_lines([])) == ["  no balance transactions or payouts extracted yet"]
+
+
+def test_without_the_exponent_seed_it_says_so(con) -> None:
+    con.execute("drop table currency_exponents")
+    with pytest.raises(LedgerNotBuilt, match=r"ledger models not built \(currency_exponents\)"):
+        read_ledger(con)
