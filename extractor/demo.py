@@ -117,15 +117,15 @@ def _print_summary(ctx: RunContext, run_id: str) -> None:
     con = ctx.connect_warehouse()
     bronze = _bronze_summary(ctx)
     print("\nRecords per layer (Bronze keeps every copy; Silver one row per object):")
-    print(f"  {'entity':<16} {'bronze lines':>12} {'silver rows':>12}")
+    print(f"  {'entity':<28} {'bronze lines':>12} {'silver rows':>12}")
     for model in SILVER_MODELS:
         entity = model.removeprefix("stg_stripe__")
         silver_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
-        print(f"  {entity:<16} {bronze.get(entity, 0):>12} {silver_rows:>12}")
+        print(f"  {entity:<28} {bronze.get(entity, 0):>12} {silver_rows:>12}")
     print("\nGold tables:")
     for model in GOLD_MODELS:
         gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
-        print(f"  {model:<18} {gold_rows:>8} rows")
+        print(f"  {model:<28} {gold_rows:>8} rows")
     print_ledger(con)
 
     doc = read_manifest(ctx.storage, run_id) or {}
