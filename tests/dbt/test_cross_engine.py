@@ -37,6 +37,10 @@ GOLD = {
     "fct_invoices": "invoice_id",
     "agg_daily_revenue": "revenue_date, currency",
     "rpt_webhook_reconciliation": "event_id",
+    "fct_balance_transactions": "balance_transaction_id",
+    "fct_payouts": "payout_id",
+    "rpt_payout_reconciliation": "payout_id",
+    "agg_daily_balance": "currency, balance_date",
 }
 SILVER = {
     "customers": "customer_id",

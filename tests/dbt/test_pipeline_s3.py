@@ -85,10 +85,14 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
         k.startswith("gold/model=") and "/dt=" in k and k.endswith("/data_0.parquet") for k in keys
     )
     assert {k.split("/")[1] for k in keys} == {
+        "model=agg_daily_balance",
         "model=agg_daily_revenue",
         "model=dim_customers",
+        "model=fct_balance_transactions",
         "model=fct_invoices",
         "model=fct_payments",
+        "model=fct_payouts",
+        "model=rpt_payout_reconciliation",
         "model=rpt_webhook_reconciliation",
     }
 

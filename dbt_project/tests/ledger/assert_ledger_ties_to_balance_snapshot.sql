@@ -1,0 +1,143 @@
+{#- The ledger ties to Stripe's balance (GET /v1/balance, one snapshot per extraction
+    run). Per snapshot and settlement currency, the implied opening balance is
+    available + pending minus the nets of every extracted transaction created by the
+    snapshot's time: what the account held before the extracted ledger begins.
+    - Between snapshots it never changes: the ledger accounts for every change of the
+      balance (a missing or extra transaction after the first snapshot fails).
+    - With the account's whole history extracted it is zero: the nets sum to the balance.
+      A lake cannot tell from its own data that nothing older exists (Stripe keeps the
+      account's history; a first run reads --days of it), so the operator says so with
+      LEDGER_WHOLE_HISTORY=true (docs/runbook.md); a lake started from a window has a
+      non-zero opening and only the first rule applies.
+    A snapshot is read after the run's lists, whose windows end at the run's start (the
+    ledger watermark): transactions created in between are in the next run's window. So a
+    snapshot is tied once the ledger is extracted up to its time (observed_at <= the
+    balance_transactions watermark); on the mock's frozen clock that is at once.
+    No snapshot (a lake extracted before the balance was read): no rows, nothing to tie.
+    dbt tests run on DuckDB only (ADR 0030), so the watermark is read with read_json. #}
+
+{%- set whole_history = env_var('LEDGER_WHOLE_HISTORY', 'false') | lower in ('1', 'true', 'yes') %}
+{%- set watermark = watermark_file('balance_transactions') %}
+
+with snapshot_entries as (
+
+    select snapshot_run_id, created_at as observed_at, 'available' as part,
+        {{ balance_entries('available') }} as entry
+    from {{ ref('stg_stripe__balance') }}
+    union all
+    select snapshot_run_id, created_at, 'pending',
+        {{ balance_entries('pending') }}
+    from {{ ref('stg_stripe__balance') }}
+
+),
+
+snapshots as (
+
+    -- One row per snapshot and settlement currency.
+    select
+        snapshot_run_id,
+        observed_at,
+        lower(entry.currency) as currency,
+        {{ sum_minor("case when part = 'available' then entry.amount else 0 end") }} as available_minor,
+        {{ sum_minor("case when part = 'pending' then entry.amount else 0 end") }} as pending_minor
+    from snapshot_entries
+    group by 1, 2, 3
+
+),
+
+ledger as (
+
+    select * from {{ ref('stg_stripe__balance_transactions') }}
+
+),
+
+currencies as (
+
+    select distinct currency from snapshots
+    union
+    select distinct currency from ledger
+
+),
+
+ledger_horizon as (
+
+    {% if lake_files_exist(watermark) -%}
+    select {{ epoch_to_timestamp('max(watermark)') }} as extracted_until
+    from read_json('{{ watermark }}', columns={'watermark': 'BIGINT'})
+    {%- else -%}
+    -- Built without the extractor's state (plain dbt on copied Bronze): every snapshot.
+    select cast(null as timestamp) as extracted_until
+    {%- endif %}
+
+),
+
+snapshot_times as (
+
+    select distinct
+        snapshot_run_id,
+        created_at as observed_at
+    from {{ ref('stg_stripe__balance') }}
+    cross join ledger_horizon
+    where ledger_horizon.extracted_until is null
+        or created_at <= ledger_horizon.extracted_until
+
+),
+
+balances as (
+
+    -- Every (snapshot, currency), a currency the snapshot does not list holding zero.
+    select
+        snapshot_times.snapshot_run_id,
+        snapshot_times.observed_at,
+        currencies.currency,
+        coalesce(snapshots.available_minor, 0) + coalesce(snapshots.pending_minor, 0)
+            as balance_minor
+    from snapshot_times
+    cross join currencies
+    left join snapshots
+        on snapshot_times.snapshot_run_id = snapshots.snapshot_run_id
+        and currencies.currency = snapshots.currency
+
+),
+
+tied as (
+
+    select
+        balances.snapshot_run_id,
+        balances.observed_at,
+        balances.currency,
+        balances.balance_minor,
+        coalesce({{ sum_minor('ledger.net_minor') }}, 0) as ledger_net_minor
+    from balances
+    left join ledger
+        on balances.currency = ledger.currency
+        and ledger.created_at <= balances.observed_at
+    group by 1, 2, 3, 4
+
+),
+
+implied as (
+
+    select
+        *,
+        balance_minor - ledger_net_minor as implied_opening_minor,
+        first_value(balance_minor - ledger_net_minor) over (
+            partition by currency order by observed_at, snapshot_run_id
+            rows between unbounded preceding and unbounded following
+        ) as first_implied_opening_minor
+    from tied
+
+)
+
+select
+    *,
+    case
+        when implied_opening_minor <> first_implied_opening_minor
+            then 'the balance changed by more or less than the ledger since the first snapshot'
+        else 'whole history extracted (LEDGER_WHOLE_HISTORY) but the nets do not sum to the balance'
+    end as problem
+from implied
+where implied_opening_minor <> first_implied_opening_minor
+{%- if whole_history %}
+    or implied_opening_minor <> 0
+{%- endif %}

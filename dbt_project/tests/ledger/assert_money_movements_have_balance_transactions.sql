@@ -1,0 +1,147 @@
+{#- Every captured charge, money-moving succeeded refund and dispute movement in Silver
+    has its balance transaction, of the same amount after conversion (half up, as the
+    ledger converts). Only objects created since the extracted ledger's first transaction
+    are checked: an older charge's transaction lies before the extracted window. A refund
+    of money never captured (an expired authorisation) moves no money and has none. Fails
+    with each object, the movement it lacks, and the amounts. #}
+
+with ledger as (
+
+    select * from {{ ref('stg_stripe__balance_transactions') }}
+
+),
+
+ledger_start as (
+
+    select min(created_at) as first_created_at from ledger
+
+),
+
+exponents as (
+
+    select * from {{ ref('currency_exponents') }}
+
+),
+
+expected as (
+
+    select
+        'charge' as movement,
+        charge_id as source_id,
+        'charge' as reporting_category,
+        amount_minor as source_amount_minor,
+        currency as source_currency,
+        1 as sign,
+        created_at
+    from {{ ref('stg_stripe__charges') }}
+    where status = 'succeeded' and amount_captured_minor > 0
+
+    union all
+
+    select
+        'refund',
+        refund_id,
+        -- Either category: a partial capture's uncaptured rest is a refund booked as
+        -- partial_capture_reversal.
+        null,
+        amount_minor,
+        currency,
+        -1,
+        created_at
+    from {{ ref('stg_stripe__refunds') }}
+    where status = 'succeeded'
+        and coalesce(reason, '') <> 'expired_uncaptured_charge'
+
+    union all
+
+    select
+        'dispute withdrawal',
+        dispute_id,
+        'dispute',
+        amount_minor,
+        currency,
+        -1,
+        created_at
+    from {{ ref('stg_stripe__disputes') }}
+    -- An inquiry (warning_*) withdraws nothing.
+    where status not like 'warning%'
+
+    union all
+
+    select
+        'dispute reinstatement',
+        dispute_id,
+        'dispute_reversal',
+        amount_minor,
+        currency,
+        1,
+        created_at
+    from {{ ref('stg_stripe__disputes') }}
+    where status = 'won'
+
+),
+
+matched as (
+
+    select
+        expected.*,
+        ledger.balance_transaction_id,
+        ledger.reporting_category as ledger_category,
+        ledger.amount_minor as ledger_amount_minor,
+        ledger.exchange_rate,
+        ledger.currency as ledger_currency,
+        source_exponents.exponent as source_exponent,
+        ledger_exponents.exponent as ledger_exponent
+    from expected
+    cross join ledger_start
+    left join ledger
+        on expected.source_id = ledger.source_id
+        and (
+            expected.reporting_category = ledger.reporting_category
+            or (
+                expected.reporting_category is null
+                and ledger.reporting_category in ('refund', 'partial_capture_reversal')
+            )
+        )
+    left join exponents as source_exponents
+        on expected.source_currency = source_exponents.currency
+    left join exponents as ledger_exponents
+        on ledger.currency = ledger_exponents.currency
+    where expected.created_at >= ledger_start.first_created_at
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when exchange_rate is null then source_amount_minor
+            else {{ convert_minor('source_amount_minor', 'exchange_rate', 'source_exponent', 'ledger_exponent') }}
+        end * sign as expected_amount_minor
+    from matched
+
+)
+
+select
+    movement,
+    source_id,
+    coalesce(reporting_category, ledger_category) as reporting_category,
+    balance_transaction_id,
+    source_currency,
+    ledger_currency,
+    exchange_rate,
+    expected_amount_minor,
+    ledger_amount_minor,
+    case
+        when balance_transaction_id is null then 'no balance transaction'
+        else 'amount differs'
+    end as problem
+from checked
+where balance_transaction_id is null
+    -- A partial capture's reversal is full - captured, each converted: not the refund's
+    -- own amount converted, so only its presence is checked.
+    or (
+        ledger_category <> 'partial_capture_reversal'
+        and ledger_amount_minor <> expected_amount_minor
+    )

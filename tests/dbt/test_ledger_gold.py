@@ -1,0 +1,350 @@
+"""The ledger's Gold against the mock's own books, and the money gate.
+
+One lake holds the account's whole history (`run-pipeline` over every day since the mock's
+start, LEDGER_WHOLE_HISTORY=true), extracted from the real mock over HTTP and built by real
+dbt. Every figure is compared to the minor unit with tests/dbt/expected_ledger.py, which
+reads the mock's objects, never the SQL's output. A copy of the lake then gets broken
+money in Bronze, and `run-transforms` must stop naming the gate's tests, leaving Gold as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mock_api.dataset import Dataset, MockConfig, parse_time
+from tests.dbt.expected_ledger import Ledger, daily_balance, ledger_at, reconciliation
+from tests.dbt.lake_queries import content_digest, gold, rows
+from tests.support.cli import child_env, run_cli
+from tests.support.servers import start_mock_api
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# Long enough after the start for disputes to close (opened 6 or 14 days after the charge,
+# closed 35 days later), a few payouts to fail (5%), refunds to follow payouts.
+START = "2026-01-01"
+NOW = parse_time("2026-02-20T00:00:00Z")
+DAYS = 51  # the whole history: every day since START
+CONFIG = MockConfig(seed=42, start_date=START, volume=100)
+LEDGER_MODELS = (
+    "fct_balance_transactions",
+    "fct_payouts",
+    "rpt_payout_reconciliation",
+    "agg_daily_balance",
+)
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    server = start_mock_api(
+        {"MOCK_NOW": str(NOW), "MOCK_START_DATE": START, "MOCK_VOLUME": str(CONFIG.volume)},
+        tmp_path_factory.mktemp("mock"),
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory, mock) -> Path:
+    root = tmp_path_factory.mktemp("ledger") / "lake"
+    env = child_env(root, mock.url, LEDGER_WHOLE_HISTORY="true")
+    result = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "whole", env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "quality gate passed" in result.stdout
+    return root
+
+
+@pytest.fixture(scope="module")
+def truth() -> Ledger:
+    return ledger_at(Dataset(CONFIG), NOW)
+
+
+def epoch(value: dt.datetime) -> int:
+    return int(value.replace(tzinfo=dt.UTC).timestamp())
+
+
+def test_every_balance_transaction_is_the_mocks(lake: Path, truth: Ledger) -> None:
+    """Amounts, fees, nets (minor and exact major units), currencies both sides of a
+    conversion, source and kind, availability and status as of the build, payout."""
+    got = {
+        row[0]: row[1:]
+        for row in rows(
+            f"""
+            select balance_transaction_id, type, reporting_category, source_id, source_kind,
+                   payout_id, currency, presentment_currency, exchange_rate, amount_minor,
+                   fee_minor, net_minor, amount, fee, net, created_at, available_on, status
+            from {gold(lake, "fct_balance_transactions")}
+            """
+        )
+    }
+    want = {}
+    for txn_id, t in truth.transactions.items():
+        rate = t["exchange_rate"]
+        want[txn_id] = (
+            t["type"],
+            t["reporting_category"],
+            t["source"],
+            t["source_kind"],
+            t["payout_id"],
+            t["currency"],
+            t["presentment_currency"],
+            None if rate is None else Decimal(str(rate)),
+            t["amount"],
+            t["fee"],
+            t["net"],
+            Decimal(t["amount"]).scaleb(-2),
+            Decimal(t["fee"]).scaleb(-2),
+            Decimal(t["net"]).scaleb(-2),
+            t["created"],
+            t["available_on"],
+            t["status"],
+        )
+    got = {k: (*v[:14], epoch(v[14]), epoch(v[15]), v[16]) for k, v in got.items()}
+    assert got.keys() == want.keys()
+    assert got == want
+    # The harder cases are there: conversions from zero- and three-decimal currencies,
+    # pending and available, partial captures, won disputes, failed payouts.
+    converted = {v[6] for v in got.values() if v[7] is not None}
+    assert {"jpy", "kwd"} <= converted
+    assert {v[16] for v in got.values()} == {"pending", "available"}
+    categories = {v[1] for v in got.values()}
+    assert {"partial_capture_reversal", "dispute_reversal", "payout_reversal"} <= categories
+
+
+def test_daily_fees_nets_payouts_and_balances_are_the_books(lake: Path, truth: Ledger) -> None:
+    got = {
+        (currency, day.isoformat()): rest
+        for currency, day, *rest in rows(
+            f"""
+            select currency, balance_date, opening_minor, fees_minor, net_minor, payouts_minor,
+                   closing_minor, closing_available_minor, closing_pending_minor,
+                   charges_minor + refunds_minor + disputes_minor + fees_minor + payouts_minor
+                       + other_minor
+            from {gold(lake, "agg_daily_balance")}
+            """
+        )
+    }
+    days = sorted({day for _, day in got})
+    want = daily_balance(truth, days[0], days[-1])
+    assert days[0] == START and days[-1] == "2026-02-20"
+    assert got.keys() == want.keys()
+    for key, (opening, fees, net, payouts, closing, available, pending, movements) in got.items():
+        w = want[key]
+        assert (opening, fees, net, payouts, closing) == (
+            w["opening"],
+            w["fees"],
+            w["net"],
+            w["payouts"],
+            w["closing"],
+        ), key
+        assert movements == net, key
+        if w["split"] is not None:
+            assert (available, pending) == w["split"], key
+    # The last day (the build's clock, no movement yet) closes at Stripe's balance now.
+    for currency, (available, pending) in truth.balance.items():
+        assert tuple(got[(currency, days[-1])][4:6]) == (available + pending, available)
+    assert all(got[(c, d)][3] < 0 for c, d in truth.days if truth.days[(c, d)]["payouts"] > 0)
+
+
+def test_payouts_add_up_and_match_the_mock(lake: Path, truth: Ledger) -> None:
+    got = {
+        row[0]: row[1:]
+        for row in rows(
+            f"""
+            select payout_id, status, currency, amount_minor, amount, created_at, arrival_date,
+                   failure_code, failure_message, item_count, items_net_minor, is_reconciled
+            from {gold(lake, "fct_payouts")}
+            """
+        )
+    }
+    want = {
+        payout_id: (
+            p["status"],
+            p["currency"],
+            p["amount"],
+            Decimal(p["amount"]).scaleb(-2),
+            p["created"],
+            p["arrival_date"],
+            p["failure_code"],
+            p["failure_message"],
+            len(truth.items[payout_id]),
+            sum(truth.transactions[t]["net"] for t in truth.items[payout_id]),
+            True,
+        )
+        for payout_id, p in truth.payouts.items()
+    }
+    got = {k: (*v[:4], epoch(v[4]), epoch(v[5]), *v[6:]) for k, v in got.items()}
+    assert got == want
+    assert all(v[2] == v[9] for v in want.values()), "the mock's payouts add up"
+    failed = [k for k, v in got.items() if v[0] == "failed"]
+    assert failed and all(got[k][6] == "account_closed" for k in failed)
+
+    recon = {
+        row[0]: dict(
+            zip(("charges", "refunds", "disputes", "adjustments", "fees"), row[1:6], strict=True)
+        )
+        | {"items_net": row[6], "item_count": row[7], "difference": row[8]}
+        for row in rows(
+            f"""
+            select payout_id, charges_minor, refunds_minor, disputes_minor, adjustments_minor,
+                   fees_minor, items_net_minor, item_count, difference_minor
+            from {gold(lake, "rpt_payout_reconciliation")}
+            """
+        )
+    }
+    for payout_id, row in reconciliation(truth).items():
+        expected = {"charges": 0, "refunds": 0, "disputes": 0, "adjustments": 0, **row}
+        assert recon[payout_id] == {**expected, "difference": 0}, payout_id
+    assert recon.keys() == truth.payouts.keys()
+
+
+def test_failed_payouts_late_refunds_and_disputes_reach_gold(lake: Path, truth: Ledger) -> None:
+    """A failed payout's amount returns and is paid out again; refunds after their charge
+    was paid out; disputes lost (withdrawn only) and won (withdrawn and reinstated)."""
+    ledger = gold(lake, "fct_balance_transactions")
+    returned = rows(
+        f"""
+        select l.source_id, l.payout_id
+        from {ledger} as l
+        where l.reporting_category = 'payout_reversal'
+        """
+    )
+    failed = {k for k, p in truth.payouts.items() if p["status"] == "failed"}
+    assert failed and {source for source, _ in returned} == failed
+    assert all(payout is not None for _, payout in returned), "paid out again"
+
+    after_payout = rows(
+        f"""
+        with refunds as (
+            select t.balance_transaction_id, t.created_at, t.source_id
+            from {ledger} as t
+            where t.reporting_category = 'refund'
+        ),
+        charge_payouts as (
+            select t.source_id as charge_id, p.created_at as paid_out_at
+            from {ledger} as t
+            inner join {gold(lake, "fct_payouts")} as p on t.payout_id = p.payout_id
+            where t.reporting_category = 'charge'
+        )
+        select count(*)
+        from refunds
+        inner join read_parquet('{lake}/silver/source=stripe/entity=refunds/*/*.parquet') as r
+            on refunds.source_id = r.refund_id
+        inner join charge_payouts on r.charge_id = charge_payouts.charge_id
+        where refunds.created_at > charge_payouts.paid_out_at
+        """
+    )[0][0]
+    want_after = 0
+    paid_at = {
+        truth.transactions[t]["source"]: truth.payouts[p]["created"]
+        for p, txns in truth.items.items()
+        for t in txns
+        if truth.transactions[t]["reporting_category"] == "charge"
+    }
+    dataset = Dataset(CONFIG)
+    for t in truth.transactions.values():
+        if t["reporting_category"] == "refund":
+            charge = dataset.retrieve(t["source"], NOW, "refunds")["charge"]
+            want_after += charge in paid_at and t["created"] > paid_at[charge]
+    assert after_payout == want_after > 0
+
+    disputes = dict(
+        rows(
+            f"""
+            select source_id, string_agg(reporting_category, ',' order by reporting_category)
+            from {ledger}
+            where source_kind = 'dispute'
+            group by 1
+            """
+        )
+    )
+    won = {d for d, s in truth.dispute_status.items() if s == "won"}
+    lost = {d for d, s in truth.dispute_status.items() if s == "lost"}
+    assert won and lost
+    assert {d for d, cats in disputes.items() if cats == "dispute,dispute_reversal"} == won
+    assert lost <= {d for d, cats in disputes.items() if cats == "dispute"}
+
+
+def test_broken_money_stops_the_build_and_spares_gold(lake: Path, tmp_path: Path) -> None:
+    """Broken money in Bronze, each break read again by a run of its own: a payout's item
+    moved to another payout (one falls short, one goes over), a fee that does not add up,
+    a charge's transaction grown by one cent (it no longer matches its charge nor the
+    balance), and a succeeded refund with no balance transaction. run-transforms exits 1
+    naming each gate test, and the ledger's Gold keeps its last good content."""
+    broken = tmp_path / "lake"
+    shutil.copytree(lake, broken)
+    before = {k: v for k, v in content_digest(broken).items() if k.startswith("gold/")}
+
+    items = bronze_lines(broken, "payout_balance_transactions")
+    parents = sorted({line["_parent_id"] for line in items})
+    moved = next(line for line in items if line["_parent_id"] == parents[0])
+    txns = {line["data"]["id"]: line for line in bronze_lines(broken, "balance_transactions")}
+    charges = [t for t in txns.values() if t["data"]["reporting_category"] == "charge"]
+    fee, grown = charges[0], charges[1]
+    refund = next(
+        line
+        for line in bronze_lines(broken, "refunds")
+        if line["data"]["status"] == "succeeded" and line["data"]["balance_transaction"]
+    )
+    write_run(
+        broken,
+        {
+            "payout_balance_transactions": [{**moved, "_parent_id": parents[1]}],
+            "balance_transactions": [
+                changed(fee, fee=fee["data"]["fee"] + 1),
+                changed(grown, amount=grown["data"]["amount"] + 1, net=grown["data"]["net"] + 1),
+            ],
+            "refunds": [changed(refund, id="re_without_its_transaction")],
+        },
+    )
+
+    build = run_cli(
+        "run-transforms",
+        "--run-id",
+        "bad",
+        env=child_env(broken, None, LEDGER_WHOLE_HISTORY="true"),
+    )
+    assert build.returncode == 1, build.stdout[-3000:]
+    failing = json.loads((broken / "_state/manifests/run_bad.json").read_text())["transform"]
+    assert {f["name"] for f in failing["failures"]} == {
+        "assert_payout_items_sum_to_payout_amount",
+        "assert_balance_transaction_fee_and_net_add_up",
+        "assert_money_movements_have_balance_transactions",
+        "assert_ledger_ties_to_balance_snapshot",
+    }
+    for name in (
+        "assert_payout_items_sum_to_payout_amount",
+        "assert_ledger_ties_to_balance_snapshot",
+    ):
+        assert name in build.stderr
+    after = {k: v for k, v in content_digest(broken).items() if k.startswith("gold/")}
+    for model in LEDGER_MODELS:
+        key = f"gold/model={model}"
+        assert after[key] == before[key], f"{model} was rewritten from broken Silver"
+
+
+def bronze_lines(lake: Path, entity: str) -> list[dict]:
+    parts = sorted((lake / f"bronze/source=stripe/entity={entity}").rglob("part-*.jsonl"))
+    return [json.loads(line) for part in parts for line in part.read_text().splitlines() if line]
+
+
+def changed(line: dict, **data) -> dict:
+    return {**line, "data": {**line["data"], **data}}
+
+
+def write_run(lake: Path, lines: dict[str, list[dict]]) -> None:
+    """The lines again as later reads, in a run of their own (Silver keeps the latest read)."""
+    for entity, entity_lines in lines.items():
+        folder = lake / f"bronze/source=stripe/entity={entity}/dt=2026-02-20/run_id=broken"
+        folder.mkdir(parents=True)
+        body = "".join(
+            json.dumps({**line, "_run_id": "broken", "_observed_at": line["_observed_at"] + 1})
+            + "\n"
+            for line in entity_lines
+        )
+        (folder / "part-00000.jsonl").write_text(body)
