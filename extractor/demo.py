@@ -78,9 +78,10 @@ def _bronze_summary(ctx: RunContext) -> Counter:
 
 
 EXAMPLE_QUERY = (
-    "select currency, sum(gross) as gross, sum(refunded) as refunded, sum(net) as net, "
-    "sum(succeeded_count) as succeeded, sum(failed_count) as failed "
-    "from agg_daily_revenue group by currency order by currency"
+    "select currency, sum(gross) as gross, sum(refunded) as refunded, "
+    "settlement_currency as settles_in, sum(fee) as fee, sum(net_settlement) as net "
+    "from agg_daily_revenue where settlement_currency is not null "
+    "group by currency, settlement_currency order by currency"
 )
 
 

@@ -157,7 +157,7 @@ def reconciliation(counts: dict[str, int] | None) -> str:
 
 
 def bar_chart(currency: str, points: Sequence[tuple[date, Any]]) -> str:
-    """A small SVG bar chart of net revenue per day for one currency, zero line included.
+    """A small SVG bar chart of net per day for one settlement currency, zero line included.
 
     Bars sit at their day's offset from the first day, so days without revenue show as gaps.
     """
@@ -197,18 +197,34 @@ def bar_chart(currency: str, points: Sequence[tuple[date, Any]]) -> str:
 
 
 def daily_revenue(con: duckdb.DuckDBPyConnection) -> str:
-    """One chart per currency (amounts are never added across currencies) and the table."""
-    rows = con.sql(
-        "select currency, revenue_date, gross, refunded, net, succeeded_count, failed_count "
-        "from agg_daily_revenue order by currency, revenue_date"
+    """One chart of Stripe's net per settlement currency (amounts are never added across
+    currencies), and the day's figures per presentment currency."""
+    nets = con.sql(
+        "select settlement_currency, activity_date, sum(net_settlement) "
+        "from agg_daily_revenue where settlement_currency is not null "
+        "group by 1, 2 order by 1, 2"
     ).fetchall()
     by_currency: dict[str, list[tuple[date, Any]]] = {}
-    for currency, day, _gross, _refunded, net, *_ in rows:
+    for currency, day, net in nets:
         by_currency.setdefault(currency, []).append((day, net))
     charts = "".join(bar_chart(c, points) for c, points in by_currency.items())
-    headers = ("currency", "revenue_date", "gross", "refunded", "net", "succeeded", "failed")
+    rows = con.sql(
+        "select currency, activity_date, gross, refunded, disputed, settlement_currency, fee, "
+        "net_settlement from agg_daily_revenue order by currency, activity_date"
+    ).fetchall()
+    headers = (
+        "currency",
+        "activity_date",
+        "gross",
+        "refunded",
+        "disputed",
+        "settles in",
+        "fee",
+        "net",
+    )
     return (
-        "<h2>Daily revenue per currency (net, major units)</h2>"
+        "<h2>Daily revenue by activity date (net after fees per settlement currency, "
+        "major units; see docs/finance.md)</h2>"
         f'<div class="charts">{charts or "<p>No revenue rows.</p>"}</div>' + _table(headers, rows)
     )
 

@@ -12,6 +12,22 @@ monthly versions make no breaking changes (https://docs.stripe.com/api-versions)
 
 from __future__ import annotations
 
+_LEDGER_TXN = (
+    "id",
+    "created",
+    "amount",
+    "fee",
+    "net",
+    "fee_details",
+    "currency",
+    "exchange_rate",
+    "type",
+    "reporting_category",
+    "source",
+    "available_on",
+    "status",
+)
+
 # Fields the staging models read that an object of the version always has (possibly null).
 # Only top-level members: presence is checked per batch.
 _COMMON = {
@@ -57,6 +73,22 @@ _COMMON = {
         "status_transitions",
         "livemode",
     ),
+    # The ledger renders the same in every supported version.
+    "balance_transactions": _LEDGER_TXN,
+    "refunds": ("id", "created", "amount", "currency", "status", "charge", "balance_transaction"),
+    "disputes": ("id", "created", "amount", "currency", "status", "reason", "charge"),
+    "payouts": (
+        "id",
+        "created",
+        "amount",
+        "currency",
+        "status",
+        "arrival_date",
+        "balance_transaction",
+        "failure_balance_transaction",
+    ),
+    "payout_balance_transactions": _LEDGER_TXN,
+    "balance": ("object", "available", "pending", "livemode"),
 }
 
 # 2025-03-31.basil removed invoice.charge/payment_intent/paid (payments moved to
@@ -77,7 +109,7 @@ _BASIL = {
 
 
 def _required(extra: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    return {entity: fields + extra[entity] for entity, fields in _COMMON.items()}
+    return {entity: fields + extra.get(entity, ()) for entity, fields in _COMMON.items()}
 
 
 # The contract: version or release -> entity -> required top-level fields.

@@ -1,7 +1,8 @@
 {#- Per currency, succeeded charges' counts, captured money and customer refunds in Silver
-    equal fct_payments and agg_daily_revenue. Returns the currencies where any figure
-    differs. Customer refunds are amount_refunded without what Stripe released uncaptured
-    (the rest of a partial capture, an expired authorisation). -#}
+    equal fct_payments and agg_daily_revenue's charge-date cohort columns, and the refunds
+    agg_daily_revenue books by activity date equal fct_refunds'. Returns the currencies where
+    any figure differs. Customer refunds are amount_refunded without what Stripe released
+    uncaptured (the rest of a partial capture, an expired authorisation). -#}
 
 with silver as (
 
@@ -25,7 +26,7 @@ payments as (
         count(*) filter (where status = 'succeeded') as paid_count,
         sum(captured_minor) filter (where status = 'succeeded') as gross_minor,
         sum(refunded_minor) filter (where status = 'succeeded') as refunded_minor,
-        sum(net_minor) as net_minor
+        sum(captured_less_refunded_minor) as net_minor
     from {{ ref('fct_payments') }}
     group by 1
 
@@ -35,11 +36,24 @@ daily as (
 
     select
         currency,
-        sum(succeeded_count) as paid_count,
+        sum(cohort_succeeded_count) as paid_count,
         sum(gross_minor) as gross_minor,
-        sum(refunded_minor) as refunded_minor,
-        sum(net_minor) as net_minor
+        sum(cohort_refunded_minor) as refunded_minor,
+        sum(gross_minor - cohort_refunded_minor) as net_minor,
+        sum(refunded_minor) as activity_refunded_minor
     from {{ ref('agg_daily_revenue') }}
+    group by 1
+
+),
+
+refunds as (
+
+    select
+        currency,
+        sum(amount_minor) as refunded_minor
+    from {{ ref('fct_refunds') }}
+    where refund_kind = 'customer'
+        and status not in ('failed', 'canceled')
     group by 1
 
 )
@@ -53,12 +67,16 @@ select
     payments.refunded_minor as fct_refunded_minor,
     daily.refunded_minor as agg_refunded_minor,
     payments.net_minor as fct_net_minor,
-    daily.net_minor as agg_net_minor
+    daily.net_minor as agg_net_minor,
+    refunds.refunded_minor as fct_refunds_refunded_minor,
+    daily.activity_refunded_minor as agg_activity_refunded_minor
 from silver
 full outer join payments
     on silver.currency = payments.currency
 full outer join daily
     on coalesce(silver.currency, payments.currency) = daily.currency
+full outer join refunds
+    on coalesce(silver.currency, payments.currency, daily.currency) = refunds.currency
 where silver.paid_count is distinct from payments.paid_count
     or silver.paid_count is distinct from daily.paid_count
     or coalesce(silver.gross_minor, 0) is distinct from coalesce(payments.gross_minor, 0)
@@ -66,3 +84,5 @@ where silver.paid_count is distinct from payments.paid_count
     or coalesce(silver.refunded_minor, 0) is distinct from coalesce(payments.refunded_minor, 0)
     or coalesce(silver.refunded_minor, 0) is distinct from coalesce(daily.refunded_minor, 0)
     or payments.net_minor is distinct from daily.net_minor
+    or coalesce(refunds.refunded_minor, 0)
+        is distinct from coalesce(daily.activity_refunded_minor, 0)

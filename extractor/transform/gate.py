@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     import duckdb
 
 # Tables `query`, the demo and the report know about, in the order they are shown.
-GOLD_MODELS = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
+GOLD_MODELS = (
+    "dim_customers",
+    "fct_payments",
+    "fct_refunds",
+    "fct_disputes",
+    "fct_invoices",
+    "agg_daily_revenue",
+)
 SILVER_MODELS = tuple(f"stg_stripe__{entity}" for entity in ENTITY_NAMES)
 TEST_KINDS = ("test", "unit_test")
 

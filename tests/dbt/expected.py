@@ -17,9 +17,11 @@ from mock_api.dataset import CURRENCY_EXPONENT, DAY, EVENT_TYPES, Dataset
 from mock_api.dataset.charges import ChargeEvent, payment_facts
 from mock_api.dataset.customers import customer_facts
 from mock_api.dataset.payment_flows import PaymentFlow
+from tests.dbt.expected_settlement import Ledger, ledger_after_first_run
 
 ROUTED = {"customer": "customers", "charge": "charges", "invoice": "invoices"}
 ROUTED["payment_intent"] = "payment_intents"
+LEDGER_ROUTED = {"refund": "refunds", "dispute": "disputes", "payout": "payouts"}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Expected:
     customers_without_email: set[str] = field(default_factory=set)
     invoice_tax: dict[str, int] = field(default_factory=dict)
     billing_reasons: dict[str, int] = field(default_factory=dict)
+    ledger: Ledger | None = None
 
 
 def feed_types() -> tuple[str, ...]:
@@ -57,7 +60,7 @@ def feed_types() -> tuple[str, ...]:
 def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
     start = now - days * DAY
     out = Expected()
-    for resource in ROUTED.values():
+    for resource in (*ROUTED.values(), *LEDGER_ROUTED.values()):
         for obj in dataset.objects(resource, now):
             if obj["created"] >= start:
                 out.ids[resource].add(obj["id"])
@@ -66,7 +69,7 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
             continue
         out.event_count += 1
         obj = event["data"]["object"]
-        resource = ROUTED.get(obj["object"])
+        resource = ROUTED.get(obj["object"]) or LEDGER_ROUTED.get(obj["object"])
         if resource:
             out.ids[resource].add(obj["id"])
         if event["type"] == "customer.deleted":
@@ -101,6 +104,17 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
         reason = invoice["billing_reason"]
         out.billing_reasons[reason] = out.billing_reasons.get(reason, 0) + 1
     out.invoices = dict(invoices)
+    out.ledger = ledger_after_first_run(
+        dataset,
+        now,
+        start,
+        out.ids,
+        lambda charge_id: (
+            out.payments[charge_id].currency,
+            out.payments[charge_id].captured,
+            out.payments[charge_id].refunded,
+        ),
+    )
     return out
 
 

@@ -35,7 +35,9 @@ GOLD = {
     "fct_payments": "charge_id",
     "dim_customers": "customer_id",
     "fct_invoices": "invoice_id",
-    "agg_daily_revenue": "revenue_date, currency",
+    "fct_refunds": "refund_id",
+    "fct_disputes": "dispute_id",
+    "agg_daily_revenue": "activity_date, currency",
     "rpt_webhook_reconciliation": "event_id",
     "fct_balance_transactions": "balance_transaction_id",
     "fct_payouts": "payout_id",
@@ -225,22 +227,29 @@ def test_payments_and_revenue_agree_in_minor_and_major_units(lakes) -> None:
         revenue = gold_sql(lake, "agg_daily_revenue", dt_in_path=name == "spark")
         figures[name] = {
             "payments": duckdb.sql(
-                f"select charge_id, currency, amount_minor, amount, net_minor, net "
+                f"select charge_id, currency, amount_minor, amount, "
+                f"captured_less_refunded_minor, captured_less_refunded, settlement_currency, "
+                f"fee_minor, net_settlement_minor, net_settlement "
                 f"from ({payments}) order by charge_id"
             ).fetchall(),
             "revenue": duckdb.sql(
-                f"select currency, sum(gross_minor)::bigint, sum(net_minor)::bigint, sum(net), "
-                f"sum(succeeded_count)::bigint, sum(failed_count)::bigint, "
-                f"sum(refunded_count)::bigint from ({revenue}) group by 1 order by 1"
+                f"select currency, sum(gross_minor)::bigint, sum(refunded_minor)::bigint, "
+                f"sum(gross), sum(fee_minor)::bigint, sum(net_settlement_minor)::bigint, "
+                f"sum(cohort_succeeded_count)::bigint, sum(cohort_failed_count)::bigint, "
+                f"sum(cohort_refunded_count)::bigint from ({revenue}) group by 1 order by 1"
             ).fetchall(),
         }
     assert figures["spark"] == figures["duckdb"]
     currencies = {row[1] for row in figures["spark"]["payments"]}
     # Zero- and three-decimal currencies are in the demo data: the exponent is exercised.
     assert {"jpy", "kwd", "usd"} <= currencies
-    for _, currency, amount_minor, amount, net_minor, net in figures["spark"]["payments"]:
+    for row in figures["spark"]["payments"]:
+        _, currency, amount_minor, amount, kept_minor, kept, settles_in = row[:7]
+        net_minor, net = row[8:]
         assert amount == major(amount_minor, currency)
-        assert net == major(net_minor, currency)
+        assert kept == major(kept_minor, currency)
+        if settles_in is not None:
+            assert net == major(net_minor, settles_in)
         assert isinstance(amount, Decimal)
 
 

@@ -17,6 +17,15 @@ import pytest
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected import expected_after_first_run, major
 from tests.dbt.lake_queries import content_digest, gold, rows, silver
+
+# The payment-side ledger checks, collected here so they run on this module's lake.
+from tests.dbt.payments_gold_checks import (  # noqa: F401
+    test_daily_revenue_books_money_on_its_activity_date,
+    test_disputes_carry_outcome_fee_and_funds,
+    test_payments_settle_as_the_ledger_says,
+    test_refunds_are_dated_when_refunded,
+    test_settlement_figures_carry_exact_major_units,
+)
 from tests.support.cli import child_env, run_cli
 from tests.support.servers import REPO_ROOT, start_mock_api
 
@@ -26,8 +35,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOW = parse_time("2026-02-20T00:00:00Z")
 DAYS = 10
 CONFIG = MockConfig(seed=42, start_date="2026-01-01", volume=200)
-# Silver: 12 entities (6 of them the ledger's); Gold: 5 models and the ledger's 4.
-MODELS = 21
+# Every model of the project builds, and each writes one Silver or Gold folder.
+MODELS = len(list((REPO_ROOT / "dbt_project/models").rglob("*.sql")))
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +75,14 @@ def test_every_object_lands_once_in_silver_and_gold(lake: Path, expected) -> Non
 
 
 def test_daily_revenue_matches_the_mock_per_currency(lake: Path, expected) -> None:
+    """Totals per currency: gross (money captured) and the charge-date cohort's refunds and
+    counts, as the charges stand at `now`."""
     got = rows(
         f"""
-        select currency, sum(gross_minor)::bigint, sum(refunded_minor)::bigint,
-               sum(net_minor)::bigint, sum(succeeded_count)::bigint,
-               sum(failed_count)::bigint, sum(pending_count)::bigint,
-               sum(refunded_count)::bigint, sum(gross), sum(net)
+        select currency, sum(gross_minor)::bigint, sum(cohort_refunded_minor)::bigint,
+               sum(cohort_succeeded_count)::bigint, sum(cohort_failed_count)::bigint,
+               sum(cohort_pending_count)::bigint, sum(cohort_refunded_count)::bigint,
+               sum(gross), sum(cohort_refunded)
         from {gold(lake, "agg_daily_revenue")}
         group by 1 order by 1
         """
@@ -79,19 +90,17 @@ def test_daily_revenue_matches_the_mock_per_currency(lake: Path, expected) -> No
     want = []
     for currency in sorted(expected.revenue):
         t = expected.revenue[currency]
-        net = t["gross"] - t["refunded"]
         want.append(
             (
                 currency,
                 t["gross"],
                 t["refunded"],
-                net,
                 t["succeeded"],
                 t["failed"],
                 t["pending"],
                 t["refunds"],
                 major(t["gross"], currency),
-                major(net, currency),
+                major(t["refunded"], currency),
             )
         )
     assert got == want
@@ -107,7 +116,8 @@ def test_every_payment_is_worth_what_the_mock_says(lake: Path, expected) -> None
         charge_id: (status, captured, refunded, net, country)
         for charge_id, status, captured, refunded, net, country in rows(
             f"""
-            select charge_id, status, captured_minor, refunded_minor, net_minor, billing_country
+            select charge_id, status, captured_minor, refunded_minor,
+                   captured_less_refunded_minor, billing_country
             from {gold(lake, "fct_payments")}
             """
         )
@@ -166,7 +176,7 @@ def test_payments_carry_exact_major_units(lake: Path) -> None:
     sample = rows(
         f"""
         select currency, amount_minor, amount, captured_minor, captured, refunded_minor,
-               refunded, net_minor, net
+               refunded, captured_less_refunded_minor, captured_less_refunded
         from {gold(lake, "fct_payments")}
         where currency in ('jpy', 'kwd', 'usd') and refunded_minor > 0
         order by currency, charge_id
@@ -175,12 +185,12 @@ def test_payments_carry_exact_major_units(lake: Path) -> None:
     assert {row[0] for row in sample} == {"jpy", "kwd", "usd"}
     for row in sample:
         currency, amount_minor, amount, captured_minor, captured = row[:5]
-        refunded_minor, refunded, net_minor, net = row[5:]
+        refunded_minor, refunded, kept_minor, kept = row[5:]
         assert amount == major(amount_minor, currency)
         assert captured == major(captured_minor, currency)
         assert refunded == major(refunded_minor, currency)
-        assert net_minor == captured_minor - refunded_minor
-        assert net == major(net_minor, currency)
+        assert kept_minor == captured_minor - refunded_minor
+        assert kept == major(kept_minor, currency)
 
 
 def test_invoices_match_the_mock_per_currency_and_status(lake: Path, expected) -> None:

@@ -89,9 +89,11 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
         "model=agg_daily_revenue",
         "model=dim_customers",
         "model=fct_balance_transactions",
+        "model=fct_disputes",
         "model=fct_invoices",
         "model=fct_payments",
         "model=fct_payouts",
+        "model=fct_refunds",
         "model=rpt_payout_reconciliation",
         "model=rpt_webhook_reconciliation",
     }
@@ -99,7 +101,8 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
     expected = expected_after_first_run(Dataset(MockConfig()), NOW, DAYS)
     got = duckdb.sql(
         f"""
-        select currency, sum(gross_minor)::bigint, sum(refunded_minor)::bigint, sum(net)
+        select currency, sum(gross_minor)::bigint, sum(cohort_refunded_minor)::bigint,
+               sum(gross) - sum(cohort_refunded)
         from read_parquet('{first}/gold/model=agg_daily_revenue/*/*.parquet',
                           hive_partitioning = false)
         group by 1 order by 1

@@ -23,8 +23,13 @@ RESOURCES = {
     "/v1/charges": "charge",
     "/v1/payment_intents": "payment_intent",
     "/v1/invoices": "invoice",
+    "/v1/balance_transactions": "balance_transaction",
+    "/v1/refunds": "refund",
+    "/v1/disputes": "dispute",
+    "/v1/payouts": "payout",
     "/v1/events": "event",
 }
+BALANCE_PATH = "/v1/balance"
 
 
 @dataclass
@@ -47,6 +52,14 @@ class FakeStripe:
         self.pretty = False
         self._cache: dict[str, Any] = {}
         self.delay = 0.0  # seconds to wait before answering a list call
+        # `GET /v1/balance_transactions?payout=po_...`: each payout's transactions.
+        self.payout_items: dict[str, list[dict[str, Any]]] = {}
+        self.balance: dict[str, Any] = {
+            "object": "balance",
+            "available": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+            "livemode": False,
+            "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+        }
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -113,7 +126,33 @@ class FakeStripe:
                 self._cache[path] = cached
             return cached
 
+    def add_payout_items(self, payout_id: str, items: list[dict[str, Any]]) -> None:
+        """The transactions `?payout=<payout_id>` lists (newest first, as given)."""
+        with self.lock:
+            self.payout_items[payout_id] = [
+                {"object": "balance_transaction", **item} for item in items
+            ]
+
+    def _payout_page(self, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        items = self.payout_items.get(query["payout"])
+        if items is None:
+            error = {
+                "type": "invalid_request_error",
+                "param": "payout",
+                "message": "No such payout",
+            }
+            return 400, json.dumps({"error": error}), {}
+        start = 0
+        if "starting_after" in query:
+            start = 1 + next(i for i, o in enumerate(items) if o["id"] == query["starting_after"])
+        limit = int(query.get("limit", 10))
+        page = items[start : start + limit]
+        body = {"object": "list", "has_more": start + limit < len(items), "data": page}
+        return 200, json.dumps(body), {}
+
     def _list(self, path: str, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        if "payout" in query:
+            return self._payout_page(query)
         rows, created, position = self._sorted(path)
         lo = bisect.bisect_left(created, int(query.get("created[gte]", -(10**12))))
         hi = bisect.bisect_left(created, min(int(query.get("created[lt]", 10**12)), self.now + 1))
@@ -175,6 +214,9 @@ class FakeStripe:
                             {"error": {"type": "api_error", "message": f"fault {fault.status}"}}
                         )
                     self._send(fault.status, body, fault.headers)
+                    return
+                if parts.path == BALANCE_PATH:
+                    self._send(200, json.dumps(fake.balance), {})
                     return
                 if parts.path not in RESOURCES:
                     self._send(404, json.dumps({"error": {"type": "invalid_request_error"}}), {})

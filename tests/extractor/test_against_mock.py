@@ -15,7 +15,8 @@ from extractor.extract.run import Extraction
 from extractor.lake.storage import storage_for
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
-from mock_api.dataset import OBJECT_NAME, Dataset, MockConfig
+from extractor.streams import ENTITY_STREAMS
+from mock_api.dataset import Dataset, MockConfig
 from tests.extractor.conftest import landed
 from tests.support.servers import ServerProcess, start_mock_api
 
@@ -24,9 +25,9 @@ pytestmark = pytest.mark.integration
 T0 = 1768867200  # 2026-01-20T00:00:00Z
 DAY = 86400
 CONFIG = MockConfig(seed=7, start_date="2026-01-01", volume=60)
-RESOURCES = ("customers", "charges", "payment_intents", "invoices")
+RESOURCES = tuple(s.name for s in ENTITY_STREAMS)
 # resource -> the `object` value Stripe gives its objects (the resources extracted here)
-OBJECT_OF = {resource: OBJECT_NAME[resource] for resource in RESOURCES}
+OBJECT_OF = {s.name: s.object_type for s in ENTITY_STREAMS}
 KEY = "sk_test_against_mock_123"
 
 
@@ -84,7 +85,24 @@ def run(settings: Settings, plan: Plan, run_id: str) -> dict:
 
 
 def expected_ids(resource: str, now: int, gte: int, lt: int) -> set[str]:
-    return {o["id"] for o in Dataset(CONFIG).objects(resource, now) if gte <= o["created"] < lt}
+    ds = Dataset(CONFIG)
+    objects = (
+        ds.all_balance_transactions(now)
+        if resource == "balance_transactions"
+        else ds.objects(resource, now)
+    )
+    return {o["id"] for o in objects if gte <= o["created"] < lt}
+
+
+def payout_items(payout_id: str, now: int) -> list[str]:
+    """What `?payout=` lists, straight from the mock's dataset."""
+    ds, ids, cursor = Dataset(CONFIG), [], None
+    while True:
+        page = ds.balance_transactions(now, payout=payout_id, limit=100, starting_after=cursor)
+        ids += [t["id"] for t in page.data]
+        if not page.has_more:
+            return ids
+        cursor = ids[-1]
 
 
 def list_ids(storage, entity: str, run_id: str) -> list[str]:
@@ -120,6 +138,20 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
         if e["id"] in want and e["data"]["object"]["object"] in OBJECT_OF.values()
     }
 
+    # The child stream: every payout the run saw (listed or in an event) has exactly the
+    # transactions `?payout=` lists, each line tagged with its payout.
+    payouts = {r["data"]["id"] for r in landed(storage, "payouts", "m1")}
+    assert payouts
+    children = landed(storage, "payout_balance_transactions", "m1")
+    by_payout: dict[str, list[str]] = {}
+    for line in children:
+        by_payout.setdefault(line["_parent_id"], []).append(line["data"]["id"])
+    assert by_payout == {p: payout_items(p, T0) for p in payouts if payout_items(p, T0)}
+    listed = json.loads(storage.get("_state/children/payout_balance_transactions.json"))
+    assert set(listed["parents_listed"]) == payouts
+    (snapshot,) = landed(storage, "balance", "m1")
+    assert snapshot["data"] == json.loads(json.dumps(Dataset(CONFIG).balance(T0)))
+
     requests_log = control(api, "/_mock/requests?limit=1000", method="GET")
     entries = requests_log["data"]
     api_calls = [r for r in entries if r["path"].startswith("/v1/")]
@@ -138,6 +170,9 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
         both = got | set(list_ids(storage, resource, "m1"))
         # Nothing lost across the two runs, late arrivals included.
         assert both == expected_ids(resource, t1, T0 - 3 * DAY, t1), resource
+    # A payout's transactions are listed once: the second run lists only new payouts'.
+    again = {r["_parent_id"] for r in landed(storage, "payout_balance_transactions", "m2")}
+    assert again.isdisjoint(payouts)
 
 
 def test_a_window_in_which_a_resource_has_no_objects_lands_nothing_and_moves_on(api, lake):

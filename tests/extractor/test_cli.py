@@ -48,7 +48,8 @@ def test_run_all_prints_summary_and_status(cli_env, capsys):
     assert main(["run-all", "--days", "2", "--run-id", "cli-1"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("run cli-1 succeeded (run-all,")
-    assert "charges" in out and "total 192 records" in out  # 4 entities x 48
+    # 4 entities x 48, the ledger ones empty, and one balance snapshot
+    assert "charges" in out and "total 193 records" in out
     logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert {entry["run_id"] for entry in logs} == {"cli-1"}
     assert any(entry["event"] == "watermark_committed" for entry in logs)
@@ -171,3 +172,67 @@ def test_sigkill_mid_run_then_rerun_loses_no_window(fake, cli_env, tmp_path):
         expected = {o["id"] for o in fake.objects[path] if NOW - 5 * DAY <= o["created"] < NOW}
         assert got == expected
         assert read_watermark(storage, name).watermark == NOW
+
+
+def seed_payouts(fake, count: int = 6, items: int = 3) -> dict[str, set[str]]:
+    """Payouts in the window, each with its own transactions behind `?payout=`."""
+    want = {}
+    for p in range(count):
+        payout = fake.add("/v1/payouts", {"id": f"po_{p}", "created": NOW - (p + 1) * 3600})
+        txns = [
+            {"id": f"txn_{p}_{i}", "amount": 100 + i, "fee": 3, "net": 97 + i, "currency": "usd"}
+            for i in range(items)
+        ]
+        fake.add_payout_items(payout["id"], txns)
+        want[payout["id"]] = {t["id"] for t in txns}
+    return want
+
+
+def test_a_crash_mid_child_stream_lists_the_rest_on_the_next_run_and_nothing_twice(fake, cli_env):
+    """The child stream is resumable: killed after the first payout's transactions, the
+    run commits nothing; the next run lists every payout's, and a third lists none again."""
+    want = seed_payouts(fake)
+    env = {
+        **os.environ,
+        **cli_env,
+        "PIPELINE_FAILPOINTS": "extract.children_listed",
+        "EXTRACT_MAX_WORKERS": "1",
+    }
+    killed = run_cli("run-all", "--days", "1", "--run-id", "killed", env=env, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    storage = lake_storage()
+    assert storage.get("_state/children/payout_balance_transactions.json") is None
+    assert read_watermark(storage, "payouts") is None
+
+    del env["PIPELINE_FAILPOINTS"]
+    done = run_cli("run-all", "--days", "1", "--run-id", "rerun", env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [
+        json.loads(line)
+        for key in storage.list("bronze/source=stripe/entity=payout_balance_transactions/")
+        if "/run_id=rerun/" in key
+        for line in storage.get(key).splitlines()
+    ]
+    got: dict[str, set[str]] = {}
+    for line in lines:
+        got.setdefault(line["_parent_id"], set()).add(line["data"]["id"])
+    assert got == want and len(lines) == sum(len(v) for v in want.values())
+    state = json.loads(storage.get("_state/children/payout_balance_transactions.json"))
+    assert state["parents_listed"] == sorted(want) and state["run_id"] == "rerun"
+
+    fake.requests.clear()
+    again = run_cli("run-all", "--days", "1", "--run-id", "third", env=env, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert not [r for r in fake.requests if "payout" in r["query"]]
+    assert '"parents":0' in again.stderr.replace(" ", "")
+
+
+def test_an_unreadable_child_state_stops_the_run_before_any_fetch(fake, cli_env, capsys):
+    seed_payouts(fake, count=1)
+    storage = lake_storage()
+    storage.put("_state/children/payout_balance_transactions.json", b"{not json")
+    assert main(["run-all", "--days", "1", "--run-id", "bad-state"]) == 1
+    err = capsys.readouterr().err
+    assert "payout_balance_transactions.json is unreadable" in err
+    assert not [r for r in fake.requests if r["path"] != "/v1/events"]
+    assert read_watermark(storage, "charges") is None

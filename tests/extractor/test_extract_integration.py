@@ -276,7 +276,8 @@ def test_run_batch_events_reads_only_the_change_feed(fake, settings):
     charge = fake.objects["/v1/charges"][-1]
     fake.add_event("evt_9", "charge.succeeded", NOW - 100, charge)
     section = extract(settings, Plan("run-batch", (), True, days=1), "ev1")
-    assert {r["path"] for r in fake.requests} == {"/v1/events"}
+    # the feed, and the balance snapshot every run takes
+    assert {r["path"] for r in fake.requests} == {"/v1/events", "/v1/balance"}
     assert [r["data"]["id"] for r in landed(storage, "events")] == ["evt_9"]
     assert [r["_source"] for r in landed(storage, "charges")] == ["event"]
     assert read_watermark(storage, "events").watermark == NOW

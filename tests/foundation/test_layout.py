@@ -56,6 +56,11 @@ def test_run_id_pattern_is_one_pattern() -> None:
 
 
 def test_envelope_columns_in_file_order() -> None:
-    line = envelope_line("{}", run_id="r", loaded_at="t", observed_at=1, source="list")
     batch = [c["name"] for c in DBT["envelope"] if not c.get("captures_only")]
-    assert list(json.loads(line)) == batch
+    child = envelope_line(
+        "{}", run_id="r", loaded_at="t", observed_at=1, source="list", parent_id="po_1"
+    )
+    assert list(json.loads(child)) == batch
+    # `_parent_id` is written only in a child stream's lines; elsewhere it reads as null.
+    line = envelope_line("{}", run_id="r", loaded_at="t", observed_at=1, source="list")
+    assert list(json.loads(line)) == [c for c in batch if c != "_parent_id"]

@@ -157,7 +157,7 @@ def _check_output(
     if target == "demo":
         _check_demo(result.stdout, clone)
     elif "payments-pipeline query" in command.text:
-        assert "revenue_date" in out and "gross_minor" in out and "│ usd" in out, out
+        assert "activity_date" in out and "net_settlement" in out and "│ usd" in out, out
     elif command.text.startswith("curl "):
         assert len(json.loads(result.stdout)["data"]) == 3
     elif target == "run-all":

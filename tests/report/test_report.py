@@ -117,20 +117,29 @@ def test_gate_steps_and_reconciliation_are_shown(report: Path, lake: Path) -> No
     assert re.search(r"<td>before_first_webhook</td><td class=\"n\">\d+</td>", html)
 
 
-def test_one_chart_and_the_figures_per_currency(report: Path, lake: Path) -> None:
+def test_one_chart_per_settlement_currency_and_the_figures_per_currency(
+    report: Path, lake: Path
+) -> None:
     html = report.read_text()
-    revenue = rows(
-        f"select currency, revenue_date, net from {gold(lake, 'agg_daily_revenue')} order by all"
+    nets = rows(
+        f"select settlement_currency, activity_date, sum(net_settlement) "
+        f"from {gold(lake, 'agg_daily_revenue')} where settlement_currency is not null "
+        "group by 1, 2 order by all"
     )
-    currencies = sorted({currency for currency, _, _ in revenue})
-    assert {"jpy", "usd"} <= set(currencies)
-    assert html.count("<svg") == len(currencies)
-    for currency in currencies:
+    settlement = sorted({currency for currency, _, _ in nets})
+    assert settlement == ["eur", "usd"]
+    assert html.count("<svg") == len(settlement)
+    for currency in settlement:
         assert f'<svg class="chart" data-currency="{currency}"' in html
         assert f"<figcaption>{currency.upper()} net per day</figcaption>" in html
-    for currency, day, net in revenue:
-        assert f"<td>{currency}</td><td>{day}</td>" in html
+    for currency, day, net in nets:
         assert f"<title>{day}: {net} {currency}</title>" in html
+    presentment = rows(
+        f"select distinct currency, activity_date from {gold(lake, 'agg_daily_revenue')}"
+    )
+    assert {"jpy", "kwd", "usd"} <= {currency for currency, _ in presentment}
+    for currency, day in presentment:
+        assert f"<td>{currency}</td><td>{day}</td>" in html
 
 
 def test_chromium_renders_the_charts_and_tables(report: Path, tmp_path: Path) -> None:

@@ -10,9 +10,40 @@ payment_intents as (
 
 ),
 
+balance_transactions as (
+
+    select * from {{ ref('stg_stripe__balance_transactions') }}
+
+),
+
 exponents as (
 
     select * from {{ ref('currency_exponents') }}
+
+),
+
+-- Per charge, in the settlement currency: what Stripe gave back uncaptured (a partial
+-- capture's rest, booked against the charge's full amount) and what customers got back
+-- (less refunds that failed and returned).
+charge_refunds as (
+
+    select
+        charge_id,
+        {{ sum_minor("case when refund_kind = 'uncaptured_rest' then settlement_amount_minor else 0 end") }}
+            as uncaptured_rest_settlement_minor,
+        -- Unknown (null) when a customer refund's transaction is not extracted.
+        case
+            when count(
+                case
+                    when refund_kind = 'customer' and status <> 'canceled'
+                        and settlement_amount_minor is null
+                        then 1
+                end
+            ) = 0
+                then {{ sum_minor("case when refund_kind = 'customer' then coalesce(settlement_amount_minor, 0) - coalesce(failure_returned_settlement_minor, 0) else 0 end") }}
+        end as refunded_settlement_minor
+    from {{ ref('fct_refunds') }}
+    group by 1
 
 ),
 
@@ -47,10 +78,30 @@ joined as (
             when charges.status = 'succeeded' then charges.amount_captured_minor
             else 0
         end as captured_minor,
+        charges.balance_transaction_id,
+        charge_txn.currency as settlement_currency,
+        settlement_exponents.exponent as settlement_currency_exponent,
+        charge_txn.exchange_rate,
+        -- The charge's transaction holds the authorised amount; a partial capture's rest is
+        -- reversed by a second one at the same moment.
+        charge_txn.amount_minor - coalesce(charge_refunds.uncaptured_rest_settlement_minor, 0)
+            as captured_settlement_minor,
+        charge_txn.fee_minor,
+        case
+            when charge_txn.balance_transaction_id is not null
+                then coalesce(charge_refunds.refunded_settlement_minor, 0)
+        end as refunded_settlement_minor,
+        charge_txn.created_at as captured_at,
         charges.created_at
     from charges
     left join payment_intents
         on charges.payment_intent_id = payment_intents.payment_intent_id
+    left join balance_transactions as charge_txn
+        on charges.balance_transaction_id = charge_txn.balance_transaction_id
+    left join charge_refunds
+        on charges.charge_id = charge_refunds.charge_id
+    left join exponents as settlement_exponents
+        on charge_txn.currency = settlement_exponents.currency
     -- A left join: a currency missing from the seed must fail a test, not drop revenue.
     left join exponents
         on charges.currency = exponents.currency
@@ -113,8 +164,27 @@ final as (
         released_minor,
         refunded_minor,
         {{ to_major('refunded_minor', 'minor_unit') }} as refunded,
-        captured_minor - refunded_minor as net_minor,
-        {{ to_major('captured_minor - refunded_minor', 'minor_unit') }} as net,
+        captured_minor - refunded_minor as captured_less_refunded_minor,
+        {{ to_major('captured_minor - refunded_minor', 'minor_unit') }} as captured_less_refunded,
+        balance_transaction_id,
+        settlement_currency,
+        settlement_currency_exponent,
+        exchange_rate,
+        captured_settlement_minor,
+        {{ to_major('captured_settlement_minor', minor_unit('settlement_currency_exponent')) }}
+            as captured_settlement,
+        fee_minor,
+        {{ to_major('fee_minor', minor_unit('settlement_currency_exponent')) }} as fee,
+        refunded_settlement_minor,
+        {{ to_major('refunded_settlement_minor', minor_unit('settlement_currency_exponent')) }}
+            as refunded_settlement,
+        -- Stripe's net: what the charge leaves in the balance after fees and refunds.
+        captured_settlement_minor - fee_minor - refunded_settlement_minor
+            as net_settlement_minor,
+        {{ to_major('captured_settlement_minor - fee_minor - refunded_settlement_minor', minor_unit('settlement_currency_exponent')) }}
+            as net_settlement,
+        captured_at,
+        cast(captured_at as date) as captured_date,
         created_at,
         cast(created_at as date) as created_date,
         cast(created_at as date) as dt
