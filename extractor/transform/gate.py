@@ -28,6 +28,10 @@ GOLD_MODELS = (
     "fct_disputes",
     "fct_invoices",
     "agg_daily_revenue",
+    "fct_balance_transactions",
+    "fct_payouts",
+    "rpt_payout_reconciliation",
+    "agg_daily_balance",
 )
 SILVER_MODELS = tuple(f"stg_stripe__{entity}" for entity in ENTITY_NAMES)
 TEST_KINDS = ("test", "unit_test")

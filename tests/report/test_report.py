@@ -128,7 +128,7 @@ def test_one_chart_per_settlement_currency_and_the_figures_per_currency(
     )
     settlement = sorted({currency for currency, _, _ in nets})
     assert settlement == ["eur", "usd"]
-    assert html.count("<svg") == len(settlement)
+    assert html.count('<svg class="chart"') == len(settlement)
     for currency in settlement:
         assert f'<svg class="chart" data-currency="{currency}"' in html
         assert f"<figcaption>{currency.upper()} net per day</figcaption>" in html
