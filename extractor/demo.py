@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from extractor.context import RunContext
 from extractor.lake import layout
@@ -24,6 +25,10 @@ from extractor.lake.manifest import read_manifest
 from extractor.report import write_report
 from extractor.settings import REPO_ROOT, Settings
 from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS
+from extractor.transform.ledger_summary import LedgerNotBuilt, read_ledger, text_lines
+
+if TYPE_CHECKING:
+    import duckdb
 
 DAYS = os.environ.get("DAYS", "3")
 
@@ -94,19 +99,35 @@ def _run_pipeline(settings: Settings, log_path: Path) -> tuple[int, str]:
     return result.returncode, run_id
 
 
+def print_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """The ledger's figures, as the run report shows them (one shared reading of Gold)."""
+    print("\nLedger per settlement currency (major units, signed as each moves the balance):")
+    try:
+        ledgers = read_ledger(con)
+    except LedgerNotBuilt as exc:
+        print(f"  {exc}")
+        return
+    for line in text_lines(ledgers):
+        print(line)
+    print("  (gross + refunds + disputes + other + fees = net, Stripe's net after fees;")
+    print("   net + paid out = the balance's change, from the extracted transactions: Stripe's")
+    print("   balance once the whole history is extracted; docs/finance.md)")
+
+
 def _print_summary(ctx: RunContext, run_id: str) -> None:
     con = ctx.connect_warehouse()
     bronze = _bronze_summary(ctx)
     print("\nRecords per layer (Bronze keeps every copy; Silver one row per object):")
-    print(f"  {'entity':<16} {'bronze lines':>12} {'silver rows':>12}")
+    print(f"  {'entity':<28} {'bronze lines':>12} {'silver rows':>12}")
     for model in SILVER_MODELS:
         entity = model.removeprefix("stg_stripe__")
         silver_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
-        print(f"  {entity:<16} {bronze.get(entity, 0):>12} {silver_rows:>12}")
+        print(f"  {entity:<28} {bronze.get(entity, 0):>12} {silver_rows:>12}")
     print("\nGold tables:")
     for model in GOLD_MODELS:
         gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
-        print(f"  {model:<18} {gold_rows:>8} rows")
+        print(f"  {model:<28} {gold_rows:>8} rows")
+    print_ledger(con)
 
     doc = read_manifest(ctx.storage, run_id) or {}
     gate = doc.get("quality") or {}

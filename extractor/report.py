@@ -2,7 +2,8 @@
 
 The page is static and offline by design (no scripts, no external styles, fonts or images):
 run id and section times from the manifest, records per layer, the gate's results, the
-webhook reconciliation and a daily revenue chart per currency drawn as inline SVG.
+webhook reconciliation, a daily revenue chart per currency and the ledger (fees, net, payouts
+and balance per settlement currency, `extractor.transform.ledger_summary`) drawn as inline SVG.
 Silver and Gold figures are read from the warehouse views, so they show the lake as it is now.
 """
 
@@ -26,6 +27,14 @@ from extractor.lake.manifest import list_run_ids, read_manifest
 from extractor.lake.storage import Storage
 from extractor.settings import REPO_ROOT
 from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS, reconciliation_counts
+from extractor.transform.ledger_summary import (
+    FIGURES,
+    LABELS,
+    CurrencyLedger,
+    LedgerNotBuilt,
+    read_ledger,
+    reconciled_text,
+)
 
 FIRST = "run `payments-pipeline run-pipeline` first"
 SECTIONS = ("extract", "transform", "quality", "webhooks")
@@ -41,7 +50,12 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 0; border: 1px solid #ddd; padding: 6px; }
 figcaption { font-weight: 600; }
 svg text { font: 10px sans-serif; fill: #444; }
+.key { font-size: 12px; margin: 4px 0 0; }
+.key span { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 9px; }
 """
+# The ledger chart's series: figure -> colour (the closing balance is the line).
+SERIES = {"net": "#3b6fb6", "fees": "#d9822b", "paid_out": "#8c8c8c"}
+BALANCE_COLOUR = "#17702b"
 
 
 class ReportError(PipelineError):
@@ -215,6 +229,109 @@ def daily_revenue(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def ledger_chart(one: CurrencyLedger) -> str:
+    """Per day: net, fees and paid out as grouped bars, the closing balance as a line
+    (agg_daily_balance's days, quiet ones included). Same frame as `bar_chart`."""
+    width, height, pad = 340, 170, 28
+    days = sorted(set(one.days) | set(one.closing))
+    values = [float(one.major(v)) for d in one.days.values() for k, v in d.items() if k in SERIES]
+    values += [float(one.major(v)) for v in one.closing.values()]
+    top, bottom = max([0.0, *values]), min([0.0, *values])
+    span = (top - bottom) or 1.0
+    plot_h = height - 2 * pad
+    y0 = pad + plot_h * top / span
+    first_day, last_day = days[0], days[-1]
+    step = (width - 2 * pad) / ((last_day - first_day).days + 1)
+    bar_w = step * 0.8 / len(SERIES)
+    shapes = []
+    for day, figures in one.days.items():
+        for slot, (name, colour) in enumerate(SERIES.items()):
+            raw = one.major(figures[name])
+            bar_h = plot_h * abs(float(raw)) / span
+            y = y0 - bar_h if raw >= 0 else y0
+            x = pad + (day - first_day).days * step + step * 0.1 + slot * bar_w
+            label = escape(f"{day}: {LABELS[name]} {raw} {one.currency}")
+            shapes.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" '
+                f'fill="{colour}"><title>{label}</title></rect>'
+            )
+    points = []
+    for day in sorted(one.closing):
+        raw = one.major(one.closing[day])
+        x = pad + ((day - first_day).days + 0.5) * step
+        y = y0 - plot_h * float(raw) / span
+        points.append(f"{x:.1f},{y:.1f}")
+        shapes.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{BALANCE_COLOUR}">'
+            f"<title>{escape(f'{day}: balance {raw} {one.currency}')}</title></circle>"
+        )
+    line = (
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{BALANCE_COLOUR}"/>'
+        if points
+        else ""
+    )
+    key = "".join(
+        f'<span style="background:{c}"></span>{escape(LABELS[n])}' for n, c in SERIES.items()
+    )
+    key += f'<span style="background:{BALANCE_COLOUR}"></span>balance'
+    return (
+        f"<figure><figcaption>{escape(one.currency.upper())} ledger per day</figcaption>"
+        f'<svg class="ledger-chart" data-currency="{escape(one.currency)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(one.currency)} daily net, fees, payouts and balance">'
+        f'<line x1="{pad}" y1="{y0:.1f}" x2="{width - pad}" y2="{y0:.1f}" stroke="#999"/>'
+        + line
+        + "".join(shapes)
+        + f'<text x="{pad}" y="{height - 8}">{escape(str(first_day))}</text>'
+        f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">'
+        f"{escape(str(last_day))}</text>"
+        f'<text x="{width - pad}" y="12" text-anchor="end">{escape(one.currency)}</text>'
+        f'</svg><p class="key">{key}</p></figure>'
+    )
+
+
+def ledger(con: duckdb.DuckDBPyConnection) -> str:
+    """Fees, net and payouts per settlement currency: the totals, whether every payout adds
+    up, and a chart per currency. Says so when the ledger models are not built."""
+    title = "<h2>Ledger per settlement currency (fees, net, payouts; major units)</h2>"
+    try:
+        ledgers = read_ledger(con)
+    except LedgerNotBuilt as exc:
+        return f"{title}<p>{escape(str(exc))}</p>"
+    headers = (
+        "currency",
+        *(LABELS[name] for name in FIGURES),
+        "balance at end",
+        "balance date",
+        "payouts reconciled",
+        "not reconciled",
+    )
+    rows = [
+        (
+            one.currency,
+            *(one.major(one.totals[name]) for name in FIGURES),
+            None if one.balance_minor is None else one.major(one.balance_minor),
+            str(one.balance_date or ""),
+            reconciled_text(one),
+            ", ".join(f"{p} ({s})" for p, s in one.not_reconciled) or "none",
+        )
+        for one in ledgers
+    ]
+    charts = "".join(ledger_chart(one) for one in ledgers if one.days or one.closing)
+    note = (
+        "<p>Signed as each moves the balance: gross captured + refunds + disputes + other "
+        "+ fees = net (Stripe's net, after fees); net + paid out = the balance's change. "
+        "The balance rolls the extracted transactions forward: it is Stripe's balance when "
+        "the whole history is extracted. See docs/finance.md.</p>"
+    )
+    return (
+        title
+        + note
+        + _table(headers, rows)
+        + f'<div class="charts">{charts or "<p>No balance transactions.</p>"}</div>'
+    )
+
+
 def render(doc: dict[str, Any], ctx: RunContext) -> str:
     con = ctx.connect_warehouse()
     try:
@@ -228,6 +345,7 @@ def render(doc: dict[str, Any], ctx: RunContext) -> str:
             + quality_gate(doc)
             + reconciliation(counts)
             + daily_revenue(con)
+            + ledger(con)
         )
     finally:
         con.close()

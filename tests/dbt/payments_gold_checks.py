@@ -1,6 +1,6 @@
 """The payment-side Gold of the ledger (fct_payments' settlement, fct_refunds, fct_disputes,
 agg_daily_revenue by activity date) against figures computed in Python from the mock's own
-objects and balance transactions (tests/dbt/expected_ledger.py), to the minor unit.
+objects and balance transactions (tests/dbt/expected_settlement.py), to the minor unit.
 
 Not collected on its own (no test_ prefix): test_pipeline_local.py imports these tests so
 they run on its shared lake (`lake`, `expected` fixtures) instead of building another.

@@ -16,10 +16,13 @@ import socket
 import subprocess
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from extractor.streams import ENTITY_NAMES
+from extractor.transform.gate import GOLD_MODELS
 from tests.newcomer.readme import Command, readme_commands
 from tests.support.servers import REPO_ROOT
 
@@ -89,6 +92,31 @@ def _run(command: Command, clone: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
+def _check_demo_ledger(out: str) -> None:
+    """The ledger block adds up as it says (its figures against the mock's own books are
+    checked in tests/report/test_report.py), and every payout reconciles."""
+    block = out.split("Ledger per settlement currency")[1].split("\nQuality gate")[0]
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (re.split(r"\s{2,}", line.strip()) for line in block.splitlines())
+    }
+    assert rows["settlement currency"] == ["eur", "usd"], block
+    figures = {
+        label: [Decimal(v) for v in rows[label]]
+        for label in ("gross captured", "refunds", "disputes", "other", "fees")
+        + ("net (after fees)", "paid out", "balance at end")
+    }
+    for column in range(2):
+        moved = sum(figures[label][column] for label in list(figures)[:5])
+        assert moved == figures["net (after fees)"][column], block
+        assert moved + figures["paid out"][column] == figures["balance at end"][column], block
+    assert figures["fees"][0] < 0 and figures["fees"][1] < 0, block
+    for reconciled in rows["payouts reconciled"]:
+        n, m = reconciled.split(" of ")
+        assert n == m and int(m) > 0, block
+    assert "every payout's balance transactions add up to its amount" in block
+
+
 def _check_demo(out: str, clone: Path) -> None:
     """The summary `make demo` ends with: layers, Gold, the gate, where files are, a query."""
     assert "started the mock Stripe API at http://127.0.0.1:8000" in out, out
@@ -98,7 +126,7 @@ def _check_demo(out: str, clone: Path) -> None:
         for parts in (line.split() for line in out.splitlines())
         if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
     }
-    assert set(layer_rows) == {"customers", "charges", "payment_intents", "invoices", "events"}
+    assert set(layer_rows) == set(ENTITY_NAMES)
     # Bronze keeps every copy; Silver has one row per object, never more.
     assert all(0 < silver <= bronze for bronze, silver in layer_rows.values()), layer_rows
     gold_rows = {
@@ -106,8 +134,9 @@ def _check_demo(out: str, clone: Path) -> None:
         for parts in (line.split() for line in out.splitlines())
         if len(parts) == 3 and parts[2] == "rows"
     }
-    assert set(gold_rows) == {"dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue"}
+    assert set(gold_rows) == set(GOLD_MODELS)
     assert gold_rows["fct_payments"] == layer_rows["charges"][1]
+    _check_demo_ledger(out)
     assert "Gold       ./_local_data/gold/model=<model>/dt=<date>/" in out
     assert 'Example query: payments-pipeline query "select currency' in out
     for currency in ("jpy", "krw", "kwd", "usd"):

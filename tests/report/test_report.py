@@ -3,10 +3,14 @@ pipeline wrote and rendered in headless Chromium (`make chromium` installs it)."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
 from html import escape
 from pathlib import Path
 
@@ -14,13 +18,21 @@ import pytest
 
 from extractor.report import _table
 from extractor.streams import ENTITY_NAMES
+from extractor.transform.ledger_summary import FIGURES
+from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset, MockConfig, parse_time
+from tests.dbt.expected_books import payout_items
 from tests.dbt.lake_queries import gold, rows, silver
-from tests.support.cli import run_cli
-from tests.support.servers import ServerProcess, start_mock_api
+from tests.support.cli import child_env, run_cli
+from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NOW = "2026-02-01T00:00:00Z"
+# The account starts 12 days before NOW and the run extracts them all: the lake holds the
+# whole history, so the ledger's balance is Stripe's and every payout's items are there.
+START = "2026-01-20"
+DAYS = 12
+VOLUME = 50
 RUN_ID = "reportrun"
 GOLD = ("dim_customers", "fct_payments", "fct_invoices", "agg_daily_revenue")
 ENTITIES = ENTITY_NAMES
@@ -28,7 +40,10 @@ ENTITIES = ENTITY_NAMES
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
-    server = start_mock_api({"MOCK_NOW": NOW}, tmp_path_factory.mktemp("mock"))
+    server = start_mock_api(
+        {"MOCK_NOW": NOW, "MOCK_START_DATE": START, "MOCK_VOLUME": str(VOLUME)},
+        tmp_path_factory.mktemp("mock"),
+    )
     yield server
     server.stop()
 
@@ -36,7 +51,8 @@ def mock(tmp_path_factory):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, mock: ServerProcess) -> Path:
     root = tmp_path_factory.mktemp("report") / "lake"
-    result = run_cli("run-pipeline", "--days", "2", "--run-id", RUN_ID, lake=root, api=mock.url)
+    env = child_env(root, mock.url, LEDGER_WHOLE_HISTORY="true")
+    result = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", RUN_ID, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     return root
 
@@ -112,7 +128,7 @@ def test_one_chart_per_settlement_currency_and_the_figures_per_currency(
     )
     settlement = sorted({currency for currency, _, _ in nets})
     assert settlement == ["eur", "usd"]
-    assert html.count("<svg") == len(settlement)
+    assert html.count('<svg class="chart"') == len(settlement)
     for currency in settlement:
         assert f'<svg class="chart" data-currency="{currency}"' in html
         assert f"<figcaption>{currency.upper()} net per day</figcaption>" in html
@@ -189,3 +205,165 @@ def test_manifest_without_warehouse_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_cells_are_escaped() -> None:
     assert "<td>&lt;b&gt;&amp;</td>" in _table(("h",), [("<b>&",)])
+
+
+# -- the ledger: fees, net, payouts, against the mock's own books --------------------------
+
+# Stripe's reporting categories per line of the summary (docs/finance.md); payouts and their
+# failures are what was paid out; any other category is `other`.
+LINE = {
+    "charge": "gross",
+    "partial_capture_reversal": "gross",
+    "refund": "refunds",
+    "refund_failure": "refunds",
+    "dispute": "disputes",
+    "dispute_reversal": "disputes",
+}
+PAYOUT_CATEGORIES = ("payout", "payout_reversal")
+LABELS = {
+    "gross": "gross captured",
+    "refunds": "refunds",
+    "disputes": "disputes",
+    "other": "other",
+    "fees": "fees",
+    "net": "net (after fees)",
+    "paid_out": "paid out",
+}
+
+
+@dataclass
+class Books:
+    """Per settlement currency, from the mock's objects: the totals, each day's movements,
+    the balance at each day's end, and the payouts whose items add up / do not."""
+
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    days: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    closing: dict[str, dict[str, int]] = field(default_factory=dict)
+    payouts: dict[str, list[tuple[str, str, bool]]] = field(default_factory=dict)
+
+    def major(self, currency: str, minor: int) -> str:
+        return str(Decimal(minor).scaleb(-CURRENCY_EXPONENT[currency]))
+
+
+def iso_day(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts // DAY * DAY, dt.UTC).date().isoformat()
+
+
+@pytest.fixture(scope="module")
+def books() -> Books:
+    dataset, now = Dataset(MockConfig(start_date=START, volume=VOLUME)), parse_time(NOW)
+    out = Books()
+    by_id = {}
+    for txn in dataset.all_balance_transactions(now):
+        by_id[txn["id"]] = txn
+        currency, day = txn["currency"], iso_day(txn["created"])
+        if txn["reporting_category"] in PAYOUT_CATEGORIES:
+            moves = {"paid_out": txn["net"]}
+        else:
+            line = LINE.get(txn["reporting_category"], "other")
+            moves = {line: txn["amount"], "fees": -txn["fee"], "net": txn["net"]}
+        total = out.totals.setdefault(currency, dict.fromkeys(LABELS, 0))
+        daily = out.days.setdefault(currency, {}).setdefault(day, dict.fromkeys(LABELS, 0))
+        for name, minor in moves.items():
+            total[name] += minor
+            daily[name] += minor
+    # The mock's own books agree: fees and payouts per day, and the balance at NOW.
+    for (currency, day), book in dataset.daily_truth(now).items():
+        assert out.days[currency][day]["fees"] == -book["fee"]
+        assert out.days[currency][day]["paid_out"] == -book["payouts"]
+    balance = dataset.balance(now)
+    for available, pending in zip(balance["available"], balance["pending"], strict=True):
+        total = out.totals[available["currency"]]
+        assert total["net"] + total["paid_out"] == available["amount"] + pending["amount"]
+    # The balance at each day's end, quiet days included, up to NOW's day.
+    last = dt.date.fromisoformat(NOW[:10])
+    for currency, days in out.days.items():
+        day, closing = dt.date.fromisoformat(min(days)), 0
+        while day <= last:
+            moved = days.get(day.isoformat())
+            closing += (moved["net"] + moved["paid_out"]) if moved else 0
+            out.closing.setdefault(currency, {})[day.isoformat()] = closing
+            day += dt.timedelta(days=1)
+    # A payout is reconciled when the transactions it paid out (?payout=) net to its amount.
+    for payout in dataset.objects("payouts", now):
+        items = payout_items(dataset, payout["id"], now)
+        adds_up = sum(by_id[i]["net"] for i in items) == payout["amount"]
+        out.payouts.setdefault(payout["currency"], []).append(
+            (payout["id"], payout["status"], adds_up)
+        )
+    assert set(out.totals) == set(out.payouts) == {"eur", "usd"}
+    assert all(out.totals[c][name] for c in out.totals for name in ("refunds", "fees", "net"))
+    return out
+
+
+def expected_rows(books: Books) -> dict[str, list[str]]:
+    """Per currency: the figures, balance, its date and the payouts, as both views show."""
+    out = {}
+    for currency, total in books.totals.items():
+        payouts = sorted(books.payouts[currency])
+        failing = [f"{p} ({status})" for p, status, ok in payouts if not ok]
+        out[currency] = [
+            *(books.major(currency, total[name]) for name in FIGURES),
+            books.major(currency, books.closing[currency][NOW[:10]]),
+            NOW[:10],
+            f"{sum(ok for *_, ok in payouts)} of {len(payouts)}",
+            ", ".join(failing) or "none",
+        ]
+    return out
+
+
+def test_the_ledger_view_is_the_mocks_books(report: Path, books: Books) -> None:
+    html = report.read_text()
+    section = html.split("<h2>Ledger per settlement currency")[1]
+    table = section.split("<table>")[1].split("</table>")[0]
+    shown = {
+        cells[0]: cells[1:]
+        for cells in (re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in table.split("<tr>"))
+        if cells
+    }
+    assert shown == expected_rows(books)
+    assert section.count('<svg class="ledger-chart"') == len(books.totals) == 2
+    for currency, days in books.days.items():
+        assert f'<svg class="ledger-chart" data-currency="{currency}"' in section
+        for day, moved in days.items():
+            for name in ("net", "fees", "paid_out"):
+                figure = books.major(currency, moved[name])
+                assert f"<title>{day}: {LABELS[name]} {figure} {currency}</title>" in section
+        for day, closing in books.closing[currency].items():
+            figure = books.major(currency, closing)
+            assert f"<title>{day}: balance {figure} {currency}</title>" in section
+
+
+def test_the_demo_summary_shows_the_mocks_books(lake: Path, books: Books) -> None:
+    """What `make demo` prints after its run, on this lake (its own connection, as the demo)."""
+    probe = (
+        "from extractor.context import RunContext; from extractor.settings import Settings; "
+        "from extractor.demo import print_ledger; "
+        "ctx = RunContext.create(Settings.from_env(), run_id=None, starts_run=False); "
+        "print_ledger(ctx.connect_warehouse())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=child_env(lake),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = {
+        cells[0]: cells[1:]
+        for cells in (re.split(r"\s{2,}", line.strip()) for line in done.stdout.splitlines())
+    }
+    currencies = sorted(books.totals)
+    assert shown["settlement currency"] == currencies
+    want = expected_rows(books)
+    labels = [*(LABELS[name] for name in FIGURES), "balance at end", "balance date"]
+    labels.append("payouts reconciled")
+    for column, label in enumerate(labels):
+        assert shown[label] == [want[c][column] for c in currencies], label
+    failing = [(c, p, s) for c in currencies for p, s, ok in books.payouts[c] if not ok]
+    for currency, payout_id, status in failing:
+        assert f"NOT reconciled: {currency} {payout_id} ({status})" in done.stdout
+    if not failing:
+        assert "every payout's balance transactions add up to its amount" in done.stdout
