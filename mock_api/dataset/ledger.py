@@ -103,10 +103,11 @@ PAYOUT_FAILURE = Birth(
     "payout_failure", PayoutEvent.FAILED, None, None, PAYOUT_BASE, 1,
     "payout_failure", "payout_reversal", AT_ONCE,
 )  # fmt: skip
-# A customer's refund failed: the refunded money returns, at the refund's own rate.
+# A customer's refund failed: the refunded money returns, at the refund's own rate. Stripe
+# books it as an adjustment of category refund_failure (docs/mock_api.md#the-ledger).
 REFUND_FAILURE = Birth(
     "refund_failure", RefundEvent.FAILED, None, None, REFUND_FAILURE_BASE, 0,
-    "refund_failure", "refund_failure", NEXT_DAY,
+    "adjustment", "refund_failure", NEXT_DAY,
 )  # fmt: skip
 BIRTHS = (
     CHARGE, CAPTURE, BANK, REFUND, PARTIAL, DISPUTE, DISPUTE_WON, PAYOUT, PAYOUT_FAILURE,

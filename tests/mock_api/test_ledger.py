@@ -194,7 +194,7 @@ def test_a_failed_refund_returns_its_money_a_day_later(ds, charges, by_id) -> No
         assert refund["failure_reason"] == "expired_or_canceled_card"
         out = by_id[refund["balance_transaction"]]
         back = by_id[refund["failure_balance_transaction"]]
-        assert (back["type"], back["reporting_category"]) == ("refund_failure", "refund_failure")
+        assert (back["type"], back["reporting_category"]) == ("adjustment", "refund_failure")
         assert back["source"] == refund["id"] and back["currency"] == out["currency"]
         assert back["amount"] == back["net"] == -out["amount"] > 0 and back["fee"] == 0
         assert back["created"] == refund["created"] + DAY

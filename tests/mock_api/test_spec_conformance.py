@@ -127,7 +127,7 @@ TXN_KINDS = {
     ("adjustment", "dispute_reversal"),
     ("payout", "payout"),
     ("payout_failure", "payout_reversal"),
-    ("refund_failure", "refund_failure"),
+    ("adjustment", "refund_failure"),
 }
 # The schema of an event's data.object, by the event type's prefix.
 EVENT_SCHEMA = {"charge.dispute.": "dispute", "charge.refund.": "refund", "balance.": "balance"}
