@@ -1,6 +1,7 @@
 {#- Per settlement currency and day, agg_daily_revenue's fees and net equal the sums of the
-    balance transactions it books (charges, refunds and partial-capture reversals, dispute
-    withdrawals and reinstatements; payouts and other categories are the ledger models'),
+    balance transactions it books (charges, refunds, their failures' returns and
+    partial-capture reversals, dispute withdrawals and reinstatements; payouts and other
+    categories are the ledger models'),
     to the minor unit. Returns the days and currencies that differ. -#}
 
 with ledger as (
@@ -12,7 +13,8 @@ with ledger as (
         sum(net_minor) as net_minor
     from {{ ref('stg_stripe__balance_transactions') }}
     where reporting_category in (
-        'charge', 'refund', 'partial_capture_reversal', 'dispute', 'dispute_reversal'
+        'charge', 'refund', 'refund_failure', 'partial_capture_reversal', 'dispute',
+        'dispute_reversal'
     )
     group by 1, 2
 
