@@ -23,6 +23,17 @@
   end
 {%- endmacro %}
 
+{# Per payout, what it paid out (Silver's `?payout=` items): their count and the sum of
+   their nets, which must equal the payout's amount. One query for fct_payouts and the gate. #}
+{% macro payout_item_totals() -%}
+    select
+        payout_id,
+        cast(count(*) as bigint) as item_count,
+        {{ sum_minor('net_minor') }} as items_net_minor
+    from {{ ref('stg_stripe__payout_balance_transactions') }}
+    group by 1
+{%- endmacro %}
+
 {# The bucket a reporting category is shown in (https://docs.stripe.com/reports/reporting-categories):
    charges, refunds (customer refunds only), disputes (withdrawals and their reversals),
    payouts (payouts and their failures), and other (partial capture reversals and anything

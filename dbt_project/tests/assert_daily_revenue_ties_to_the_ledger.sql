@@ -1,10 +1,19 @@
 {#- Per settlement currency and day, agg_daily_revenue's fees and net equal the sums of the
     balance transactions it books (charges, refunds, their failures' returns and
     partial-capture reversals, dispute withdrawals and reinstatements; payouts and other
-    categories are the ledger models'),
-    to the minor unit. Returns the days and currencies that differ. -#}
+    categories are the ledger models'), to the minor unit, on every day after the events
+    feed's first: before it, a transaction can move money of an object created before the
+    listed window (a bank debit settling, a dispute won) that only its event brings, and
+    Stripe keeps events 30 days. Returns the days and currencies that differ. -#}
 
-with ledger as (
+with checked_from as (
+
+    select cast(min(created_at) as date) as first_event_date
+    from {{ ref('stg_stripe__events') }}
+
+),
+
+ledger as (
 
     select
         cast(created_at as date) as activity_date,
@@ -44,5 +53,9 @@ from ledger
 full outer join revenue
     on ledger.activity_date = revenue.activity_date
     and ledger.settlement_currency = revenue.settlement_currency
-where coalesce(ledger.fee_minor, 0) <> coalesce(revenue.fee_minor, 0)
-    or coalesce(ledger.net_minor, 0) <> coalesce(revenue.net_minor, 0)
+cross join checked_from
+where coalesce(ledger.activity_date, revenue.activity_date) > checked_from.first_event_date
+    and (
+        coalesce(ledger.fee_minor, 0) <> coalesce(revenue.fee_minor, 0)
+        or coalesce(ledger.net_minor, 0) <> coalesce(revenue.net_minor, 0)
+    )

@@ -51,6 +51,12 @@ SILVER = {
     "invoices": "invoice_id",
     "events": "event_id",
     "webhook_events": "event_id",
+    "balance_transactions": "balance_transaction_id",
+    "refunds": "refund_id",
+    "disputes": "dispute_id",
+    "payouts": "payout_id",
+    "payout_balance_transactions": "balance_transaction_id",
+    "balance": "snapshot_run_id",
 }
 
 

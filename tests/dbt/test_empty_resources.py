@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extractor.streams import WATERMARKED_STREAMS
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
 from tests.support.cli import run_cli
 from tests.support.servers import start_mock_api
@@ -91,4 +92,8 @@ def test_a_brand_new_account_with_nothing_at_all(tmp_path: Path) -> None:
     for table in ("stg_stripe__customers", "stg_stripe__events", "fct_payments", "dim_customers"):
         assert count(lake, table) == 0, table
     marks = sorted(p.name for p in (lake / "_state" / "watermarks").iterdir())
-    assert marks == [f"{e}.json" for e in sorted(manifest(lake, "first")["extract"]["entities"])]
+    # Every watermarked stream confirmed its empty window (a child stream and the snapshot
+    # have no watermark).
+    entities = manifest(lake, "first")["extract"]["entities"]
+    assert marks == sorted(f"{s.name}.json" for s in WATERMARKED_STREAMS)
+    assert {s.name for s in WATERMARKED_STREAMS} <= set(entities)

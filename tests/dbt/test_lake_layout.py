@@ -34,6 +34,7 @@ def test_the_layout_var_holds_every_constant() -> None:
         "_event_id",
         "_event_type",
         "_api_version",
+        "_parent_id",
         "data",
     ]
 

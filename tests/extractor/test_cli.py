@@ -57,7 +57,7 @@ def test_run_all_prints_summary_and_status(cli_env, capsys):
 
     assert main(["status"]) == 0
     out = capsys.readouterr().out
-    assert "charges          2026-01-09T00:00:00Z  (run cli-1)" in out
+    assert "charges              2026-01-09T00:00:00Z  (run cli-1)" in out
     assert "lock: free" in out
     assert "cli-1  run-all   succeeded" in out
 

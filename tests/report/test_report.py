@@ -18,7 +18,7 @@ import pytest
 
 from extractor.report import _table
 from extractor.streams import ENTITY_NAMES
-from extractor.transform.ledger_summary import FIGURES
+from extractor.transform.ledger_summary import FIGURES, LABELS
 from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset, MockConfig, parse_time
 from tests.dbt.expected_books import payout_items
 from tests.dbt.lake_queries import gold, rows, silver
@@ -220,15 +220,6 @@ LINE = {
     "dispute_reversal": "disputes",
 }
 PAYOUT_CATEGORIES = ("payout", "payout_reversal")
-LABELS = {
-    "gross": "gross captured",
-    "refunds": "refunds",
-    "disputes": "disputes",
-    "other": "other",
-    "fees": "fees",
-    "net": "net (after fees)",
-    "paid_out": "paid out",
-}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extractor.streams import ENTITY_NAMES
+from extractor.streams import WATERMARKED_STREAMS
 from tests.support.cli import child_env
 from tests.support.servers import REPO_ROOT, ServerProcess, start_mock_api
 
@@ -28,7 +28,7 @@ WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 BATCH_RUN = WORKFLOWS / "batch_run.yml"
 MOCK_NOW = "2026-02-20T00:00:00Z"
 SAFETY_WINDOW = 600
-ENTITIES = ENTITY_NAMES
+ENTITIES = tuple(s.name for s in WATERMARKED_STREAMS)
 
 
 def steps(workflow: dict) -> list[dict]:

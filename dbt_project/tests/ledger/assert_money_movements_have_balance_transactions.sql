@@ -1,7 +1,8 @@
 {#- Every captured charge, money-moving succeeded refund and dispute movement in Silver
     has its balance transaction, of the same amount after conversion (half up, as the
-    ledger converts). Only objects created since the extracted ledger's first transaction
-    are checked: an older charge's transaction lies before the extracted window. A refund
+    ledger converts). Only objects created since the start of the extracted ledger's latest
+    unbroken stretch of days are checked: an older charge's transaction lies before the
+    extracted window. A refund
     of money never captured (an expired authorisation) moves no money and has none. Fails
     with each object, the movement it lacks, and the amounts. #}
 
@@ -11,9 +12,34 @@ with ledger as (
 
 ),
 
+ledger_days as (
+
+    select distinct cast(created_at as date) as ledger_date from ledger
+
+),
+
+day_gaps as (
+
+    select
+        ledger_date,
+        lag(ledger_date) over (order by ledger_date) as previous_date
+    from ledger_days
+
+),
+
 ledger_start as (
 
-    select min(created_at) as first_created_at from ledger
+    -- The extracted ledger's latest unbroken stretch of days: a backfill of an earlier,
+    -- separate range (backfill --start/--end) leaves a gap whose movements were never read,
+    -- so only what lies after the last gap is checked.
+    select min(created_at) as first_created_at
+    from ledger
+    where cast(created_at as date) >= (
+        select max(ledger_date)
+        from day_gaps
+        where previous_date is null
+            or {{ dbt.datediff('previous_date', 'ledger_date', 'day') }} > 1
+    )
 
 ),
 

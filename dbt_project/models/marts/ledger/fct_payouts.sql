@@ -10,12 +10,7 @@ with payouts as (
 
 items as (
 
-    select
-        payout_id,
-        cast(count(*) as bigint) as item_count,
-        {{ sum_minor('net_minor') }} as items_net_minor
-    from {{ ref('stg_stripe__payout_balance_transactions') }}
-    group by 1
+    {{ payout_item_totals() }}
 
 ),
 
