@@ -22,13 +22,18 @@ exponents as (
 
 ),
 
--- Per charge, in the settlement currency: what Stripe gave back uncaptured (a partial
--- capture's rest, booked against the charge's full amount) and what customers got back
--- (less refunds that failed and returned).
+-- Per charge: what customers got back in the presentment currency (refunds pending or
+-- succeeded: a failed refund gave nothing back, and Stripe sends no charge event when a
+-- refund fails, so the charge's amount_refunded in Bronze can be stale), and in the
+-- settlement currency what Stripe gave back uncaptured (a partial capture's rest, booked
+-- against the charge's full amount) and what customers got back (less refunds that failed
+-- and returned).
 charge_refunds as (
 
     select
         charge_id,
+        {{ sum_minor("case when refund_kind = 'customer' and status not in ('failed', 'canceled') then amount_minor else 0 end") }}
+            as customer_refunded_minor,
         {{ sum_minor("case when refund_kind = 'uncaptured_rest' then settlement_amount_minor else 0 end") }}
             as uncaptured_rest_settlement_minor,
         -- Unknown (null) when a customer refund's transaction is not extracted.
@@ -72,6 +77,7 @@ joined as (
         {{ minor_unit('exponents.exponent') }} as minor_unit,
         charges.amount_minor,
         charges.amount_refunded_minor,
+        charge_refunds.customer_refunded_minor,
         -- Money actually taken: a succeeded charge's captured amount. An authorisation not
         -- (yet) captured, a pending bank debit and a failed charge take nothing.
         case
@@ -128,9 +134,12 @@ money as (
 
     select
         *,
+        -- From the refund objects where the lake has them (see charge_refunds); from the
+        -- charge's amount_refunded for a charge whose refunds were not extracted.
         case
-            when status = 'succeeded' then amount_refunded_minor - released_minor
-            else 0
+            when status <> 'succeeded' then 0
+            when customer_refunded_minor is not null then customer_refunded_minor
+            else amount_refunded_minor - released_minor
         end as refunded_minor
     from with_refunds
 
