@@ -1,10 +1,10 @@
 {#- Per settlement currency and day, agg_daily_revenue's fees and net equal the sums of the
-    balance transactions it books (charges, refunds and partial-capture reversals, dispute
-    withdrawals and reinstatements; payouts and other categories are the ledger models'),
-    to the minor unit, on every day after the events feed's first: before it, a transaction
-    can move money of an object created before the listed window (a bank debit settling, a
-    dispute won) that only its event brings, and Stripe keeps events 30 days. Returns the
-    days and currencies that differ. -#}
+    balance transactions it books (charges, refunds, their failures' returns and
+    partial-capture reversals, dispute withdrawals and reinstatements; payouts and other
+    categories are the ledger models'), to the minor unit, on every day after the events
+    feed's first: before it, a transaction can move money of an object created before the
+    listed window (a bank debit settling, a dispute won) that only its event brings, and
+    Stripe keeps events 30 days. Returns the days and currencies that differ. -#}
 
 with checked_from as (
 
@@ -22,7 +22,8 @@ ledger as (
         sum(net_minor) as net_minor
     from {{ ref('stg_stripe__balance_transactions') }}
     where reporting_category in (
-        'charge', 'refund', 'partial_capture_reversal', 'dispute', 'dispute_reversal'
+        'charge', 'refund', 'refund_failure', 'partial_capture_reversal', 'dispute',
+        'dispute_reversal'
     )
     group by 1, 2
 

@@ -1,20 +1,45 @@
 {#- Per currency, succeeded charges' counts, captured money and customer refunds in Silver
     equal fct_payments and agg_daily_revenue's charge-date cohort columns, and the refunds
     agg_daily_revenue books by activity date equal fct_refunds'. Returns the currencies where
-    any figure differs. Customer refunds are amount_refunded without what Stripe released
-    uncaptured (the rest of a partial capture, an expired authorisation). -#}
+    any figure differs. Customer refunds are what the charge gave back (its refund objects
+    not failed, else its amount_refunded) without what Stripe released uncaptured (the rest
+    of a partial capture, an expired authorisation). -#}
 
-with silver as (
+with refunds_given as (
+
+    -- What each charge's refund objects gave back: a failed refund gave nothing, and its
+    -- failure brings no charge event, so a charge's amount_refunded can be stale.
+    select
+        charge_id,
+        sum(case when status not in ('failed', 'canceled') then amount_minor else 0 end)
+            as amount_minor
+    from {{ ref('stg_stripe__refunds') }}
+    group by 1
+
+),
+
+charges as (
+
+    select
+        charges.*,
+        coalesce(refunds_given.amount_minor, charges.amount_refunded_minor) as given_back_minor
+    from {{ ref('stg_stripe__charges') }} as charges
+    left join refunds_given
+        on charges.charge_id = refunds_given.charge_id
+
+),
+
+silver as (
 
     select
         currency,
         count(*) filter (where status = 'succeeded') as paid_count,
         sum(amount_captured_minor) filter (where status = 'succeeded') as gross_minor,
         sum(
-            amount_refunded_minor
-            - least(amount_refunded_minor, amount_minor - amount_captured_minor)
+            given_back_minor
+            - least(given_back_minor, amount_minor - amount_captured_minor)
         ) filter (where status = 'succeeded') as refunded_minor
-    from {{ ref('stg_stripe__charges') }}
+    from charges
     group by 1
 
 ),

@@ -36,6 +36,8 @@ class ResourceSpec:
     gone: EventKind | None = None
     # Kinds whose event carries another object than the resource's (balance.available).
     event_objects: Mapping[EventKind, Callable[[Dataset, int], dict]] = field(default_factory=dict)
+    # ... and, for such an `.updated` kind, that object's previous_attributes.
+    event_previous: Mapping[EventKind, Callable[[Dataset, int], dict]] = field(default_factory=dict)
     # A kind announcing the same change as another (charge.refund.updated mirrors
     # refund.updated): its event's previous_attributes are taken from before both.
     mirrors: Mapping[EventKind, EventKind] = field(default_factory=dict)

@@ -24,7 +24,13 @@ from mock_api.dataset.payment_flows import (
     payment_flow,
 )
 from mock_api.dataset.reference import BRANDS, CURRENCIES, DISPUTE_REASONS, FAILURES
-from mock_api.dataset.refunds import final_refund, refund_birth
+from mock_api.dataset.refunds import (
+    SETTLED_OFFSETS,
+    failed_refund,
+    failure_previous,
+    final_refund,
+    refund_birth,
+)
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -45,6 +51,9 @@ class ChargeEvent(EventKind):
     PENDING = 16, "charge.pending", (0,)  # a bank debit, until it settles
     CAPTURED = 17, "charge.captured", CAPTURE_OFFSETS  # a manual authorisation
     EXPIRED = 18, "charge.expired", (AUTHORISATION_EXPIRES,)  # ... released uncaptured
+    # A customer's refund failed: Stripe announces it on the charge (data.object is the
+    # refund, RefundEvent.FAILED has the refund.failed) and amount_refunded goes back down.
+    REFUND_FAILED = 44, "charge.refund.updated", SETTLED_OFFSETS
 
 
 def charge_failed(ds: Dataset, i: int) -> bool:
@@ -383,6 +392,8 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     code, message, outcome = _outcome(facts, status)
     money = _money(ds, i, facts, status, applied)
     amount_refunded = sum(refund["amount"] for refund in money["refunds"])
+    if ChargeEvent.REFUND_FAILED in applied:  # the money came back to the account
+        amount_refunded = 0
     metadata = {"order_id": facts["order"]}
     if ChargeEvent.UPDATED in applied:
         metadata["support_ticket"] = facts["ticket"]
@@ -455,8 +466,11 @@ CHARGES = ResourceSpec(
         ChargeEvent.PENDING: if_bank_debit,
         ChargeEvent.CAPTURED: capture_variant,
         ChargeEvent.EXPIRED: if_expires_uncaptured,
+        ChargeEvent.REFUND_FAILED: failed_refund,
     },
     render=render_charge,
+    event_objects={ChargeEvent.REFUND_FAILED: final_refund},
+    event_previous={ChargeEvent.REFUND_FAILED: failure_previous},
     expandable={
         "customer": "customers",
         "payment_intent": "payment_intents",

@@ -159,6 +159,9 @@ def render_event(ds: Dataset, ref: EventRef) -> dict:
     other_object = SPEC_BY_NAME[resource].event_objects.get(kind)
     if other_object is not None:
         data = {"object": other_object(ds, ref.index)}
+        previous = SPEC_BY_NAME[resource].event_previous.get(kind)
+        if previous is not None:
+            data["previous_attributes"] = previous(ds, ref.index)
     else:
         obj = ds.render(resource, ref.index, after, version)
         data = {"object": obj}

@@ -43,6 +43,7 @@ from mock_api.dataset.money import (
 from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, beyond, clip_times, cursor_page
 from mock_api.dataset.payment_flows import PaymentFlow, partial_capture, payment_flow
 from mock_api.dataset.payouts import PayoutEvent, timeline
+from mock_api.dataset.refunds import RefundEvent
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 DISPUTE_BASE = 1 << 50
 PAYOUT_BASE = 1 << 51
+REFUND_FAILURE_BASE = 1 << 52  # above every payout's txn
 TWO_DAYS, NEXT_DAY, AT_ONCE = "two_days", "next_day", "at_once"
 
 
@@ -101,7 +103,16 @@ PAYOUT_FAILURE = Birth(
     "payout_failure", PayoutEvent.FAILED, None, None, PAYOUT_BASE, 1,
     "payout_failure", "payout_reversal", AT_ONCE,
 )  # fmt: skip
-BIRTHS = (CHARGE, CAPTURE, BANK, REFUND, PARTIAL, DISPUTE, DISPUTE_WON, PAYOUT, PAYOUT_FAILURE)
+# A customer's refund failed: the refunded money returns, at the refund's own rate. Stripe
+# books it as an adjustment of category refund_failure (docs/mock_api.md#the-ledger).
+REFUND_FAILURE = Birth(
+    "refund_failure", RefundEvent.FAILED, None, None, REFUND_FAILURE_BASE, 0,
+    "adjustment", "refund_failure", NEXT_DAY,
+)  # fmt: skip
+BIRTHS = (
+    CHARGE, CAPTURE, BANK, REFUND, PARTIAL, DISPUTE, DISPUTE_WON, PAYOUT, PAYOUT_FAILURE,
+    REFUND_FAILURE,
+)  # fmt: skip
 # What goes into payouts (payouts themselves and their failures are booked apart).
 PAID_OUT = tuple(b for b in BIRTHS if b.settles != AT_ONCE)
 TYPES = tuple(sorted({b.type for b in BIRTHS}))
@@ -111,6 +122,9 @@ Txn = tuple[Birth, int]  # (birth, index of the object it is born of)
 
 def decode(ds: Dataset, txn: int) -> Txn | None:
     """The transaction with this txn number, whether or not it happened."""
+    if txn >= REFUND_FAILURE_BASE:
+        i, slot = divmod(txn - REFUND_FAILURE_BASE, 2)
+        return (REFUND_FAILURE, i) if slot == 0 else None
     if txn >= PAYOUT_BASE:
         p, slot = divmod(txn - PAYOUT_BASE, 2)
         return (PAYOUT, PAYOUT_FAILURE)[slot], p
@@ -174,8 +188,8 @@ def _money(ds: Dataset, birth: Birth, index: int, created: int, ids: bool = True
     currency = facts["currency"]
     settles_in = settlement_currency(currency)
     at = created
-    if birth is DISPUTE_WON:  # reinstates exactly what was withdrawn
-        withdrawn = born_at(ds, DISPUTE, index)
+    if birth in (DISPUTE_WON, REFUND_FAILURE):  # returns exactly what was withdrawn
+        withdrawn = born_at(ds, DISPUTE if birth is DISPUTE_WON else REFUND, index)
         assert withdrawn is not None
         at = withdrawn
     rate = exchange_rate(ds, currency, at)
@@ -192,6 +206,9 @@ def _money(ds: Dataset, birth: Birth, index: int, created: int, ids: bool = True
         fee_label = "Stripe processing fees"
     elif birth is REFUND:
         amount = -convert(facts["refund_amount"], currency, rate)
+        source_of = "refunds"
+    elif birth is REFUND_FAILURE:
+        amount = convert(facts["refund_amount"], currency, rate)
         source_of = "refunds"
     elif birth is PARTIAL:  # the uncaptured rest: full minus captured, exactly
         full = convert(facts["amount"], currency, rate)
@@ -262,6 +279,7 @@ _DESCRIPTION = {
     "dispute_reversal": "Chargeback reversal",
     "payout": "STRIPE PAYOUT",
     "payout_failure": "Payout failure",
+    "refund_failure": "REFUND FAILURE",
 }
 
 

@@ -1,7 +1,9 @@
 """Refunds as their own resource: refund i belongs to charge i (a charge has at most one).
 
 Three births (sources in docs/mock_api.md#the-ledger): a customer's refund of an automatic
-card payment (`pending`, then `succeeded` a day later, with a balance transaction); the
+card payment (`pending`, then `succeeded` a day later, with a balance transaction; or, for
+FAILED_SHARE of them, `failed` a day later, its money returned by a balance transaction of category
+`refund_failure`); the
 uncaptured rest Stripe refunds at a partial capture (`succeeded` at once; Stripe books it as a
 `partial_capture_reversal` balance transaction); an authorisation released after 7 days
 (`succeeded`, no balance transaction: no money had moved).
@@ -34,6 +36,8 @@ PARTIAL_CAPTURE = len(CUSTOMER_OFFSETS)
 EXPIRED = PARTIAL_CAPTURE + len(CAPTURE_OFFSETS)
 SETTLED_OFFSETS = tuple(offset + SETTLES_AFTER for offset in CUSTOMER_OFFSETS)
 REASON = {0: "requested_by_customer", 1: None, 2: "expired_uncaptured_charge"}
+FAILED_SHARE = 0.05  # of customer refunds: the card can no longer take the money back
+FAILURE_REASON = "expired_or_canceled_card"
 
 
 class RefundEvent(EventKind):
@@ -42,6 +46,9 @@ class RefundEvent(EventKind):
     UPDATED = 40, "refund.updated", SETTLED_OFFSETS
     # Stripe also announces a refund's update on its charge (data.object is the refund).
     CHARGE_REFUND_UPDATED = 41, "charge.refund.updated", SETTLED_OFFSETS
+    # Instead of UPDATED: the refund failed (its charge.refund.updated is the charge's
+    # ChargeEvent.REFUND_FAILED, which also lowers the charge's amount_refunded).
+    FAILED = 43, "refund.failed", SETTLED_OFFSETS
 
 
 SETTLING = frozenset({RefundEvent.UPDATED, RefundEvent.CHARGE_REFUND_UPDATED})
@@ -63,6 +70,20 @@ def refund_birth(ds: Dataset, i: int) -> int | None:
 def _customer_refund(ds: Dataset, i: int) -> int | None:
     variant = refund_birth(ds, i)
     return variant if variant is not None and variant < PARTIAL_CAPTURE else None
+
+
+def refund_fails(ds: Dataset, i: int) -> bool:
+    """Whether charge i's refund is a customer's that fails."""
+    return _customer_refund(ds, i) is not None and ds.keys.u("refund_fail", i) < FAILED_SHARE
+
+
+def failed_refund(ds: Dataset, i: int) -> int | None:
+    """The variant of the failure of charge i's refund, or None if it does not fail."""
+    return _customer_refund(ds, i) if refund_fails(ds, i) else None
+
+
+def _settled_refund(ds: Dataset, i: int) -> int | None:
+    return None if refund_fails(ds, i) else _customer_refund(ds, i)
 
 
 def refund_origin(variant: int) -> int:
@@ -92,7 +113,8 @@ def render_refund(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     settled = origin != 0 or bool(
         applied & {RefundEvent.UPDATED, RefundEvent.CHARGE_REFUND_UPDATED}
     )
-    return {
+    failed = RefundEvent.FAILED in applied and refund_fails(ds, i)
+    refund = {
         "id": ds.ids.encode("refunds", i),
         "object": "refund",
         "amount": refund_amount(ds, i, variant),
@@ -109,9 +131,32 @@ def render_refund(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "reason": REASON[origin],
         "receipt_number": None,
         "source_transfer_reversal": None,
-        "status": "succeeded" if settled else "pending",
+        "status": "failed" if failed else "succeeded" if settled else "pending",
         "transfer_reversal": None,
     }
+    if failed:  # Stripe sets these only on a failed refund
+        refund["failure_balance_transaction"] = ds.ids.encode(
+            "balance_transactions", refund_failure_txn(i)
+        )
+        refund["failure_reason"] = FAILURE_REASON
+    return refund
+
+
+def failure_previous(ds: Dataset, i: int) -> dict:
+    """previous_attributes of charge i's refund's failure: as it was while pending (the
+    failure fields it gains had no value, and the schema allows them no null)."""
+    from mock_api.dataset.events import _diff
+
+    pending = render_refund(ds, i, frozenset({RefundEvent.CREATED}))
+    changed = _diff(pending, final_refund(ds, i))
+    return {key: value for key, value in changed.items() if key in pending}
+
+
+def refund_failure_txn(i: int) -> int:
+    """The txn number of refund i's failure (see ledger.REFUND_FAILURE)."""
+    from mock_api.dataset.ledger import REFUND_FAILURE
+
+    return REFUND_FAILURE.txn(i)
 
 
 def final_refund(ds: Dataset, i: int) -> dict:
@@ -125,8 +170,9 @@ REFUNDS = ResourceSpec(
     kinds=RefundEvent,
     rules={
         RefundEvent.CREATED: refund_birth,
-        RefundEvent.UPDATED: _customer_refund,
-        RefundEvent.CHARGE_REFUND_UPDATED: _customer_refund,
+        RefundEvent.UPDATED: _settled_refund,
+        RefundEvent.CHARGE_REFUND_UPDATED: _settled_refund,
+        RefundEvent.FAILED: failed_refund,
     },
     render=render_refund,
     timeline_of="charges",

@@ -22,7 +22,8 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
   succeeded, not refunded) +6d|14d. Any: `charge.updated` (5%) +2h (metadata).
 - refunds (refund i of charge i; `refunds`): `refund.created` with its charge's refund (a
   customer's, a partial capture's rest, an expired authorisation); a customer's:
-  `refund.updated` + `charge.refund.updated` (succeeded) +1d after it.
+  `refund.updated` + `charge.refund.updated` (succeeded) +1d after it, or (5%)
+  `refund.failed` + `charge.refund.updated` (failed; the charge's kind) +1d after it.
 - disputes (dispute i on charge i; `disputes`): `charge.dispute.created` +
   `charge.dispute.funds_withdrawn` +6d|14d after the charge; `charge.dispute.updated`
   (under review) +3d after that; `charge.dispute.closed` (+ `charge.dispute.funds_reinstated`

@@ -56,6 +56,8 @@ class Refund:
     settlement_currency: str | None
     settlement_amount: int | None
     is_after_payout: bool
+    failure_reason: str | None = None
+    returned: int | None = None  # what its failure gave back (settlement), if it failed
 
 
 @dataclass
@@ -96,11 +98,12 @@ def convert(amount: int, currency: str, settles_in: str, rate: Decimal) -> int:
 
 
 def _customer_refunds(refunds: list[Refund]) -> int | None:
-    """What customers got back in the settlement currency; None if one is not extracted."""
+    """What customers got back in the settlement currency (less what failed refunds
+    returned); None if one is not extracted."""
     mine = [r for r in refunds if r.kind == "customer" and r.status != "canceled"]
     if any(r.settlement_amount is None for r in mine):
         return None
-    return sum(r.settlement_amount or 0 for r in mine)
+    return sum((r.settlement_amount or 0) - (r.returned or 0) for r in mine)
 
 
 def _paid_out(dataset: Dataset, now: int, payout_ids: Iterable[str]) -> dict[str, int]:
@@ -147,6 +150,7 @@ def ledger_after_first_run(
         kind = KINDS[refund_origin(birth)]
         own = by_source[refund_id]
         txn = own.get("refund") or own.get("partial_capture_reversal")
+        failure = own.get("refund_failure")
         charge_id = refund["charge"]
         refunds_of[charge_id].append(refund_id)
         paid_at = paid_out.get(charge_id)
@@ -161,11 +165,18 @@ def ledger_after_first_run(
             settlement_currency=txn["currency"] if txn else None,
             settlement_amount=-txn["amount"] if txn else None,
             is_after_payout=paid_at is not None and paid_at <= refund["created"],
+            failure_reason=refund.get("failure_reason"),
+            returned=failure["amount"] if failure else None,
         )
         if kind == "customer":
+            # A failed or canceled refund gave nothing back, yet its day has a row (its
+            # settlement money left and, on the failure's day, came back).
             row = daily[(day(refund["created"]), refund["currency"])]
-            row["refunded_minor"] += refund["amount"]
-            row["refund_count"] += 1
+            if refund["status"] not in ("failed", "canceled"):
+                row["refunded_minor"] += refund["amount"]
+                row["refund_count"] += 1
+            if failure:
+                daily[(day(failure["created"]), refund["currency"])]  # noqa: B018
 
     for charge_id in ids["charges"]:
         currency, captured, refunded = captured_of(charge_id)

@@ -91,7 +91,8 @@ def test_refunds_are_dated_when_refunded(lake: Path, expected) -> None:
             f"""
             select refund_id, charge_id, refund_kind, status, reason, currency, amount_minor,
                    cast(refunded_date as varchar), settlement_currency,
-                   settlement_amount_minor, is_after_payout
+                   settlement_amount_minor, is_after_payout, failure_reason,
+                   failure_returned_settlement_minor
             from {gold(lake, "fct_refunds")}
             """
         )
@@ -108,6 +109,8 @@ def test_refunds_are_dated_when_refunded(lake: Path, expected) -> None:
             r.settlement_currency,
             r.settlement_amount,
             r.is_after_payout,
+            r.failure_reason,
+            r.returned,
         )
         for refund_id, r in ledger.refunds.items()
     }
@@ -118,7 +121,7 @@ def test_refunds_are_dated_when_refunded(lake: Path, expected) -> None:
         "expired_authorisation",
     }
     assert {r.is_after_payout for r in ledger.refunds.values()} == {True, False}
-    assert {r.status for r in ledger.refunds.values()} == {"pending", "succeeded"}
+    assert {r.status for r in ledger.refunds.values()} == {"pending", "succeeded", "failed"}
     later = rows(
         f"""
         select count(*) from {gold(lake, "fct_refunds")} as refunds

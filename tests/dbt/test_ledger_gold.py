@@ -19,7 +19,7 @@ import pytest
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected_books import Ledger, daily_balance, ledger_at, reconciliation
-from tests.dbt.lake_queries import content_digest, gold, rows
+from tests.dbt.lake_queries import content_digest, gold, rows, silver
 from tests.support.cli import child_env, run_cli
 from tests.support.servers import start_mock_api
 
@@ -348,3 +348,39 @@ def write_run(lake: Path, lines: dict[str, list[dict]]) -> None:
             for line in entity_lines
         )
         (folder / "part-00000.jsonl").write_text(body)
+
+
+def test_a_first_run_longer_than_the_events_feed_passes_the_gate(mock, tmp_path: Path) -> None:
+    """A first run over 40 days of an account 51 days old: the list windows reach further
+    back than Stripe's 30 days of events, so some transactions in the window move money of
+    objects created before it (a dispute won, a bank debit settling) that only an expired
+    event would bring. The gate checks those transactions only from the feed's first event
+    on (before that fix, this run failed assert_balance_transactions_have_sources and
+    assert_daily_revenue_ties_to_the_ledger with 8 and 5 rows)."""
+    root = tmp_path / "lake"
+    env = child_env(root, mock.url)
+    result = run_cli("run-pipeline", "--days", "40", "--run-id", "forty", env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "quality gate passed" in result.stdout
+
+    # The case is real: transactions whose source is not in the lake, all before the feed.
+    sources = " union all ".join(
+        f"select {key} as id from {silver(root, entity)}"
+        for entity, key in (
+            ("charges", "charge_id"),
+            ("refunds", "refund_id"),
+            ("disputes", "dispute_id"),
+            ("payouts", "payout_id"),
+        )
+    )
+    (first_event,) = rows(f"select min(created_at) from {silver(root, 'events')}")[0]
+    orphans = rows(
+        f"""
+        select t.balance_transaction_id, t.created_at
+        from {silver(root, "balance_transactions")} as t
+        where t.source_id not in ({sources})
+            and split_part(t.source_id, '_', 1) in ('ch', 'py', 're', 'pyr', 'dp', 'du', 'po')
+        """
+    )
+    assert orphans, "no transaction of an object older than the window: the case is not exercised"
+    assert all(created < first_event for _, created in orphans), orphans

@@ -14,6 +14,7 @@ import pytest
 
 from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset, MockConfig, parse_time
 from mock_api.dataset.charges import money_facts, payment_facts
+from mock_api.dataset.config import EVENT_RETENTION_SECONDS
 from tests.support.paging import page_all_of
 
 NOW = parse_time("2026-03-12T15:30:00Z")
@@ -137,7 +138,8 @@ def test_refunds_are_objects_with_their_transaction(ds, charges, by_id) -> None:
     embedded = [r for c in charges for r in c["refunds"]["data"]]
     assert {r["id"] for r in embedded} == set(refunds)
     for charge in charges:
-        assert charge["amount_refunded"] == sum(r["amount"] for r in charge["refunds"]["data"])
+        kept = [r for r in charge["refunds"]["data"] if r["status"] != "failed"]
+        assert charge["amount_refunded"] == sum(r["amount"] for r in kept)
     reasons = Counter()
     for refund in refunds.values():
         reasons[refund["reason"]] += 1
@@ -148,9 +150,16 @@ def test_refunds_are_objects_with_their_transaction(ds, charges, by_id) -> None:
         if refund["reason"] == "requested_by_customer":
             assert t["source"] == refund["id"] and t["type"] == "refund" and t["fee"] == 0
             assert t["amount"] == -settle(refund["amount"], refund["currency"], t["exchange_rate"])
-            assert refund["status"] == (
-                "succeeded" if refund["created"] + DAY <= NOW else "pending"
-            )
+            if refund["created"] + DAY > NOW:
+                assert refund["status"] == "pending"
+            else:
+                assert refund["status"] in ("succeeded", "failed")
+                reasons[refund["status"]] += 1
+            assert ("failure_reason" in refund) == (refund["status"] == "failed")
+        elif refund["status"] == "failed":
+            raise AssertionError(f"only a customer's refund fails: {refund['id']}")
+    assert reasons["failed"] and reasons["succeeded"] > 10 * reasons["failed"]
+    del reasons["failed"], reasons["succeeded"]
     assert set(reasons) == {"requested_by_customer", None, "expired_uncaptured_charge"}
 
 
@@ -158,7 +167,11 @@ def test_a_refund_is_pending_then_succeeds_a_day_later(ds) -> None:
     events = [e for e in ds.events(NOW) if e["type"].startswith(("refund.", "charge.refund."))]
     created = {e["data"]["object"]["id"]: e for e in events if e["type"] == "refund.created"}
     updates = [e for e in events if e["type"] == "refund.updated"]
-    mirrors = [e for e in events if e["type"] == "charge.refund.updated"]
+    mirrors = [
+        e
+        for e in events
+        if e["type"] == "charge.refund.updated" and e["data"]["object"]["status"] == "succeeded"
+    ]
     assert updates and len(updates) == len(mirrors)
     for update in updates:
         refund = update["data"]["object"]
@@ -167,6 +180,39 @@ def test_a_refund_is_pending_then_succeeds_a_day_later(ds) -> None:
         assert update["created"] == refund["created"] + DAY
         if refund["id"] in created:
             assert created[refund["id"]]["data"]["object"]["status"] == "pending"
+
+
+def test_a_failed_refund_returns_its_money_a_day_later(ds, charges, by_id) -> None:
+    """pending with its refund transaction, then failed: `failure_reason`, and a
+    `refund_failure` transaction giving back exactly what the refund took, fee 0."""
+    failed = [r for r in ds.objects("refunds", NOW) if r["status"] == "failed"]
+    assert len(failed) >= 3
+    by_charge = {c["id"]: c for c in charges}
+    events = ds.events(NOW)
+    for refund in failed:
+        assert refund["reason"] == "requested_by_customer"
+        assert refund["failure_reason"] == "expired_or_canceled_card"
+        out = by_id[refund["balance_transaction"]]
+        back = by_id[refund["failure_balance_transaction"]]
+        assert (back["type"], back["reporting_category"]) == ("adjustment", "refund_failure")
+        assert back["source"] == refund["id"] and back["currency"] == out["currency"]
+        assert back["amount"] == back["net"] == -out["amount"] > 0 and back["fee"] == 0
+        assert back["created"] == refund["created"] + DAY
+        assert by_charge[refund["charge"]]["amount_refunded"] == 0
+        assert not by_charge[refund["charge"]]["refunded"]
+    failed_ids = {r["id"] for r in failed}
+    told = Counter(
+        (e["type"], e["created"] - e["data"]["object"]["created"])
+        for e in events
+        if e["data"]["object"].get("id") in failed_ids and e["type"] != "refund.created"
+    )
+    recent = sum(1 for r in failed if r["created"] + DAY >= NOW - EVENT_RETENTION_SECONDS)
+    assert recent
+    assert told == {("refund.failed", DAY): recent, ("charge.refund.updated", DAY): recent}
+    for e in events:
+        if e["type"] == "charge.refund.updated" and e["data"]["object"]["id"] in failed_ids:
+            previous = e["data"]["previous_attributes"]
+            assert previous == {"status": "pending"}
 
 
 def test_disputes_withdraw_funds_and_fee_and_reinstate_them_when_won(ds, by_id) -> None:

@@ -102,6 +102,7 @@ STATES |= {
         "customer's, succeeded": lambda r: (
             r["reason"] == "requested_by_customer" and r["status"] == "succeeded"
         ),
+        "customer's, failed": lambda r: r["status"] == "failed",
         "a partial capture's rest": lambda r: r["reason"] is None,
         "expired authorisation": lambda r: r["reason"] == "expired_uncaptured_charge",
     },
@@ -126,6 +127,7 @@ TXN_KINDS = {
     ("adjustment", "dispute_reversal"),
     ("payout", "payout"),
     ("payout_failure", "payout_reversal"),
+    ("adjustment", "refund_failure"),
 }
 # The schema of an event's data.object, by the event type's prefix.
 EVENT_SCHEMA = {"charge.dispute.": "dispute", "charge.refund.": "refund", "balance.": "balance"}

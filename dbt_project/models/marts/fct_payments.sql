@@ -22,13 +22,18 @@ exponents as (
 
 ),
 
--- Per charge, in the settlement currency: what Stripe gave back uncaptured (a partial
--- capture's rest, booked against the charge's full amount) and what customers got back
--- (less refunds that failed and returned).
+-- Per charge: what its refund objects gave back in the presentment currency (pending or
+-- succeeded; a failed refund gave nothing back, and Stripe sends no charge event when a
+-- refund fails, so the charge's amount_refunded in Bronze can be stale), and in the
+-- settlement currency what Stripe gave back uncaptured (a partial capture's rest, booked
+-- against the charge's full amount) and what customers got back (less refunds that failed
+-- and returned).
 charge_refunds as (
 
     select
         charge_id,
+        {{ sum_minor("case when status not in ('failed', 'canceled') then amount_minor else 0 end") }}
+            as refunds_given_minor,
         {{ sum_minor("case when refund_kind = 'uncaptured_rest' then settlement_amount_minor else 0 end") }}
             as uncaptured_rest_settlement_minor,
         -- Unknown (null) when a customer refund's transaction is not extracted.
@@ -60,7 +65,13 @@ joined as (
         charges.payment_method_type,
         charges.is_paid,
         charges.is_captured,
-        charges.is_refunded,
+        -- Stripe's `refunded` (fully refunded), from the refund objects where the lake has
+        -- them, for the same reason as amount_refunded_minor below.
+        case
+            when charge_refunds.refunds_given_minor is not null
+                then charge_refunds.refunds_given_minor >= charges.amount_minor
+            else charges.is_refunded
+        end as is_refunded,
         charges.is_disputed,
         charges.failure_code,
         charges.outcome_type,
@@ -71,7 +82,10 @@ joined as (
         exponents.exponent as currency_exponent,
         {{ minor_unit('exponents.exponent') }} as minor_unit,
         charges.amount_minor,
-        charges.amount_refunded_minor,
+        -- What the charge gave back, from its refund objects where the lake has them, else
+        -- the charge's own amount_refunded (a charge whose refunds were not extracted).
+        coalesce(charge_refunds.refunds_given_minor, charges.amount_refunded_minor)
+            as amount_refunded_minor,
         -- Money actually taken: a succeeded charge's captured amount. An authorisation not
         -- (yet) captured, a pending bank debit and a failed charge take nothing.
         case
