@@ -1,4 +1,4 @@
-{# Billing's shared rules (docs/finance.md#mrr, docs/architecture.md#gold-billing): MRR's
+{# MRR's shared rules (docs/finance.md#mrr, docs/architecture.md#gold-billing): MRR's
    normalisation to a month, its exact rounding, the churn mode, and the engine differences
    the billing marts need. #}
 
