@@ -147,7 +147,15 @@ class _History:
 
 
 def _history(ds: Dataset, now: int, churn_at: str) -> _History:
+    """Cached per (now, churn mode): the month-end MRR of every subscription."""
     _check_mode(churn_at)
+    histories = ds.billing_cache.setdefault("histories", {})
+    if (now, churn_at) not in histories:
+        histories[(now, churn_at)] = _compute_history(ds, now, churn_at)
+    return histories[(now, churn_at)]
+
+
+def _compute_history(ds: Dataset, now: int, churn_at: str) -> _History:
     last = ds.timelines["subscriptions"].last_at_or_before(now)
     if last < 0:
         return _History([], {}, {})

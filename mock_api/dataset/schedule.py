@@ -38,6 +38,12 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
 - invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%)
   +30min (description); `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
   `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
+- products, prices, coupons (a fixed catalog, `catalog`): `*.created` +0; `product.updated`,
+  `price.updated` +70d for a few.
+- subscriptions (`subscriptions`): `customer.subscription.created` +0, then per scenario
+  trial end, item changes, cancellations, past_due/unpaid and each renewal, at offsets counted
+  in billing periods (calendar months from the anchor: `Shift`s, one variant per interval and
+  trial); the table is in docs/mock_api.md#billing. Their kinds have codes >= 64 (`seq_of`).
 
 Each resource's module holds its part of this table as code: an `EventKind` enum (codes,
 event types, offsets) and its rules (which objects undergo a kind, in which variant), e.g.
