@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from mock_api.dataset.mrr import billing_scenarios, monthly_mrr, mrr_movements
 
 from extractor.settings import DEFAULT_API_KEY
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from mock_api.dataset.mrr import billing_scenarios, monthly_mrr, mrr_movements
 from tests.dbt.lake_queries import gold, rows
 from tests.dbt.test_partition_rewrites import set_clock
 from tests.support.cli import child_env, run_cli
@@ -233,6 +233,14 @@ def test_named_scenarios(lake: Path, dataset: Dataset) -> None:
         assert kinds <= {kind for kind, _ in theirs.values()}, (name, theirs)
     # A trial that never converted never had MRR.
     assert not {k for k in got if k[0] == scenarios["trial_canceled"]}
+    # Every scenario in every currency the engine shows it in (weekly_eur, reactivation_kwd...).
+    for name, sub in scenarios.items():
+        if sub.startswith("sub_"):
+            assert {k: v for k, v in got.items() if k[0] == sub} == {
+                k: v for k, v in want.items() if k[0] == sub
+            }, name
+    currencies = {name.rsplit("_", 1)[1] for name in scenarios if name.startswith("reactivation_")}
+    assert "usd" in currencies and currencies & {"jpy", "kwd"}
 
     history = gold(lake, "dim_subscription_history")
     coupons = dict(
