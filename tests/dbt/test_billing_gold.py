@@ -11,6 +11,7 @@ and from the mock's `/v1/invoices/{id}/lines` over HTTP. The other churn mode
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -24,7 +25,8 @@ import requests
 from extractor.settings import DEFAULT_API_KEY
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from mock_api.dataset.mrr import billing_scenarios, monthly_mrr, mrr_movements
-from tests.dbt.lake_queries import gold, rows
+from tests.dbt.lake_queries import content_digest, gold, rows
+from tests.dbt.test_ledger_gold import bronze_lines, changed, write_run
 from tests.dbt.test_partition_rewrites import set_clock
 from tests.support.cli import child_env, run_cli
 from tests.support.paging import page_all
@@ -322,3 +324,48 @@ def test_clock_is_the_newest_read(lake: Path) -> None:
         "entity=subscriptions/*/*.parquet')"
     )[0][0]
     assert datetime.fromtimestamp(observed, UTC) == datetime.fromtimestamp(NOW, UTC)
+
+
+def test_broken_lines_stop_the_build_and_spare_gold(lake: Path, tmp_path: Path) -> None:
+    """An invoice whose subtotal no longer equals its lines, and a line naming a subscription
+    Silver does not hold, read again by a run of their own: run-transforms exits 1 naming
+    both gate tests, and fct_invoice_line_items keeps its last good content."""
+    broken = tmp_path / "lake"
+    shutil.copytree(lake, broken)
+    key = "gold/model=fct_invoice_line_items"
+    before = content_digest(broken)[key]
+    latest: dict[str, dict] = {}
+    for line in bronze_lines(broken, "invoices"):
+        known = latest.get(line["data"]["id"])
+        if known is None or line["_observed_at"] >= known["_observed_at"]:
+            latest[line["data"]["id"]] = line
+    first, second = [
+        line
+        for line in latest.values()
+        if line["data"]["status"] != "draft"
+        and not line["data"]["lines"]["has_more"]
+        and line["data"]["lines"]["data"]
+    ][:2]
+    lines = second["data"]["lines"]
+    orphan = {**lines["data"][0], "subscription": "sub_not_in_silver"}
+    write_run(
+        broken,
+        {
+            "invoices": [
+                changed(first, subtotal=first["data"]["subtotal"] + 1),
+                changed(second, lines={**lines, "data": [orphan, *lines["data"][1:]]}),
+            ]
+        },
+    )
+    build = run_cli("run-transforms", "--run-id", "bad", env=child_env(broken, None))
+    assert build.returncode == 1, build.stdout[-3000:]
+    failing = json.loads((broken / "_state/manifests/run_bad.json").read_text())["transform"]
+    names = {f["name"] for f in failing["failures"]}
+    assert {
+        "assert_invoice_lines_sum_to_subtotal",
+        "assert_invoice_lines_have_prices_and_subscriptions",
+    } <= names, names
+    assert "assert_invoice_lines_sum_to_subtotal" in build.stderr
+    assert content_digest(broken)[key] == before, (
+        "fct_invoice_line_items rewritten from broken Silver"
+    )
