@@ -91,3 +91,18 @@
     select max(_observed_at) as as_of_epoch
     from {{ ref('stg_stripe__subscriptions') }}
 {%- endmacro %}
+
+{# Unix seconds at the start of the month after `month` (a date, first of a month). Not
+   dbt.dateadd: on Spark it goes through to_timestamp(bigint), which ANSI mode with
+   TIMESTAMP_NTZ rejects. #}
+{% macro next_month_epoch(month) -%}
+  {{ return(adapter.dispatch('next_month_epoch')(month)) }}
+{%- endmacro %}
+
+{% macro duckdb__next_month_epoch(month) -%}
+  epoch(cast({{ month }} + interval 1 month as timestamp))
+{%- endmacro %}
+
+{% macro spark__next_month_epoch(month) -%}
+  cast(unix_date(add_months({{ month }}, 1)) as bigint) * 86400
+{%- endmacro %}

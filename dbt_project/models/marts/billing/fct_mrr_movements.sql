@@ -131,7 +131,7 @@ month_ends as (
         cast(month_start as date) as mrr_month,
         case
             when cast(month_start as date) = as_of_month then as_of_epoch
-            else {{ epoch_seconds("cast(" ~ dbt.dateadd('month', 1, 'cast(month_start as date)') ~ " as " ~ dbt.type_timestamp() ~ ")") }} - 1
+            else {{ next_month_epoch('cast(month_start as date)') }} - 1
         end as month_end_epoch
     from spine_raw
 
