@@ -24,6 +24,7 @@ from extractor.lake.ids import new_run_id
 from extractor.lake.manifest import read_manifest
 from extractor.report import write_report
 from extractor.settings import REPO_ROOT, Settings
+from extractor.transform import mrr_summary
 from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS
 from extractor.transform.ledger_summary import LedgerNotBuilt, read_ledger, text_lines
 
@@ -114,6 +115,20 @@ def print_ledger(con: duckdb.DuckDBPyConnection) -> None:
     print("   balance once the whole history is extracted; docs/finance.md)")
 
 
+def print_mrr(con: duckdb.DuckDBPyConnection) -> None:
+    """MRR and its movements per currency, as the run report shows them."""
+    print("\nMRR per currency (major units; movements over all months, MRR at the last month):")
+    try:
+        currencies = mrr_summary.read_mrr(con)
+    except mrr_summary.MrrNotBuilt as exc:
+        print(f"  {exc}")
+        return
+    for line in mrr_summary.text_lines(currencies):
+        print(line)
+    print("  (MRR at end = the movements' sum: new + expansion + reactivation - contraction")
+    print("   - churn; Stripe's definition made exact, docs/finance.md)")
+
+
 def _print_summary(ctx: RunContext, run_id: str) -> None:
     con = ctx.connect_warehouse()
     bronze = _bronze_summary(ctx)
@@ -128,6 +143,7 @@ def _print_summary(ctx: RunContext, run_id: str) -> None:
         gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
         print(f"  {model:<28} {gold_rows:>8} rows")
     print_ledger(con)
+    print_mrr(con)
 
     doc = read_manifest(ctx.storage, run_id) or {}
     gate = doc.get("quality") or {}

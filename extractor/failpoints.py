@@ -18,7 +18,7 @@ ENV = "PIPELINE_FAILPOINTS"
 POINTS = (
     "extract.page_fetched",  # a page fetched, its lines not yet handed to the writer
     "extract.part_written",  # a Bronze part durable, more to come
-    "extract.children_listed",  # one payout's balance transactions written, others to come
+    "extract.children_listed",  # one parent's children written (a payout's, an invoice's lines)
     "extract.before_manifest",  # every part durable, manifest not yet saying succeeded
     "extract.before_watermarks",  # manifest says succeeded, no watermark moved yet
     "extract.between_watermarks",  # the first watermark moved, the others not yet

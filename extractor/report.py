@@ -3,7 +3,8 @@
 The page is static and offline by design (no scripts, no external styles, fonts or images):
 run id and section times from the manifest, records per layer, the gate's results, the
 webhook reconciliation, a daily revenue chart per currency and the ledger (fees, net, payouts
-and balance per settlement currency, `extractor.transform.ledger_summary`) drawn as inline SVG.
+and balance per settlement currency, `extractor.transform.ledger_summary`) and MRR with its
+movements per currency and month (`extractor.transform.mrr_summary`), drawn as inline SVG.
 Silver and Gold figures are read from the warehouse views, so they show the lake as it is now.
 """
 
@@ -26,6 +27,7 @@ from extractor.lake.ids import validate_run_id
 from extractor.lake.manifest import list_run_ids, read_manifest
 from extractor.lake.storage import Storage
 from extractor.settings import REPO_ROOT
+from extractor.transform import mrr_summary
 from extractor.transform.gate import GOLD_MODELS, SILVER_MODELS, reconciliation_counts
 from extractor.transform.ledger_summary import (
     FIGURES,
@@ -56,6 +58,9 @@ svg text { font: 10px sans-serif; fill: #444; }
 # The ledger chart's series: figure -> colour (the closing balance is the line).
 SERIES = {"net": "#3b6fb6", "fees": "#d9822b", "paid_out": "#8c8c8c"}
 BALANCE_COLOUR = "#17702b"
+# The MRR chart: gains above the axis, losses below, the month-end MRR as the line.
+MRR_SERIES = {"gains": "#3b6fb6", "losses": "#b3261e"}
+MRR_COLOUR = "#17702b"
 
 
 class ReportError(PipelineError):
@@ -332,6 +337,102 @@ def ledger(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def mrr_chart(one: mrr_summary.CurrencyMrr) -> str:
+    """Per month: gains (new + expansion + reactivation) and losses (contraction + churn)
+    as bars, the month-end MRR as a line. Same frame as `ledger_chart`."""
+    width, height, pad = 340, 170, 28
+    months = sorted(one.months)
+    gains = {m: sum(one.months[m][k] for k in ("new", "expansion", "reactivation")) for m in months}
+    losses = {m: -(one.months[m]["contraction"] + one.months[m]["churn"]) for m in months}
+    values = [float(one.major(v)) for v in (*gains.values(), *losses.values())]
+    values += [float(one.major(one.months[m]["closing"])) for m in months]
+    top, bottom = max([0.0, *values]), min([0.0, *values])
+    span = (top - bottom) or 1.0
+    plot_h = height - 2 * pad
+    y0 = pad + plot_h * top / span
+    step = (width - 2 * pad) / len(months)
+    bar_w = step * 0.8 / len(MRR_SERIES)
+    shapes, points = [], []
+    for n, month in enumerate(months):
+        label_month = month.strftime("%Y-%m")
+        for slot, (name, figures) in enumerate((("gains", gains), ("losses", losses))):
+            raw = one.major(figures[month])
+            bar_h = plot_h * abs(float(raw)) / span
+            y = y0 - bar_h if raw >= 0 else y0
+            x = pad + n * step + step * 0.1 + slot * bar_w
+            label = escape(f"{label_month}: {name} {raw} {one.currency}")
+            shapes.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" '
+                f'fill="{MRR_SERIES[name]}"><title>{label}</title></rect>'
+            )
+        raw = one.major(one.months[month]["closing"])
+        x, y = pad + (n + 0.5) * step, y0 - plot_h * float(raw) / span
+        points.append(f"{x:.1f},{y:.1f}")
+        shapes.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{MRR_COLOUR}">'
+            f"<title>{escape(f'{label_month}: MRR {raw} {one.currency}')}</title></circle>"
+        )
+    key = "".join(f'<span style="background:{c}"></span>{n}' for n, c in MRR_SERIES.items())
+    key += f'<span style="background:{MRR_COLOUR}"></span>MRR at month end'
+    return (
+        f"<figure><figcaption>{escape(one.currency.upper())} MRR per month</figcaption>"
+        f'<svg class="mrr-chart" data-currency="{escape(one.currency)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(one.currency)} monthly MRR and its movements">'
+        f'<line x1="{pad}" y1="{y0:.1f}" x2="{width - pad}" y2="{y0:.1f}" stroke="#999"/>'
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{MRR_COLOUR}"/>'
+        + "".join(shapes)
+        + f'<text x="{pad}" y="{height - 8}">{escape(months[0].strftime("%Y-%m"))}</text>'
+        f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">'
+        f"{escape(months[-1].strftime('%Y-%m'))}</text>"
+        f'<text x="{width - pad}" y="12" text-anchor="end">{escape(one.currency)}</text>'
+        f'</svg><p class="key">{key}</p></figure>'
+    )
+
+
+def mrr(con: duckdb.DuckDBPyConnection) -> str:
+    """MRR and its movements per currency and month, and a chart per currency. Says so when
+    the MRR model is not built."""
+    title = "<h2>MRR per currency (movements per month; major units)</h2>"
+    try:
+        currencies = mrr_summary.read_mrr(con)
+    except mrr_summary.MrrNotBuilt as exc:
+        return f"{title}<p>{escape(str(exc))}</p>"
+    labels = mrr_summary.LABELS
+    headers = (
+        "currency",
+        "month",
+        *(labels[name] for name in mrr_summary.MOVEMENTS),
+        "MRR at month end",
+        "ARR",
+        labels["active"],
+    )
+    rows = [
+        (
+            one.currency,
+            month.strftime("%Y-%m"),
+            *(one.major(figures[name]) for name in mrr_summary.MOVEMENTS),
+            one.major(figures["closing"]),
+            one.major(12 * figures["closing"]),
+            figures["active"],
+        )
+        for one in currencies
+        for month, figures in sorted(one.months.items())
+    ]
+    charts = "".join(mrr_chart(one) for one in currencies if one.months)
+    note = (
+        "<p>Stripe's MRR definition made exact (docs/finance.md): MRR at month end = "
+        "the previous month's + new + expansion + reactivation - contraction - churn; "
+        "the current month is as of the newest subscription read.</p>"
+    )
+    return (
+        title
+        + note
+        + _table(headers, rows)
+        + f'<div class="charts">{charts or "<p>No subscriptions.</p>"}</div>'
+    )
+
+
 def render(doc: dict[str, Any], ctx: RunContext) -> str:
     con = ctx.connect_warehouse()
     try:
@@ -346,6 +447,7 @@ def render(doc: dict[str, Any], ctx: RunContext) -> str:
             + reconciliation(counts)
             + daily_revenue(con)
             + ledger(con)
+            + mrr(con)
         )
     finally:
         con.close()

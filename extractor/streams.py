@@ -5,17 +5,24 @@ the change feed: every event lands in `entity=events`, and the object inside it 
 to the entity whose `object_type` equals `event.data.object.object` (never guessed from
 the event type: `charge.dispute.created` carries a dispute, so it lands in `disputes`).
 
-Two more patterns (ADR 0052):
-- a child stream lists `path?<parent_param>=<id>` once for each parent object a run sees
-  (a payout's balance transactions); its lines carry the parent id in `_parent_id`, and
-  its state is the set of parents already listed (`extractor.extract.children`);
+Two more patterns (ADR 0052, 0053):
+- a child stream lists the children of each parent object a run sees, either
+  `path?<parent_param>=<id>` (a payout's balance transactions) or a path template
+  `/v1/invoices/{parent_id}/lines` (an invoice's lines), optionally only for the parents a
+  condition picks (`lines.has_more`); its lines carry the parent id in `_parent_id`, and its
+  state is the set of parents whose children are final and listed
+  (`extractor.extract.children`);
 - a snapshot stream reads one object per run (`GET /v1/balance`), which has no id or
   `created` and so no window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+ParentTest = Callable[[dict[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,29 @@ class Stream:
     # Event type filters this entity's updates arrive under (Stripe `type` wildcards).
     event_types: tuple[str, ...] = ()
     is_change_feed: bool = False
-    # A child stream: the parent entity whose objects it lists for, and the list filter.
+    # Fixed filters every list request sends (`status=all` for subscriptions).
+    list_params: tuple[tuple[str, str], ...] = ()
+    # A child stream: the parent entity whose objects it lists for, and how: the list
+    # filter `parent_param=<id>` on `path`, or `{parent_id}` in `path` itself.
     parent: str | None = None
     parent_param: str | None = None
+    # Which parent versions have children to list (None: every parent), and which say the
+    # children are final, so one listing is enough (None: always final).
+    parent_when: ParentTest | None = None
+    parent_final: ParentTest | None = None
     is_snapshot: bool = False
+
+    def child_request(self, parent_id: str) -> tuple[str, dict[str, str]]:
+        """The list request of one parent's children: (path, params)."""
+        if self.parent_param:
+            return self.path, {self.parent_param: parent_id}
+        return self.path.format(parent_id=parent_id), {}
+
+    def wants(self, parent: dict[str, Any]) -> bool:
+        return self.parent_when is None or self.parent_when(parent)
+
+    def is_final(self, parent: dict[str, Any]) -> bool:
+        return self.parent_final is None or self.parent_final(parent)
 
 
 CUSTOMERS = Stream("customers", "/v1/customers", "customer", event_types=("customer.*",))
@@ -50,6 +76,16 @@ BALANCE_TRANSACTIONS = Stream(
 REFUNDS = Stream("refunds", "/v1/refunds", "refund", event_types=("refund.*",))
 DISPUTES = Stream("disputes", "/v1/disputes", "dispute")
 PAYOUTS = Stream("payouts", "/v1/payouts", "payout", event_types=("payout.*",))
+PRODUCTS = Stream("products", "/v1/products", "product", event_types=("product.*",))
+PRICES = Stream("prices", "/v1/prices", "price", event_types=("price.*",))
+COUPONS = Stream("coupons", "/v1/coupons", "coupon", event_types=("coupon.*",))
+# Without `status` Stripe lists only subscriptions that are not canceled
+# (https://docs.stripe.com/api/subscriptions/list); `all` lists every status. Their
+# `customer.subscription.*` events are read by the customers filter `customer.*` (a wildcard
+# covers every type under the prefix) and routed here by their object.
+SUBSCRIPTIONS = Stream(
+    "subscriptions", "/v1/subscriptions", "subscription", list_params=(("status", "all"),)
+)
 EVENTS = Stream("events", "/v1/events", "event", is_change_feed=True)
 # What a payout paid out: `GET /v1/balance_transactions?payout=po_...` (Stripe's payout
 # reconciliation), listed once per payout.
@@ -59,6 +95,29 @@ PAYOUT_BALANCE_TRANSACTIONS = Stream(
     "balance_transaction",
     parent="payouts",
     parent_param="payout",
+)
+
+
+def _lines_has_more(invoice: dict[str, Any]) -> bool:
+    lines = invoice.get("lines")
+    return isinstance(lines, dict) and lines.get("has_more") is True
+
+
+def _not_draft(invoice: dict[str, Any]) -> bool:
+    return invoice.get("status") != "draft"
+
+
+# An invoice embeds its first 10 lines (`lines.has_more` says when there are more): the
+# others are only in `GET /v1/invoices/{id}/lines`, listed whole for such an invoice. A
+# finalized invoice's lines never change, so it is listed once; a draft's may, so a draft is
+# listed again whenever a run sees it.
+INVOICE_LINE_ITEMS = Stream(
+    "invoice_line_items",
+    "/v1/invoices/{parent_id}/lines",
+    "line_item",
+    parent="invoices",
+    parent_when=_lines_has_more,
+    parent_final=_not_draft,
 )
 BALANCE = Stream("balance", "/v1/balance", "balance", is_snapshot=True)
 
@@ -71,8 +130,12 @@ ENTITY_STREAMS: tuple[Stream, ...] = (
     REFUNDS,
     DISPUTES,
     PAYOUTS,
+    PRODUCTS,
+    PRICES,
+    COUPONS,
+    SUBSCRIPTIONS,
 )
-CHILD_STREAMS: tuple[Stream, ...] = (PAYOUT_BALANCE_TRANSACTIONS,)
+CHILD_STREAMS: tuple[Stream, ...] = (PAYOUT_BALANCE_TRANSACTIONS, INVOICE_LINE_ITEMS)
 SNAPSHOT_STREAMS: tuple[Stream, ...] = (BALANCE,)
 ALL_STREAMS: tuple[Stream, ...] = (*ENTITY_STREAMS, EVENTS, *CHILD_STREAMS, *SNAPSHOT_STREAMS)
 # Every batch entity, in declaration order: the one entity list the Python code uses.

@@ -72,6 +72,7 @@ _COMMON = {
         "amount_remaining",
         "status_transitions",
         "livemode",
+        "lines",
     ),
     # The ledger renders the same in every supported version.
     "balance_transactions": _LEDGER_TXN,
@@ -89,22 +90,81 @@ _COMMON = {
     ),
     "payout_balance_transactions": _LEDGER_TXN,
     "balance": ("object", "available", "pending", "livemode"),
+    "products": ("id", "created", "name", "description", "active", "updated", "livemode"),
+    "prices": (
+        "id",
+        "created",
+        "product",
+        "currency",
+        "unit_amount",
+        "billing_scheme",
+        "type",
+        "recurring",
+        "tax_behavior",
+        "active",
+        "nickname",
+        "livemode",
+    ),
+    "coupons": (
+        "id",
+        "created",
+        "name",
+        "duration",
+        "duration_in_months",
+        "percent_off",
+        "amount_off",
+        "currency",
+        "valid",
+        "livemode",
+    ),
+    "subscriptions": (
+        "id",
+        "created",
+        "customer",
+        "status",
+        "currency",
+        "collection_method",
+        "cancel_at_period_end",
+        "cancel_at",
+        "canceled_at",
+        "ended_at",
+        "trial_start",
+        "trial_end",
+        "start_date",
+        "latest_invoice",
+        "items",
+        "livemode",
+    ),
+    "invoice_line_items": ("id", "amount", "currency", "period", "quantity", "discount_amounts"),
 }
 
 # 2025-03-31.basil removed invoice.charge/payment_intent/paid (payments moved to
 # InvoicePayment), invoice.subscription (now parent.subscription_details.subscription),
 # invoice.tax/total_tax_amounts (now total_taxes), and charge.invoice/payment_intent.invoice.
+# It also moved a subscription's current period onto its items, and a line item's price,
+# subscription, subscription item, proration and type into `pricing` and `parent`, its
+# tax_amounts into `taxes` (https://docs.stripe.com/changelog/basil).
 _PRE_BASIL = {
     "customers": (),
     "charges": ("invoice",),
     "payment_intents": ("invoice",),
     "invoices": ("paid", "charge", "payment_intent", "subscription", "tax"),
+    "subscriptions": ("current_period_start", "current_period_end", "discount"),
+    "invoice_line_items": (
+        "type",
+        "price",
+        "proration",
+        "subscription",
+        "subscription_item",
+        "tax_amounts",
+    ),
 }
 _BASIL = {
     "customers": (),
     "charges": (),
     "payment_intents": (),
     "invoices": ("parent", "total_taxes"),
+    "invoice_line_items": ("parent", "pricing", "taxes"),
 }
 
 

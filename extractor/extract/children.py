@@ -1,15 +1,15 @@
 """A child stream's state: which parents' children are already in Bronze.
 
-`_state/children/<entity>.json` holds the ids of the parents (payouts) whose children
-(their balance transactions, `?payout=po_...`) a succeeded run has listed. A run lists the
-children of every parent it sees (listed or routed from an event) that is not in the set,
-writes them with its other Bronze, and adds them to the set only after its manifest says
+`_state/children/<entity>.json` holds the ids of the parents whose children a succeeded run
+has listed and that are final: a payout's balance transactions (`?payout=po_...`) are fixed
+when it is created; an invoice's lines (`/v1/invoices/in_.../lines`) once it is not a draft.
+A run lists the children of every parent it sees (listed or routed from an event, and picked
+by the stream's condition: an invoice whose `lines.has_more`) that is not in the set, writes
+them with its other Bronze, and adds the final ones to the set only after its manifest says
 succeeded, like a watermark. A crash before that leaves the set as it was; the parents come
 back with the next run (their watermark did not move either), so nothing is lost, and at
-worst a child is written twice, which Silver de-duplicates.
-
-The children of an automatic payout are fixed when it is created (Stripe links each balance
-transaction to the payout that pays it out), so listing them once is enough.
+worst a child is written twice, which Silver de-duplicates. A draft is listed again each
+time a run sees it (its lines may still change), and never enters the set.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def read_listed(storage: Storage, entity: str) -> set[str]:
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(
             f"{storage.uri_for(child_state_key(entity))} is unreadable ({exc}); fix or delete "
-            "it (deleting makes the next run list the children of every payout it sees again)"
+            "it (deleting makes the next run list the children of every parent it sees again)"
         ) from None
 
 

@@ -10,6 +10,7 @@ keeps Stripe's bytes; a `*.deleted` event's object is marked `"deleted": true`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from extractor.api.client import Page
 from extractor.api.errors import ExtractError
@@ -30,7 +31,8 @@ class RoutedEvents:
     events: list[str] = field(default_factory=list)
     objects: dict[str, list[str]] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)
-    object_ids: dict[str, list[str]] = field(default_factory=dict)
+    # The routed objects parsed, for child streams' conditions (an invoice's `lines`).
+    object_values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def object_lines(
@@ -101,8 +103,8 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
         if event_type.endswith(".deleted"):
             raw = with_member_true(raw, "deleted")
             routed.tombstones[target.name] = routed.tombstones.get(target.name, 0) + 1
-        if isinstance(obj.get("id"), str):
-            routed.object_ids.setdefault(target.name, []).append(obj["id"])
+        elif isinstance(obj.get("id"), str):  # a deleted object has no children to list
+            routed.object_values.setdefault(target.name, []).append(obj)
         routed.objects.setdefault(target.name, []).append(
             envelope_line(
                 raw,

@@ -20,6 +20,7 @@ from typing import Any
 
 from extractor import failpoints, logs
 from extractor.api.client import CallStats, Page, StripeClient
+from extractor.api.errors import FatalApiError
 from extractor.api.rawjson import one_line
 from extractor.exits import error_line
 from extractor.extract.bronze import SOURCE_LIST, PartWriter, envelope_line, loaded_at_iso
@@ -64,14 +65,19 @@ class EntityRun:
     tombstones: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
     watermark_after: int | None = None
-    # A parent of a child stream: the ids this run saw. A child stream: the parents it lists.
-    seen_ids: set[str] = field(default_factory=set)
+    # A child stream: the parents this run saw that have children to list, each with
+    # whether some version of it says its children are final; then the parents it lists.
+    candidates: dict[str, bool] = field(default_factory=dict)
     parents: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def saw(self, ids: list[str]) -> None:
+    def offer(self, parents: list[dict[str, Any]]) -> None:
+        """Parent objects seen (listed or inside events): keep those the condition picks."""
+        stream = self.stream
+        picked = [(p["id"], stream.is_final(p)) for p in parents if stream.wants(p)]
         with self._lock:
-            self.seen_ids.update(ids)
+            for parent_id, final in picked:
+                self.candidates[parent_id] = self.candidates.get(parent_id, False) or final
 
     def count(self, listed: int = 0, via_event: int = 0, tombstones: int = 0) -> None:
         with self._lock:
@@ -231,7 +237,10 @@ class Extraction:
             )
             for window in slices:
                 for type_filter in filters:
-                    params: dict[str, Any] = window.params()
+                    params: dict[str, Any] = {
+                        **window.params(),
+                        **dict(entity_run.stream.list_params),
+                    }
                     if type_filter:
                         params["type"] = type_filter
                     tasks.append((entity_run, window, params))
@@ -252,14 +261,14 @@ class Extraction:
         return [partial(self._fetch, *task) for _, _, task in sorted(keyed, key=lambda k: k[:2])]
 
     def _dependent_tasks(self) -> list[Callable[[], None]]:
-        """A snapshot per run, and the children of every parent seen and not listed before."""
+        """A snapshot per run, and the children of every parent seen (that the child's
+        condition picks) and not listed before."""
         tasks: list[Callable[[], None]] = [
             partial(self._fetch_snapshot, self.runs[s.name]) for s in SNAPSHOT_STREAMS
         ]
         for child in CHILD_STREAMS:
             child_run = self.runs[child.name]
-            assert child.parent is not None
-            child_run.parents = sorted(self.runs[child.parent].seen_ids - self.listed[child.name])
+            child_run.parents = sorted(set(child_run.candidates) - self.listed[child.name])
             tasks += [partial(self._fetch_children, child_run, p) for p in child_run.parents]
             logs.log(
                 "children_planned",
@@ -313,16 +322,23 @@ class Extraction:
         )
 
     def _fetch_children(self, child_run: EntityRun, parent_id: str) -> None:
-        """Every page of one parent's children (`?payout=po_...`), tagged with the parent."""
+        """Every page of one parent's children (`?payout=po_...`, `/v1/invoices/in_.../lines`),
+        tagged with the parent."""
         stream = child_run.stream
-        assert stream.parent_param is not None
         records = 0
-        params = {stream.parent_param: parent_id}
-        for page in self.client.iter_pages(
-            stream.path, params, child_run.stats, should_stop=self.stop.is_set
-        ):
-            failpoints.hit("extract.page_fetched")
-            records += self._write_objects(child_run, page, parent_id)
+        path, params = stream.child_request(parent_id)
+        try:
+            for page in self.client.iter_pages(
+                path, params, child_run.stats, should_stop=self.stop.is_set
+            ):
+                failpoints.hit("extract.page_fetched")
+                records += self._write_objects(child_run, page, parent_id)
+        except FatalApiError as exc:
+            # A draft invoice can be deleted after the run saw it (Stripe answers 404 for
+            # its lines); it has no lines left to keep. Anything else stops the run.
+            if exc.status != 404 or child_run.candidates[parent_id]:
+                raise
+            logs.warn("children_gone", step="extract", entity=stream.name, parent=parent_id)
         failpoints.hit("extract.children_listed")
         logs.log(
             "children_done", step="extract", entity=stream.name, parent=parent_id, records=records
@@ -354,8 +370,8 @@ class Extraction:
             self.settings.stripe_version,
             parent_id,
         )
-        if children_of(entity_run.stream.name):
-            entity_run.saw([item.id for item in page.items])
+        for child in children_of(entity_run.stream.name):
+            self.runs[child.name].offer([item.value for item in page.items])
         entity_run.writer.write_lines(lines)
         entity_run.count(listed=len(lines))
         self.progress.add(entity_run.stream.name, len(lines))
@@ -369,8 +385,8 @@ class Extraction:
         self.progress.add(EVENTS.name, len(routed.events))
         for name, lines in routed.objects.items():
             target_run = self._entity_run(BY_NAME[name])
-            if children_of(name):
-                target_run.saw(routed.object_ids.get(name, []))
+            for child in children_of(name):
+                self.runs[child.name].offer(routed.object_values.get(name, []))
             target_run.writer.write_lines(lines)
             target_run.count(via_event=len(lines), tombstones=routed.tombstones.get(name, 0))
             self.progress.add(name, len(lines))
@@ -443,12 +459,14 @@ class Extraction:
             failpoints.hit("extract.between_watermarks")
 
     def _commit_children(self) -> None:
-        """After the watermarks: the parents whose children this run wrote are listed."""
+        """After the watermarks: the parents whose children this run wrote, and that are
+        final, are listed (a draft invoice's lines are listed again when it is seen again)."""
         for child in CHILD_STREAMS:
             child_run = self.runs[child.name]
-            if not child_run.parents:
+            final = {p for p in child_run.parents if child_run.candidates[p]}
+            if not final:
                 continue
-            listed = self.listed[child.name] | set(child_run.parents)
+            listed = self.listed[child.name] | final
             commit_listed(self.storage, child.name, listed, self.run_id)
             logs.log("children_committed", step="extract", entity=child.name, parents=len(listed))
 

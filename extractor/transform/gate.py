@@ -32,6 +32,13 @@ GOLD_MODELS = (
     "fct_payouts",
     "rpt_payout_reconciliation",
     "agg_daily_balance",
+    "dim_products",
+    "dim_prices",
+    "dim_subscriptions",
+    "dim_subscription_history",
+    "fct_invoice_line_items",
+    "fct_mrr_movements",
+    "agg_monthly_mrr",
 )
 SILVER_MODELS = tuple(f"stg_stripe__{entity}" for entity in ENTITY_NAMES)
 TEST_KINDS = ("test", "unit_test")

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, ledger, paging, versions
+from mock_api.dataset import events, ledger, paging, subscription_invoices, versions
 from mock_api.dataset.config import API_VERSION, CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
 from mock_api.dataset.keys import Keys, resource_key
 from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
 from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_BY_NAME, SPECS
-from mock_api.dataset.schedule import EventKind, Timeline
+from mock_api.dataset.schedule import EventKind, Timeline, offset_time
+from mock_api.dataset.subscriptions import status_filter
 from mock_api.ids import IdCodec
 
 _MISSING = object()
@@ -66,7 +67,7 @@ class Dataset:
                 self.timelines[spec.name] = spec.timeline(start)
             else:
                 key = self.keys.per_resource("created", spec.name)
-                start = self.config.resource_start_ts(spec.name)
+                start = self.config.resource_start_ts(spec.name) + spec.start_delay
                 self.timelines[spec.name] = Timeline(
                     start, self.per_day[spec.name], key, spec.closed_weekday
                 )
@@ -74,6 +75,7 @@ class Dataset:
         # so datasets of one config in a process share them.
         self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
+        self.billing_cache: dict = {}  # see subscriptions.lifecycle
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
         # Memoised: an events page walks each (kind, variant) stream from its top again.
@@ -128,7 +130,7 @@ class Dataset:
         variant = self._rules[kind](index)
         if variant is None:
             return None
-        return self.created(kind.resource, index) + kind.offsets[variant]
+        return offset_time(kind.offsets[variant], self.created(kind.resource, index))
 
     def changes(self, resource: str, index: int) -> list[tuple[int, EventKind]]:
         """The object's whole schedule, in the order the changes apply."""
@@ -191,6 +193,10 @@ class Dataset:
     def resolve(self, object_id: str, now: int, resource: str | None = None) -> tuple[str, int]:
         """(resource, index) of an id that exists at `now`; MockError 404 otherwise."""
         decoded = self.ids.decode(object_id)
+        if resource == "invoices" and decoded and decoded[0] == "subscription_invoices":
+            if subscription_invoices.invoice_exists(self, decoded[1], now):
+                return decoded
+            decoded = None
         if decoded is not None and resource is not None and decoded[0] != resource:
             decoded = None
         if decoded is not None:
@@ -215,12 +221,26 @@ class Dataset:
         customer: str | None = None,
         types: tuple[str, ...] | None = None,
         version: str | None = None,
+        status: str | None = None,
     ) -> Page:
         """One page of a list endpoint, exactly as Stripe pages: newest first (the cursor
-        window, its checks included, is `paging.cursor_page`)."""
+        window, its checks included, is `paging.cursor_page`). `status` filters
+        subscriptions as Stripe does (`subscriptions.status_filter`: none given lists all
+        but canceled ones)."""
         if resource == "events":
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
+            )
+        if resource == "invoices":  # the account's invoices and the subscriptions' ones
+            return subscription_invoices.list_page(
+                self,
+                now,
+                limit=limit,
+                starting_after=starting_after,
+                ending_before=ending_before,
+                created=created,
+                customer=customer,
+                version=version,
             )
         if SPEC_BY_NAME[resource].born is not None:
             return paging.list_born(
@@ -242,12 +262,15 @@ class Dataset:
             created=created,
             customer=customer,
             version=version,
+            keep=status_filter(self, now, status) if resource == "subscriptions" else None,
         )
 
     def objects(self, resource: str, now: int, version: str | None = None) -> list[dict]:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
+        if resource == "invoices":
+            return subscription_invoices.all_invoices(self, now, version)
         if SPEC_BY_NAME[resource].born is not None:
             return paging.all_born(self, resource, now)
         return paging.all_objects(self, resource, now, version)
@@ -277,6 +300,10 @@ class Dataset:
         """The account's books per (settlement currency, day), for tests."""
         return ledger.daily_truth(self, now)
 
+    def invoice_lines(self, invoice_id: str, now: int, **paging_args) -> Page:
+        """One page of GET /v1/invoices/{id}/lines (limit, starting_after, ending_before)."""
+        return subscription_invoices.lines_page(self, invoice_id, now, **paging_args)
+
     def render_event(self, ref: EventRef) -> dict:
         """The event with data.object as the object's state right after this change."""
         return events.render_event(self, ref)
@@ -286,6 +313,8 @@ class Dataset:
     ) -> dict:
         """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
         res, index = self.resolve(object_id, now, resource)
+        if res == "subscription_invoices":
+            return subscription_invoices.render_any(self, res, index, now, version)
         if res == "events":
             ref = events.event_ref(self, index, now)
             assert ref is not None

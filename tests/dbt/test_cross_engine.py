@@ -43,6 +43,13 @@ GOLD = {
     "fct_payouts": "payout_id",
     "rpt_payout_reconciliation": "payout_id",
     "agg_daily_balance": "currency, balance_date",
+    "dim_products": "product_id",
+    "dim_prices": "price_id",
+    "dim_subscriptions": "subscription_id",
+    "dim_subscription_history": "subscription_id, version_number, subscription_item_id",
+    "fct_invoice_line_items": "invoice_id, line_item_id",
+    "fct_mrr_movements": "subscription_id, mrr_month",
+    "agg_monthly_mrr": "currency, mrr_month",
 }
 SILVER = {
     "customers": "customer_id",

@@ -1,7 +1,10 @@
 """A tiny Stripe-shaped list server for extractor tests, on a real loopback socket.
 
 Serves the list endpoints with `created[gte|lt]`, `starting_after`, `limit`, `type`
-wildcards, a settable clock (sent as the Date header), a request log and a fault script.
+wildcards, a settable clock (sent as the Date header), a request log and a fault script;
+subscriptions as Stripe lists them (no canceled ones without `status`, every one with
+`status=all`), and an invoice's lines at `/v1/invoices/{id}/lines`. `billing_fixture` gives
+Stripe's published example objects (tests/data/stripe) to build billing objects from.
 The team's full mock lives in `mock_api/`; this stays small so the extractor can be tested
 on its own, with exact control of every page.
 """
@@ -9,12 +12,15 @@ on its own, with exact control of every page.
 from __future__ import annotations
 
 import bisect
+import copy
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,9 +33,24 @@ RESOURCES = {
     "/v1/refunds": "refund",
     "/v1/disputes": "dispute",
     "/v1/payouts": "payout",
+    "/v1/products": "product",
+    "/v1/prices": "price",
+    "/v1/coupons": "coupon",
+    "/v1/subscriptions": "subscription",
     "/v1/events": "event",
 }
 BALANCE_PATH = "/v1/balance"
+INVOICE_LINES = re.compile(r"^/v1/invoices/([^/]+)/lines$")
+BILLING_FIXTURES = Path(__file__).parents[1] / "data/stripe/fixtures-billing-2024-06-20.json"
+_fixtures: dict[str, Any] = {}
+
+
+def billing_fixture(resource: str, **fields: Any) -> dict[str, Any]:
+    """A copy of Stripe's example `resource` (product, price, coupon, subscription,
+    line_item) with `fields` replaced."""
+    if not _fixtures:
+        _fixtures.update(json.loads(BILLING_FIXTURES.read_text()))
+    return {**copy.deepcopy(_fixtures[resource]), **fields}
 
 
 @dataclass
@@ -54,6 +75,8 @@ class FakeStripe:
         self.delay = 0.0  # seconds to wait before answering a list call
         # `GET /v1/balance_transactions?payout=po_...`: each payout's transactions.
         self.payout_items: dict[str, list[dict[str, Any]]] = {}
+        # `GET /v1/invoices/{id}/lines`: every line of an invoice, in its order.
+        self.invoice_lines: dict[str, list[dict[str, Any]]] = {}
         self.balance: dict[str, Any] = {
             "object": "balance",
             "available": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
@@ -133,6 +156,48 @@ class FakeStripe:
                 {"object": "balance_transaction", **item} for item in items
             ]
 
+    def add_invoice(
+        self, invoice_id: str, created: int, lines: list[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
+        """An invoice as Stripe renders it: its first 10 lines embedded, `has_more` when it
+        has more, every line at `/v1/invoices/{id}/lines`. Not listed unless added with
+        `add("/v1/invoices", ...)` (return value): it can arrive in events only."""
+        url = f"/v1/invoices/{invoice_id}/lines"
+        with self.lock:
+            self.invoice_lines[invoice_id] = lines
+        embedded = {
+            "object": "list",
+            "data": lines[:10],
+            "has_more": len(lines) > 10,
+            "total_count": len(lines),
+            "url": url,
+        }
+        return {
+            "id": invoice_id,
+            "object": "invoice",
+            "created": created,
+            "lines": embedded,
+            **fields,
+        }
+
+    def _lines_page(self, invoice_id: str, query: dict[str, str]) -> tuple[int, str, dict]:
+        lines = self.invoice_lines.get(invoice_id)
+        if lines is None:
+            error = {"type": "invalid_request_error", "message": f"No such invoice: '{invoice_id}'"}
+            return 404, json.dumps({"error": error}), {}
+        return self._cursor_page(lines, query, f"/v1/invoices/{invoice_id}/lines")
+
+    def _cursor_page(
+        self, items: list[dict[str, Any]], query: dict[str, str], url: str
+    ) -> tuple[int, str, dict[str, str]]:
+        start = 0
+        if "starting_after" in query:
+            start = 1 + next(i for i, o in enumerate(items) if o["id"] == query["starting_after"])
+        limit = int(query.get("limit", 10))
+        page = items[start : start + limit]
+        body = {"object": "list", "url": url, "has_more": start + limit < len(items), "data": page}
+        return 200, json.dumps(body), {}
+
     def _payout_page(self, query: dict[str, str]) -> tuple[int, str, dict[str, str]]:
         items = self.payout_items.get(query["payout"])
         if items is None:
@@ -161,10 +226,16 @@ class FakeStripe:
         limit = int(query.get("limit", 10))
         page: list[dict[str, Any]] = []
         pattern = query.get("type")
+        # Stripe lists canceled subscriptions only when asked (`status=all` or `canceled`).
+        status = query.get("status") if path == "/v1/subscriptions" else "all"
         i = hi - 1
         while i >= lo and len(page) <= limit:
             obj = rows[i]
             i -= 1
+            if status is None and obj.get("status") == "canceled":
+                continue
+            if status not in (None, "all") and obj.get("status") != status:
+                continue
             if pattern is not None:
                 kind = obj["type"]
                 if pattern.endswith(".*") and not kind.startswith(pattern[:-1]):
@@ -217,6 +288,10 @@ class FakeStripe:
                     return
                 if parts.path == BALANCE_PATH:
                     self._send(200, json.dumps(fake.balance), {})
+                    return
+                lines_of = INVOICE_LINES.match(parts.path)
+                if lines_of:
+                    self._send(*fake._lines_page(lines_of.group(1), query))
                     return
                 if parts.path not in RESOURCES:
                     self._send(404, json.dumps({"error": {"type": "invalid_request_error"}}), {})

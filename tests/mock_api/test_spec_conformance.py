@@ -48,9 +48,16 @@ SCHEMA = {
     "refunds": "refund",
     "disputes": "dispute",
     "payouts": "payout",
+    "products": "product",
+    "prices": "price",
+    "coupons": "coupon",
+    "subscriptions": "subscription",
 }
-# Fewer than a page of some resources in this history (1.5% of payments are disputed).
-MIN_LISTED = {"disputes": 20}
+# Fewer than a page of some resources in this history (1.5% of payments are disputed; the
+# catalog is a fixed list; a subscription a day).
+MIN_LISTED = {"disputes": 20, "products": 15, "coupons": 8, "subscriptions": 60}
+# Stripe lists canceled subscriptions only when asked (docs/mock_api.md#billing).
+LIST_PARAMS = {"subscriptions": {"status": "all"}}
 # Every state the mock produces, per resource: each must show up, and each is validated.
 STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
     "customers": {
@@ -94,6 +101,15 @@ STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
         "automatic_pending_invoice_item_invoice": lambda i: (
             i["billing_reason"] == "automatic_pending_invoice_item_invoice"
         ),
+    }
+    | {
+        reason: (lambda r: lambda i: i["billing_reason"] == r)(reason)
+        for reason in ("subscription_create", "subscription_cycle", "subscription_update")
+    }
+    | {
+        "more than 10 lines": lambda i: i["lines"]["has_more"],
+        "proration": lambda i: any(line["proration"] for line in i["lines"]["data"]),
+        "discounted subscription invoice": lambda i: bool(i["total_discount_amounts"]),
     },
 }
 STATES |= {
@@ -116,6 +132,32 @@ STATES |= {
         for status in ("in_transit", "paid", "failed")
     }
     | {"eur": lambda p: p["currency"] == "eur"},
+    "products": {
+        "created": lambda p: p["updated"] == p["created"],
+        "updated": lambda p: p["updated"] > p["created"],
+    },
+    "prices": {
+        "recurring": lambda p: p["type"] == "recurring",
+        "one_time": lambda p: p["type"] == "one_time",
+        "metered": lambda p: (p["recurring"] or {}).get("usage_type") == "metered",
+        "free": lambda p: p["unit_amount"] == 0,
+        "kwd": lambda p: p["currency"] == "kwd",
+    },
+    "coupons": {
+        "percent_off": lambda c: c["percent_off"] is not None,
+        "amount_off": lambda c: c["amount_off"] is not None,
+        "repeating": lambda c: c["duration"] == "repeating",
+    },
+    "subscriptions": {
+        status: (lambda s: lambda sub: sub["status"] == s)(status)
+        for status in ("trialing", "active", "unpaid", "canceled")
+    }
+    | {
+        "discounted": lambda s: s["discount"] is not None,
+        "cancel at period end": lambda s: s["cancel_at_period_end"],
+        "more than 10 items": lambda s: len(s["items"]["data"]) > 10,
+        "metered item": lambda s: any("quantity" not in i for i in s["items"]["data"]),
+    },
 }
 # Every (type, reporting_category) of balance transaction the mock books.
 TXN_KINDS = {
@@ -130,7 +172,12 @@ TXN_KINDS = {
     ("adjustment", "refund_failure"),
 }
 # The schema of an event's data.object, by the event type's prefix.
-EVENT_SCHEMA = {"charge.dispute.": "dispute", "charge.refund.": "refund", "balance.": "balance"}
+EVENT_SCHEMA = {
+    "charge.dispute.": "dispute",
+    "charge.refund.": "refund",
+    "balance.": "balance",
+    "customer.subscription.": "subscription",
+}
 # The mock's resource of each expandable target (the others have no endpoint here).
 SERVED = {schema: resource for resource, schema in SCHEMA.items()}
 
@@ -172,7 +219,8 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
     for ref in ids:
         decoded = codec.decode(ref.id)
         assert decoded is not None, f"{ref.path}: {ref.id!r} is no id of this mock"
-        resource = decoded[0]
+        # Subscription invoices are invoices with ids of their own range (in_2...).
+        resource = {"subscription_invoices": "invoices"}.get(decoded[0], decoded[0])
         schema = SCHEMA.get(resource, resource.removesuffix("s"))
         assert schema in ref.resources, f"{ref.path}: {ref.id!r} is not a {ref.resources}"
         if resource in SCHEMA:
@@ -183,7 +231,7 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
 @pytest.mark.parametrize("resource", list(SCHEMA))
 def test_every_listed_and_retrieved_object_conforms(api, mock, resource: str) -> None:
     spec = validator()
-    listed = page_all(api, f"{mock.url}/v1/{resource}")
+    listed = page_all(api, f"{mock.url}/v1/{resource}", **LIST_PARAMS.get(resource, {}))
     assert len(listed) > MIN_LISTED.get(resource, 100)  # more than one page, mostly
     for obj in listed:
         assert_conforms(spec.validate(obj, SCHEMA[resource]), f"{resource} {obj['id']}")
@@ -261,3 +309,22 @@ def test_every_resource_is_checked() -> None:
     """A resource added to the registry must be added here (and to trim.py's ROOTS)."""
     assert set(SCHEMA) == set(RESOURCES)
     assert newer_version_changes()["api_version"] == API_VERSION
+
+
+def test_invoice_lines_page_and_conform(api, mock) -> None:
+    """An invoice embeds its first 10 lines; /v1/invoices/{id}/lines pages them all."""
+    spec = validator()
+    invoices = page_all(api, f"{mock.url}/v1/invoices")
+    long = [i for i in invoices if i["lines"]["has_more"]]
+    assert long, "no invoice with more than 10 lines"
+    for invoice in long[:PER_STATE]:
+        lines = page_all(api, f"{mock.url}/v1/invoices/{invoice['id']}/lines", limit=4)
+        assert len(lines) > 10 and lines[:10] == invoice["lines"]["data"]
+        assert sum(line["amount"] for line in lines) == invoice["subtotal"]
+        for line in lines:
+            report = spec.validate(line, "line_item")
+            assert_conforms(report, f"line {line['id']} of {invoice['id']}")
+        check_ids(api, mock, report.expandable_ids)
+    response = api.get(f"{mock.url}/v1/invoices/in_nope/lines", timeout=30)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "No such invoice: 'in_nope'"

@@ -22,6 +22,10 @@
             {{ json_sum('$.total_taxes', 'amount') }}
         ) as tax_minor,
         {{ json_cast('$.total', 'bigint') }} as total_minor,
+        -- An invoice embeds at most its first 10 lines; with more, the others are in
+        -- stg_stripe__invoice_line_items from GET /v1/invoices/{id}/lines.
+        {{ json_cast('$.lines.has_more', 'boolean') }} as lines_has_more,
+        {{ json_array_length('$.lines.data') }} as lines_embedded_count,
         {{ json_cast('$.amount_due', 'bigint') }} as amount_due_minor,
         {{ json_cast('$.amount_paid', 'bigint') }} as amount_paid_minor,
         {{ json_cast('$.amount_remaining', 'bigint') }} as amount_remaining_minor,
