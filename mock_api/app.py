@@ -295,6 +295,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             else None,
             types=_event_types(args) if resource == "events" else None,
             version=version,
+            status=args.get("status") or None if resource == "subscriptions" else None,
         )
         expand = [p[len("data.") :] for p in _array(args, "expand") if p.startswith("data.")]
         data = (

@@ -15,6 +15,7 @@ from typing import Any
 from swagger_ui_bundle import swagger_ui_path
 
 from mock_api.dataset import API_VERSION, EVENT_TYPES, OBJECT_NAME, RESOURCES
+from mock_api.dataset.subscriptions import LIST_STATUSES
 from mock_api.stripe_spec import spec_version, stripe_schemas
 
 _SCHEMA = "#/components/schemas/"
@@ -135,6 +136,15 @@ def openapi_spec() -> dict[str, Any]:
         params = list(_LIST_PARAMS)
         if resource in ("charges", "payment_intents", "invoices"):
             params.append({"name": "customer", "in": "query", "schema": {"type": "string"}})
+        if resource == "subscriptions":
+            params.append(
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": list(LIST_STATUSES)},
+                    "description": "none: every subscription but canceled ones (Stripe's default)",
+                }
+            )
         if resource == "events":
             params += [
                 {

@@ -100,6 +100,14 @@ ID_LAYOUT: dict[str, tuple[str, str, int, int]] = {
     "line_items": ("il", "1", 10, 13),
     "tax_rates": ("txr", "1", 10, 13),
     "requests": ("req", "", 10, 4),
+    # Billing (docs/mock_api.md#billing). Stripe lets an account name its coupons; generated
+    # ones are 8 characters, here a prefix keeps them decodable.
+    "products": ("prod", "", 6, 8),
+    "prices": ("price", "1", 10, 13),
+    "coupons": ("co", "", 3, 5),
+    "subscriptions": ("sub", "1", 10, 13),
+    "subscription_items": ("si", "", 6, 8),
+    "discounts": ("di", "1", 10, 13),
 }
 _PREFIX_TO_RESOURCE = {layout[0]: name for name, layout in ID_LAYOUT.items()}
 

@@ -14,6 +14,8 @@ Modules:
   renderer and a `ResourceSpec` (see `base`) that ties them together.
 - `registry`: the one place resources are registered (`SPECS`); `RESOURCES`, `OBJECT_NAME`,
   `EVENT_TYPES`, `EXPANDABLE` are derived from it.
+- `catalog` (products, prices, coupons), `subscriptions` (lifecycles) and `mrr` (the
+  engine's MRR): docs/mock_api.md#billing.
 - `money` (settlement, exchange rates, fees, business days) and `ledger` (balance
   transactions, the payouts' daily books, the balance): docs/mock_api.md#the-ledger.
 - `paging` (created filters, and `cursor_page`: the one cursor window every list, events

@@ -45,6 +45,9 @@ class ResourceSpec:
     # Creation times other than `Timeline`'s, built from the account start (payouts: a fixed
     # time each day).
     timeline: Callable[[int], Any] | None = None
+    # Seconds after the resource's start before its first object (subscriptions start an
+    # hour in, after the catalog they buy from exists).
+    start_delay: int = 0
 
     def __post_init__(self) -> None:
         if set(self.rules) != set(self.kinds):

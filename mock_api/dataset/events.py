@@ -1,9 +1,9 @@
 """`/v1/events`: pages as a lazy merge of per-(kind, variant) streams, and event rendering.
 
-An event's seq is index * SEQ_STRIDE + kind code (its id encodes the seq), and its key is
-(created, seq). Within one (kind, variant) the event of object i happens at created(i) + a
-fixed offset, non-decreasing in i, so each stream is already sorted and a page merges the
-streams newest first: cost proportional to the page, not the history.
+An event's seq is index * SEQ_STRIDE + kind code (`schedule.seq_of`; its id encodes the
+seq), and its key is (created, seq). Within one (kind, variant) the event of object i happens
+at created(i) + an offset, non-decreasing in i, so each stream is already sorted and a page
+merges the streams newest first: cost proportional to the page, not the history.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from mock_api.dataset.paging import (
     every_item,
 )
 from mock_api.dataset.registry import KIND_BY_CODE, KINDS, SPEC_BY_NAME
-from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
+from mock_api.dataset.schedule import EventKind, offset_bounds, offset_time, seq_of, split_seq
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -43,7 +43,7 @@ class EventRef:
 
 def event_ref(ds: Dataset, seq: int, now: int) -> EventRef | None:
     """The event with this seq if it happened by `now` and is still retained (30 days)."""
-    index, code = divmod(seq, SEQ_STRIDE)
+    index, code = split_seq(seq)
     kind = KIND_BY_CODE.get(code)
     if kind is None:
         return None
@@ -69,16 +69,20 @@ def _stream(
     `bound` is an exclusive cursor key: events at or beyond it are skipped.
     """
     offset = kind.offsets[variant]
+    shortest, longest = offset_bounds(offset)
     line = ds.timelines[kind.resource]
-    low = line.first_at_or_after(low_t - offset)
-    high = line.last_at_or_before(high_t - offset)
+    low = line.first_at_or_after(low_t - longest)
+    high = line.last_at_or_before(high_t - shortest)
     variant_of = ds.rule(kind)
     code = int(kind)
     indexes = range(low, high + 1) if ascending else range(high, low - 1, -1)
     for index in indexes:
         if variant_of(index) != variant:
             continue
-        ref = EventRef(line.created(index) + offset, index * SEQ_STRIDE + code, kind, index)
+        when = offset_time(offset, line.created(index))
+        if not low_t <= when <= high_t:  # a Shift's bounds are loose
+            continue
+        ref = EventRef(when, seq_of(code, index), kind, index)
         if beyond((ref.created, ref.seq), bound, ascending):
             yield ref
 

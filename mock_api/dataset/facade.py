@@ -17,7 +17,8 @@ from mock_api.dataset.events import EventRef
 from mock_api.dataset.keys import Keys, resource_key
 from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
 from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_BY_NAME, SPECS
-from mock_api.dataset.schedule import EventKind, Timeline
+from mock_api.dataset.schedule import EventKind, Timeline, offset_time
+from mock_api.dataset.subscriptions import status_filter
 from mock_api.ids import IdCodec
 
 _MISSING = object()
@@ -66,7 +67,7 @@ class Dataset:
                 self.timelines[spec.name] = spec.timeline(start)
             else:
                 key = self.keys.per_resource("created", spec.name)
-                start = self.config.resource_start_ts(spec.name)
+                start = self.config.resource_start_ts(spec.name) + spec.start_delay
                 self.timelines[spec.name] = Timeline(
                     start, self.per_day[spec.name], key, spec.closed_weekday
                 )
@@ -74,6 +75,7 @@ class Dataset:
         # so datasets of one config in a process share them.
         self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
+        self.billing_cache: dict = {}  # see subscriptions.lifecycle
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
         # Memoised: an events page walks each (kind, variant) stream from its top again.
@@ -128,7 +130,7 @@ class Dataset:
         variant = self._rules[kind](index)
         if variant is None:
             return None
-        return self.created(kind.resource, index) + kind.offsets[variant]
+        return offset_time(kind.offsets[variant], self.created(kind.resource, index))
 
     def changes(self, resource: str, index: int) -> list[tuple[int, EventKind]]:
         """The object's whole schedule, in the order the changes apply."""
@@ -215,9 +217,12 @@ class Dataset:
         customer: str | None = None,
         types: tuple[str, ...] | None = None,
         version: str | None = None,
+        status: str | None = None,
     ) -> Page:
         """One page of a list endpoint, exactly as Stripe pages: newest first (the cursor
-        window, its checks included, is `paging.cursor_page`)."""
+        window, its checks included, is `paging.cursor_page`). `status` filters
+        subscriptions as Stripe does (`subscriptions.status_filter`: none given lists all
+        but canceled ones)."""
         if resource == "events":
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
@@ -242,6 +247,7 @@ class Dataset:
             created=created,
             customer=customer,
             version=version,
+            keep=status_filter(self, now, status) if resource == "subscriptions" else None,
         )
 
     def objects(self, resource: str, now: int, version: str | None = None) -> list[dict]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.registry import OBJECT_NAME, SPEC_BY_NAME
-from mock_api.dataset.schedule import SEQ_STRIDE
+from mock_api.dataset.schedule import seq_of
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -145,9 +145,10 @@ def list_objects(
     created: CreatedFilter,
     customer: str | None,
     version: str | None = None,
+    keep: Callable[[int], bool] | None = None,
 ) -> Page:
     """One page of a resource's list (not events: see `mock_api.dataset.events`). The sort
-    key is the index: creation is monotone in it."""
+    key is the index: creation is monotone in it. `keep(index)`: a filter (a status)."""
 
     def walk(bound: int | None, ascending: bool) -> Iterator[int]:
         low, high = index_range(ds, resource, now, created)
@@ -165,6 +166,8 @@ def list_objects(
             if not ds.listable(resource, index, now):
                 continue
             if customer_index is not None and ds.customer_of(resource, index) != customer_index:
+                continue
+            if keep is not None and not keep(index):
                 continue
             yield index
 
@@ -211,7 +214,7 @@ def list_born(
         index = cursor_index(ds, resource, cursor, param, now)
         at = ds.change_time(born, index)
         assert at is not None
-        return at, index * SEQ_STRIDE + int(born)
+        return at, seq_of(int(born), index)
 
     return cursor_page(
         limit=limit,

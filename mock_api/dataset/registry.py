@@ -7,6 +7,7 @@ OpenAPI paths), and two resources sharing a timeline must come after the one the
 from __future__ import annotations
 
 from mock_api.dataset.base import ResourceSpec
+from mock_api.dataset.catalog import COUPON_SPEC, PRICES, PRODUCTS
 from mock_api.dataset.charges import CHARGES
 from mock_api.dataset.customers import CUSTOMERS
 from mock_api.dataset.disputes import DISPUTES
@@ -14,7 +15,8 @@ from mock_api.dataset.invoices import INVOICES
 from mock_api.dataset.payment_intents import PAYMENT_INTENTS
 from mock_api.dataset.payouts import PAYOUTS
 from mock_api.dataset.refunds import REFUNDS
-from mock_api.dataset.schedule import SEQ_STRIDE, EventKind
+from mock_api.dataset.schedule import EXT_CODE, EXT_STRIDE, EventKind
+from mock_api.dataset.subscriptions import SUBSCRIPTIONS
 
 SPECS: tuple[ResourceSpec, ...] = (
     CUSTOMERS,
@@ -24,6 +26,10 @@ SPECS: tuple[ResourceSpec, ...] = (
     REFUNDS,
     DISPUTES,
     PAYOUTS,
+    PRODUCTS,
+    PRICES,
+    COUPON_SPEC,
+    SUBSCRIPTIONS,
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -42,8 +48,8 @@ def _check() -> None:
     """Fail at import on a registration that would corrupt ids or timelines."""
     if len(KIND_BY_CODE) != len(KINDS):
         raise ValueError("two event kinds share a code: codes make event ids, keep them unique")
-    if any(not 0 <= kind < SEQ_STRIDE for kind in KINDS):
-        raise ValueError(f"event kind codes must be in [0, {SEQ_STRIDE})")
+    if any(not 0 <= kind < EXT_CODE + EXT_STRIDE for kind in KINDS):
+        raise ValueError(f"event kind codes must be in [0, {EXT_CODE + EXT_STRIDE})")
     for n, spec in enumerate(SPECS):
         if spec.timeline_of is not None and spec.timeline_of not in RESOURCES[:n]:
             raise ValueError(f"{spec.name}: timeline_of must name a resource registered earlier")

@@ -38,6 +38,12 @@ Lifecycle schedule (offsets from the object's `created`; `a|b` = one of the vari
 - invoices (none created on Sundays): `invoice.created` +0 (draft); `invoice.updated` (40%)
   +30min (description); `invoice.finalized` +1h (open); then `invoice.paid` (75%) +1h10m|2d|7d,
   `invoice.voided` (10%) +5d, `invoice.marked_uncollectible` (8%) +30d, or stays open (7%).
+- products, prices, coupons (a fixed catalog, `catalog`): `*.created` +0; `product.updated`,
+  `price.updated` +70d for a few.
+- subscriptions (`subscriptions`): `customer.subscription.created` +0, then per scenario
+  trial end, item changes, cancellations, past_due/unpaid and each renewal, at offsets counted
+  in billing periods (calendar months from the anchor: `Shift`s, one variant per interval and
+  trial); the table is in docs/mock_api.md#billing. Their kinds have codes >= 64 (`seq_of`).
 
 Each resource's module holds its part of this table as code: an `EventKind` enum (codes,
 event types, offsets) and its rules (which objects undergo a kind, in which variant), e.g.
@@ -72,6 +78,48 @@ if TYPE_CHECKING:
 # An event's seq (and so its id) is index * SEQ_STRIDE + kind code: codes must stay < 64 and
 # never be renumbered, or every event id changes.
 SEQ_STRIDE = 64
+# The billing resources needed more codes than the 64 fit: codes from EXT_CODE on number
+# their events in a separate seq range above EXT_BASE (ids of the older kinds stay as they
+# were). An event id's index field (11 base62 digits) holds seqs far beyond it.
+EXT_CODE = 64
+EXT_STRIDE = 256
+EXT_BASE = 1 << 58  # request ids hold 10 base62 digits (8.4e17)
+
+
+def seq_of(code: int, index: int) -> int:
+    """The seq (and so the event id) of object `index`'s change of kind `code`."""
+    if code < EXT_CODE:
+        return index * SEQ_STRIDE + code
+    return EXT_BASE + index * EXT_STRIDE + code - EXT_CODE
+
+
+def split_seq(seq: int) -> tuple[int, int]:
+    """(index, code) of a seq: seq_of's inverse."""
+    if seq < EXT_BASE:
+        return divmod(seq, SEQ_STRIDE)
+    index, code = divmod(seq - EXT_BASE, EXT_STRIDE)
+    return index, code + EXT_CODE
+
+
+@dataclass(frozen=True)
+class Shift:
+    """An offset that is not a fixed number of seconds: `at(created)` (non-decreasing in
+    `created`, so a (kind, variant) stream stays sorted), always within [low, high] seconds
+    after `created`. A subscription's n-th renewal is n calendar months after its anchor."""
+
+    at: Callable[[int], int]
+    low: int
+    high: int
+
+
+def offset_time(offset: int | Shift, created: int) -> int:
+    """When a change at `offset` happens to an object created at `created`."""
+    return created + offset if isinstance(offset, int) else offset.at(created)
+
+
+def offset_bounds(offset: int | Shift) -> tuple[int, int]:
+    return (offset, offset) if isinstance(offset, int) else (offset.low, offset.high)
+
 
 # A rule says whether object `index` undergoes a kind, and at which of its offsets:
 # the variant (an index into `EventKind.offsets`), or None for never.
@@ -83,15 +131,16 @@ class EventKind(IntEnum):
 
     The member's int value is its code (unique across resources, < SEQ_STRIDE, increasing in
     the order changes apply to one object); `event_type` is the Stripe event type and
-    `offsets` the seconds after creation at which it may happen (one per variant). Subclasses
+    `offsets` the seconds after creation at which it may happen (one per variant; a `Shift`
+    where that is not a fixed number of seconds). Subclasses
     declare `resource = nonmember("<resource>")` and members as `NAME = code, type, offsets`.
     """
 
     event_type: str
-    offsets: tuple[int, ...]
+    offsets: tuple[int | Shift, ...]
     resource: str
 
-    def __new__(cls, code: int, event_type: str, offsets: tuple[int, ...]) -> EventKind:
+    def __new__(cls, code: int, event_type: str, offsets: tuple[int | Shift, ...]) -> EventKind:
         member = int.__new__(cls, code)
         member._value_ = code
         member.event_type = event_type

@@ -48,9 +48,16 @@ SCHEMA = {
     "refunds": "refund",
     "disputes": "dispute",
     "payouts": "payout",
+    "products": "product",
+    "prices": "price",
+    "coupons": "coupon",
+    "subscriptions": "subscription",
 }
-# Fewer than a page of some resources in this history (1.5% of payments are disputed).
-MIN_LISTED = {"disputes": 20}
+# Fewer than a page of some resources in this history (1.5% of payments are disputed; the
+# catalog is a fixed list; a subscription a day).
+MIN_LISTED = {"disputes": 20, "products": 15, "coupons": 8, "subscriptions": 60}
+# Stripe lists canceled subscriptions only when asked (docs/mock_api.md#billing).
+LIST_PARAMS = {"subscriptions": {"status": "all"}}
 # Every state the mock produces, per resource: each must show up, and each is validated.
 STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
     "customers": {
@@ -115,6 +122,32 @@ STATES |= {
         for status in ("in_transit", "paid", "failed")
     }
     | {"eur": lambda p: p["currency"] == "eur"},
+    "products": {
+        "created": lambda p: p["updated"] == p["created"],
+        "updated": lambda p: p["updated"] > p["created"],
+    },
+    "prices": {
+        "recurring": lambda p: p["type"] == "recurring",
+        "one_time": lambda p: p["type"] == "one_time",
+        "metered": lambda p: (p["recurring"] or {}).get("usage_type") == "metered",
+        "free": lambda p: p["unit_amount"] == 0,
+        "kwd": lambda p: p["currency"] == "kwd",
+    },
+    "coupons": {
+        "percent_off": lambda c: c["percent_off"] is not None,
+        "amount_off": lambda c: c["amount_off"] is not None,
+        "repeating": lambda c: c["duration"] == "repeating",
+    },
+    "subscriptions": {
+        status: (lambda s: lambda sub: sub["status"] == s)(status)
+        for status in ("trialing", "active", "unpaid", "canceled")
+    }
+    | {
+        "discounted": lambda s: s["discount"] is not None,
+        "cancel at period end": lambda s: s["cancel_at_period_end"],
+        "more than 10 items": lambda s: len(s["items"]["data"]) > 10,
+        "metered item": lambda s: any("quantity" not in i for i in s["items"]["data"]),
+    },
 }
 # Every (type, reporting_category) of balance transaction the mock books.
 TXN_KINDS = {
@@ -128,7 +161,12 @@ TXN_KINDS = {
     ("payout_failure", "payout_reversal"),
 }
 # The schema of an event's data.object, by the event type's prefix.
-EVENT_SCHEMA = {"charge.dispute.": "dispute", "charge.refund.": "refund", "balance.": "balance"}
+EVENT_SCHEMA = {
+    "charge.dispute.": "dispute",
+    "charge.refund.": "refund",
+    "balance.": "balance",
+    "customer.subscription.": "subscription",
+}
 # The mock's resource of each expandable target (the others have no endpoint here).
 SERVED = {schema: resource for resource, schema in SCHEMA.items()}
 
@@ -181,7 +219,7 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
 @pytest.mark.parametrize("resource", list(SCHEMA))
 def test_every_listed_and_retrieved_object_conforms(api, mock, resource: str) -> None:
     spec = validator()
-    listed = page_all(api, f"{mock.url}/v1/{resource}")
+    listed = page_all(api, f"{mock.url}/v1/{resource}", **LIST_PARAMS.get(resource, {}))
     assert len(listed) > MIN_LISTED.get(resource, 100)  # more than one page, mostly
     for obj in listed:
         assert_conforms(spec.validate(obj, SCHEMA[resource]), f"{resource} {obj['id']}")
