@@ -16,7 +16,7 @@ from extractor.lake.storage import storage_for
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
 from extractor.streams import ENTITY_STREAMS
-from mock_api.dataset import Dataset, MockConfig
+from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.extractor.conftest import landed
 from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, start_mock_api
@@ -188,3 +188,26 @@ def test_a_window_in_which_a_resource_has_no_objects_lands_nothing_and_moves_on(
     assert list_ids(storage, "invoices", "sun2") == []
     assert section["entities"]["invoices"]["records"] == 0
     assert read_watermark(storage, "invoices").watermark == evening
+
+
+BILLING = ("products", "prices", "coupons", "subscriptions")
+
+
+def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api, lake):
+    """Every product, price, coupon and subscription the mock has, canceled subscriptions
+    included (the list needs `status=all`), each listed once and as the mock renders it."""
+    settings = make_settings(api, lake)
+    storage = storage_for(settings)
+    days = (T0 - parse_time(f"{CONFIG.start_date}T00:00:00Z")) // DAY + 1
+    run(settings, Plan("run-all", BILLING, False, days), "b1")
+    dataset = Dataset(CONFIG)
+    for resource in BILLING:
+        truth = json.loads(json.dumps({o["id"]: o for o in dataset.objects(resource, T0)}))
+        listed = [r["data"] for r in landed(storage, resource, "b1")]
+        assert len(listed) == len(truth) > 0, resource
+        assert {o["id"]: o for o in listed} == truth, resource
+    statuses = {s["status"] for s in dataset.objects("subscriptions", T0)}
+    assert "canceled" in statuses
+    requests_log = control(api, "/_mock/requests?limit=1000", method="GET")["data"]
+    listing = [r for r in requests_log if r["path"] == "/v1/subscriptions"]
+    assert listing and all("status=all" in r.get("query", "") for r in listing), listing[:1]
