@@ -275,6 +275,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def retrieve_balance_transaction(txn_id: str) -> Response:
         return _json(dataset.balance_transaction(txn_id, clock.now()))
 
+    @app.get("/v1/invoices/<invoice_id>/lines")
+    def invoice_lines(invoice_id: str) -> Response:
+        args = request.args
+        page = dataset.invoice_lines(
+            invoice_id,
+            clock.now(),
+            limit=_limit(args),
+            starting_after=args.get("starting_after") or None,
+            ending_before=args.get("ending_before") or None,
+        )
+        return _json(
+            {
+                "object": "list",
+                "url": f"/v1/invoices/{invoice_id}/lines",
+                "has_more": page.has_more,
+                "data": page.data,
+            }
+        )
+
     @app.get("/v1/<resource>")
     def list_resource(resource: str) -> Response:
         if resource not in LIST_RESOURCES:

@@ -108,8 +108,14 @@ ID_LAYOUT: dict[str, tuple[str, str, int, int]] = {
     "subscriptions": ("sub", "1", 10, 13),
     "subscription_items": ("si", "", 6, 8),
     "discounts": ("di", "1", 10, 13),
+    # Subscription invoices and their lines share Stripe's prefixes; the version character
+    # tells them from the other invoices and lines.
+    "subscription_invoices": ("in", "2", 10, 13),
+    "subscription_lines": ("il", "2", 12, 13),
 }
-_PREFIX_TO_RESOURCE = {layout[0]: name for name, layout in ID_LAYOUT.items()}
+_PREFIX_TO_RESOURCES: dict[str, list[str]] = {}
+for _name, _layout in ID_LAYOUT.items():
+    _PREFIX_TO_RESOURCES.setdefault(_layout[0], []).append(_name)
 
 
 class IdCodec:
@@ -132,11 +138,13 @@ class IdCodec:
     def decode(self, object_id: str) -> tuple[str, int] | None:
         """(resource, index) for an id this seed produced, else None."""
         prefix, sep, rest = object_id.partition("_")
-        resource = _PREFIX_TO_RESOURCE.get(prefix)
-        if not sep or resource is None:
+        if not sep:
             return None
-        _, version, index_width, tail_width = ID_LAYOUT[resource]
-        if len(rest) != len(version) + index_width + tail_width or not rest.startswith(version):
+        for resource in _PREFIX_TO_RESOURCES.get(prefix, ()):
+            _, version, index_width, tail_width = ID_LAYOUT[resource]
+            if len(rest) == len(version) + index_width + tail_width and rest.startswith(version):
+                break
+        else:
             return None
         body = rest[len(version) : len(version) + index_width]
         if any(char not in _BASE62_INDEX for char in rest):

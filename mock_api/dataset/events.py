@@ -70,21 +70,37 @@ def _stream(
     """
     offset = kind.offsets[variant]
     shortest, longest = offset_bounds(offset)
+    slack = 0 if isinstance(offset, int) else offset.slack
     line = ds.timelines[kind.resource]
     low = line.first_at_or_after(low_t - longest)
     high = line.last_at_or_before(high_t - shortest)
     variant_of = ds.rule(kind)
     code = int(kind)
     indexes = range(low, high + 1) if ascending else range(high, low - 1, -1)
+    # Events out of order by up to `slack` wait in a heap until no later index can precede
+    # them (keys negated when walking newest first).
+    pending: list[tuple[tuple[int, int], EventRef]] = []
+    sign = 1 if ascending else -1
     for index in indexes:
+        created = line.created(index)
+        if slack:
+            horizon = offset_time(offset, created) - sign * slack
+            while pending and sign * pending[0][1].created < sign * horizon:
+                yield heapq.heappop(pending)[1]
         if variant_of(index) != variant:
             continue
-        when = offset_time(offset, line.created(index))
+        when = offset_time(offset, created)
         if not low_t <= when <= high_t:  # a Shift's bounds are loose
             continue
         ref = EventRef(when, seq_of(code, index), kind, index)
-        if beyond((ref.created, ref.seq), bound, ascending):
+        if not beyond((ref.created, ref.seq), bound, ascending):
+            continue
+        if slack:
+            heapq.heappush(pending, ((sign * ref.created, sign * ref.seq), ref))
+        else:
             yield ref
+    while pending:
+        yield heapq.heappop(pending)[1]
 
 
 def merged_events(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, ledger, paging, versions
+from mock_api.dataset import events, ledger, paging, subscription_invoices, versions
 from mock_api.dataset.config import API_VERSION, CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
@@ -193,6 +193,10 @@ class Dataset:
     def resolve(self, object_id: str, now: int, resource: str | None = None) -> tuple[str, int]:
         """(resource, index) of an id that exists at `now`; MockError 404 otherwise."""
         decoded = self.ids.decode(object_id)
+        if resource == "invoices" and decoded and decoded[0] == "subscription_invoices":
+            if subscription_invoices.invoice_exists(self, decoded[1], now):
+                return decoded
+            decoded = None
         if decoded is not None and resource is not None and decoded[0] != resource:
             decoded = None
         if decoded is not None:
@@ -227,6 +231,17 @@ class Dataset:
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
             )
+        if resource == "invoices":  # the account's invoices and the subscriptions' ones
+            return subscription_invoices.list_page(
+                self,
+                now,
+                limit=limit,
+                starting_after=starting_after,
+                ending_before=ending_before,
+                created=created,
+                customer=customer,
+                version=version,
+            )
         if SPEC_BY_NAME[resource].born is not None:
             return paging.list_born(
                 self,
@@ -254,6 +269,8 @@ class Dataset:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
+        if resource == "invoices":
+            return subscription_invoices.all_invoices(self, now, version)
         if SPEC_BY_NAME[resource].born is not None:
             return paging.all_born(self, resource, now)
         return paging.all_objects(self, resource, now, version)
@@ -283,6 +300,10 @@ class Dataset:
         """The account's books per (settlement currency, day), for tests."""
         return ledger.daily_truth(self, now)
 
+    def invoice_lines(self, invoice_id: str, now: int, **paging_args) -> Page:
+        """One page of GET /v1/invoices/{id}/lines (limit, starting_after, ending_before)."""
+        return subscription_invoices.lines_page(self, invoice_id, now, **paging_args)
+
     def render_event(self, ref: EventRef) -> dict:
         """The event with data.object as the object's state right after this change."""
         return events.render_event(self, ref)
@@ -292,6 +313,8 @@ class Dataset:
     ) -> dict:
         """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
         res, index = self.resolve(object_id, now, resource)
+        if res == "subscription_invoices":
+            return subscription_invoices.render_any(self, res, index, now, version)
         if res == "events":
             ref = events.event_ref(self, index, now)
             assert ref is not None

@@ -116,7 +116,13 @@ def _tax(
     tax = (subtotal * rate_bp + 5_000) // 10_000
     if CURRENCY_EXPONENT[currency] == 3:
         tax = tax // 10 * 10
-    rate = {
+    return tax, tax_rate_object(ds, country)
+
+
+def tax_rate_object(ds: Dataset, country: str) -> dict:
+    """The account's tax rate of a country (TAX_RATE_BP), as invoices embed it."""
+    rate_bp = TAX_RATE_BP[country]
+    return {
         "id": ds.ids.encode("tax_rates", list(TAX_RATE_BP).index(country)),
         "object": "tax_rate",
         "active": True,
@@ -133,7 +139,6 @@ def _tax(
         "state": None,
         "tax_type": "sales_tax" if country == "US" else "vat",
     }
-    return tax, rate
 
 
 def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
@@ -291,5 +296,10 @@ INVOICES = ResourceSpec(
     render=render_invoice,
     per_day=minor_volume,
     closed_weekday=SUNDAY,
-    expandable={"customer": "customers", "charge": "charges", "payment_intent": "payment_intents"},
+    expandable={
+        "customer": "customers",
+        "charge": "charges",
+        "payment_intent": "payment_intents",
+        "subscription": "subscriptions",
+    },
 )

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.catalog import COUPONS, coupon_amount_off, price_plan, unit_amount
-from mock_api.dataset.subscriptions import E, lifecycle, state
+from mock_api.dataset.subscriptions import INVOICES_PER_SUBSCRIPTION, E, lifecycle, state
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -330,9 +330,9 @@ def _scenarios_of(ds: Dataset, s: int, now: int, reactivated: set[int]) -> list[
 
 
 def billing_scenarios(ds: Dataset, now: int) -> dict[str, str]:
-    """Scenario name -> a subscription id exhibiting it by `now` (the oldest, usd first).
-    Also `<name>_<currency>` for every currency in which one exists, so a test can pick a
-    jpy or kwd one."""
+    """Scenario name -> a subscription id exhibiting it by `now` (the oldest, usd first;
+    `invoice_over_10_lines`: an invoice id). Also `<name>_<currency>` for every currency in
+    which one exists, so a test can pick a jpy or kwd one."""
     reactivated = {
         s
         for (s, _), (kind, _) in _classify(_history(ds, now, "cancellation"), ds).items()
@@ -345,10 +345,15 @@ def billing_scenarios(ds: Dataset, now: int) -> dict[str, str]:
         for name in _scenarios_of(ds, s, now, reactivated):
             found[name].setdefault(currency, ds.object_id("subscriptions", s))
     out = {}
-    for name in SCENARIO_NAMES:
+    # The invoice of a subscription with 12 items: its creation's invoice has 12 lines.
+    for currency, sub_id in found["many_items"].items():
+        s = ds.ids.decode(sub_id)[1]  # type: ignore[index]
+        invoice_id = ds.ids.encode("subscription_invoices", s * INVOICES_PER_SUBSCRIPTION)
+        found["invoice_over_10_lines"][currency] = invoice_id
+    for name in (*SCENARIO_NAMES, "invoice_over_10_lines"):
         if found[name]:
             out[name] = found[name].get("usd") or next(iter(found[name].values()))
-    for name in SCENARIO_NAMES:
+    for name in (*SCENARIO_NAMES, "invoice_over_10_lines"):
         for currency, sub_id in sorted(found[name].items()):
             out[f"{name}_{currency}"] = sub_id
     return out

@@ -103,13 +103,17 @@ def split_seq(seq: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Shift:
-    """An offset that is not a fixed number of seconds: `at(created)` (non-decreasing in
-    `created`, so a (kind, variant) stream stays sorted), always within [low, high] seconds
-    after `created`. A subscription's n-th renewal is n calendar months after its anchor."""
+    """An offset that is not a fixed number of seconds: `at(created)`, always within
+    [low, high] seconds after `created`, non-decreasing in `created` up to `slack` seconds
+    (a (kind, variant) stream reorders that much, see `events._stream`). A subscription's
+    n-th renewal is n calendar months after its anchor."""
 
     at: Callable[[int], int]
     low: int
     high: int
+    # How far `at` may run backwards: a month's clamped day keeps each object's time of day,
+    # so Jan 30 03:00 -> Feb 28 03:00 comes before Jan 29 20:00 -> Feb 28 20:00 (< a day).
+    slack: int = 0
 
 
 def offset_time(offset: int | Shift, created: int) -> int:

@@ -88,6 +88,7 @@ def _shift(interval: str, trial: bool, period: int, extra: int) -> Shift:
         at=lambda created: period_start(interval, created + lead, period) + extra,
         low=lead + low * period + extra,
         high=lead + high * period + extra,
+        slack=0 if interval == "week" else DAY,
     )
 
 
@@ -124,6 +125,10 @@ _MEMBERS = [
     ("PAST_DUE", (72, _UPDATED, _failed_at(PAST_DUE_AFTER))),
     ("RECOVERED", (73, _UPDATED, _failed_at(RECOVERED_AFTER))),
     ("UNPAID", (74, _UPDATED, _failed_at(UNPAID_AFTER))),
+    # The failing renewal's invoice: its payment fails with the past_due change, and it is
+    # paid with the recovery (the events carry the invoice).
+    ("INVOICE_PAYMENT_FAILED", (75, "invoice.payment_failed", _failed_at(PAST_DUE_AFTER))),
+    ("INVOICE_PAID", (76, "invoice.paid", _failed_at(RECOVERED_AFTER))),
     *(
         (f"RENEWED_{n}", (RENEWAL_CODE + n - 1, _UPDATED, _renewal(n)))
         for n in range(1, RENEWALS + 1)
@@ -296,8 +301,8 @@ _SCENARIO_KINDS = {
     "quantity_change": (E.CHANGED,),
     "cancel_at_period_end": (E.CANCEL_REQUESTED, E.ENDED),
     "canceled_immediately": (E.CANCELED_NOW,),
-    "past_due_recovered": (E.PAST_DUE, E.RECOVERED),
-    "unpaid": (E.PAST_DUE, E.UNPAID),
+    "past_due_recovered": (E.PAST_DUE, E.RECOVERED, E.INVOICE_PAYMENT_FAILED, E.INVOICE_PAID),
+    "unpaid": (E.PAST_DUE, E.UNPAID, E.INVOICE_PAYMENT_FAILED),
 }
 _CACHE_MAX = 1 << 16
 
@@ -485,6 +490,33 @@ def render_discount(ds: Dataset, s: int, coupon_index: int) -> dict:
     }
 
 
+# The changes that bill, in the order of their invoice slots (`subscription_invoices`).
+INVOICE_BIRTHS = (E.CREATED, E.TRIAL_ENDED, E.CHANGED, *RENEWED)
+INVOICES_PER_SUBSCRIPTION = 64
+
+
+def _latest_invoice(ds: Dataset, s: int, applied: frozenset[int]) -> str | None:
+    """The invoice of the latest billing change applied (the creation always bills)."""
+    billed = [
+        (ds.change_time(kind, s), slot)
+        for slot, kind in enumerate(INVOICE_BIRTHS)
+        if kind in applied
+    ]
+    if not billed:
+        return None
+    _, slot = max(billed)  # type: ignore[type-var]
+    return ds.ids.encode("subscription_invoices", s * INVOICES_PER_SUBSCRIPTION + slot)
+
+
+def _invoice_event_object(kind: EventKind):
+    def render(ds: Dataset, s: int) -> dict:
+        from mock_api.dataset.subscription_invoices import failing_invoice_object
+
+        return failing_invoice_object(ds, s, kind)
+
+    return render
+
+
 def render_subscription(ds: Dataset, s: int, applied: frozenset[int]) -> dict:
     lc = lifecycle(ds, s)
     st = state(ds, s, applied)
@@ -529,7 +561,7 @@ def render_subscription(ds: Dataset, s: int, applied: frozenset[int]) -> dict:
             "has_more": False,
             "url": f"/v1/subscription_items?subscription={sub_id}",
         },
-        "latest_invoice": None,
+        "latest_invoice": _latest_invoice(ds, s, applied),
         "livemode": False,
         "metadata": {},
         "next_pending_invoice_item_invoice": None,
@@ -612,4 +644,8 @@ SUBSCRIPTIONS = ResourceSpec(
     per_day=lambda volume: max(1, volume // 20),
     start_delay=HOUR,
     expandable={"customer": "customers"},
+    event_objects={
+        E.INVOICE_PAYMENT_FAILED: _invoice_event_object(E.INVOICE_PAYMENT_FAILED),
+        E.INVOICE_PAID: _invoice_event_object(E.INVOICE_PAID),
+    },
 )

@@ -343,3 +343,102 @@ def test_a_subscription_keeps_its_customer_and_currency(ds, subscriptions) -> No
     s = ds.ids.decode(mrr.billing_scenarios(ds, NOW)["reactivation"])[1]
     churned = lifecycle(ds, s).reactivates
     assert churned is not None and lifecycle(ds, churned).customer == lifecycle(ds, s).customer
+
+
+# ---------------------------------------------------------------------------- subscription invoices
+
+
+@pytest.fixture(scope="module")
+def sub_invoices(ds) -> list[dict]:
+    invoices = ds.objects("invoices", NOW)
+    keys = [(i["created"], i["id"]) for i in invoices]
+    assert keys == sorted(keys, reverse=True)  # one list with the other invoices
+    return [i for i in invoices if i["subscription"]]
+
+
+def all_lines(ds, invoice: dict) -> list[dict]:
+    return page_all_of(ds.invoice_lines, invoice["id"], NOW, limit=3)
+
+
+def test_invoice_lines_sum_to_the_subtotal_and_embed_the_first_ten(ds, sub_invoices) -> None:
+    reasons = {i["billing_reason"] for i in sub_invoices}
+    assert reasons == {"subscription_create", "subscription_cycle", "subscription_update"}
+    long = [i for i in sub_invoices if i["lines"]["has_more"]]
+    assert long
+    for invoice in sub_invoices:
+        embedded = invoice["lines"]["data"]
+        lines = all_lines(ds, invoice) if invoice["lines"]["has_more"] else embedded
+        assert len(embedded) == min(len(lines), 10) and embedded == lines[:10]
+        assert invoice["lines"]["has_more"] == (len(lines) > 10)
+        assert sum(line["amount"] for line in lines) == invoice["subtotal"], invoice["id"]
+        discount = sum(d["amount"] for line in lines for d in line["discount_amounts"])
+        tax = sum(t["amount"] for line in lines for t in line["tax_amounts"])
+        assert invoice["total"] == invoice["subtotal"] - discount + tax
+        assert invoice["amount_due"] == max(invoice["total"], 0)
+        assert len({line["id"] for line in lines}) == len(lines)
+    found = mrr.billing_scenarios(ds, NOW)["invoice_over_10_lines"]
+    assert len(all_lines(ds, ds.retrieve(found, NOW, "invoices"))) == 12
+
+
+def test_one_invoice_per_period(ds, sub_invoices) -> None:
+    by_sub: dict[str, list[dict]] = {}
+    for invoice in sub_invoices:
+        by_sub.setdefault(invoice["subscription"], []).append(invoice)
+    subs = {
+        s["id"]: s for s in page_all_of(ds.list_page, "subscriptions", NOW, limit=100, status="all")
+    }
+    assert set(by_sub) == set(subs)
+    for sub_id, invoices in by_sub.items():
+        sub = subs[sub_id]
+        cycles = sorted(
+            i["lines"]["data"][0]["period"]["start"]
+            for i in invoices
+            if i["billing_reason"] != "subscription_update"
+        )
+        assert len(cycles) == len(set(cycles)), sub_id  # no period billed twice
+        assert sub["latest_invoice"] == max(invoices, key=lambda i: i["created"])["id"]
+        if sub["status"] != "canceled" or sub["trial_end"] is None:
+            assert cycles[-1] == sub["current_period_start"]
+
+
+def test_upgrade_prorates_by_the_time_left(ds, sub_invoices) -> None:
+    sub_id = mrr.billing_scenarios(ds, NOW)["upgrade_with_proration_usd"]
+    sub = ds.retrieve(sub_id, NOW, "subscriptions")
+    update = next(
+        i
+        for i in sub_invoices
+        if i["subscription"] == sub_id and i["billing_reason"] == "subscription_update"
+    )
+    credit, charge = update["lines"]["data"]
+    assert credit["proration"] and charge["proration"]
+    # Starter (1500) credited and Pro (4900) charged for the share of the period left.
+    end = credit["period"]["end"]
+    s = ds.ids.decode(sub_id)[1]
+    start = ds.change_time(E.RENEWED_1, s) if not lifecycle(ds, s).trial else None
+    assert start is not None and sub["items"]["data"][0]["price"]["unit_amount"] == 4_900
+    left = Fraction(end - update["created"], end - start)
+    assert credit["amount"] == -int(1_500 * left + Fraction(1, 2))
+    assert charge["amount"] == int(4_900 * left + Fraction(1, 2))
+    assert update["subtotal"] == credit["amount"] + charge["amount"] > 0
+
+
+def test_failed_renewal_is_open_until_recovered(ds, sub_invoices) -> None:
+    sub_id = mrr.billing_scenarios(ds, NOW)["past_due_recovered"]
+    s = ds.ids.decode(sub_id)[1]
+    failed_at = ds.change_time(E.INVOICE_PAYMENT_FAILED, s)
+    paid_at = ds.change_time(E.INVOICE_PAID, s)
+    events = [
+        e
+        for e in ds.events(NOW, ("invoice.payment_failed", "invoice.paid"))
+        if e["data"]["object"]["subscription"] == sub_id
+    ]
+    if events:
+        assert {e["data"]["object"]["status"] for e in events} <= {"open", "paid"}
+    invoice = next(
+        i
+        for i in sub_invoices
+        if i["subscription"] == sub_id and i["status_transitions"]["paid_at"] == paid_at
+    )
+    assert invoice["status"] == "paid" and invoice["created"] < failed_at < paid_at
+    before = ds.retrieve(invoice["id"], paid_at - 1, "invoices")
+    assert before["status"] == "open" and before["amount_remaining"] == before["amount_due"]

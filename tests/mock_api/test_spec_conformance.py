@@ -101,6 +101,15 @@ STATES: dict[str, dict[str, Callable[[dict], bool]]] = {
         "automatic_pending_invoice_item_invoice": lambda i: (
             i["billing_reason"] == "automatic_pending_invoice_item_invoice"
         ),
+    }
+    | {
+        reason: (lambda r: lambda i: i["billing_reason"] == r)(reason)
+        for reason in ("subscription_create", "subscription_cycle", "subscription_update")
+    }
+    | {
+        "more than 10 lines": lambda i: i["lines"]["has_more"],
+        "proration": lambda i: any(line["proration"] for line in i["lines"]["data"]),
+        "discounted subscription invoice": lambda i: bool(i["total_discount_amounts"]),
     },
 }
 STATES |= {
@@ -208,7 +217,8 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
     for ref in ids:
         decoded = codec.decode(ref.id)
         assert decoded is not None, f"{ref.path}: {ref.id!r} is no id of this mock"
-        resource = decoded[0]
+        # Subscription invoices are invoices with ids of their own range (in_2...).
+        resource = {"subscription_invoices": "invoices"}.get(decoded[0], decoded[0])
         schema = SCHEMA.get(resource, resource.removesuffix("s"))
         assert schema in ref.resources, f"{ref.path}: {ref.id!r} is not a {ref.resources}"
         if resource in SCHEMA:
@@ -297,3 +307,22 @@ def test_every_resource_is_checked() -> None:
     """A resource added to the registry must be added here (and to trim.py's ROOTS)."""
     assert set(SCHEMA) == set(RESOURCES)
     assert newer_version_changes()["api_version"] == API_VERSION
+
+
+def test_invoice_lines_page_and_conform(api, mock) -> None:
+    """An invoice embeds its first 10 lines; /v1/invoices/{id}/lines pages them all."""
+    spec = validator()
+    invoices = page_all(api, f"{mock.url}/v1/invoices")
+    long = [i for i in invoices if i["lines"]["has_more"]]
+    assert long, "no invoice with more than 10 lines"
+    for invoice in long[:PER_STATE]:
+        lines = page_all(api, f"{mock.url}/v1/invoices/{invoice['id']}/lines", limit=4)
+        assert len(lines) > 10 and lines[:10] == invoice["lines"]["data"]
+        assert sum(line["amount"] for line in lines) == invoice["subtotal"]
+        for line in lines:
+            report = spec.validate(line, "line_item")
+            assert_conforms(report, f"line {line['id']} of {invoice['id']}")
+        check_ids(api, mock, report.expandable_ids)
+    response = api.get(f"{mock.url}/v1/invoices/in_nope/lines", timeout=30)
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "No such invoice: 'in_nope'"

@@ -1,0 +1,638 @@
+"""Subscription invoices: one per subscription change that bills, listed with the others.
+
+Invoice `s * PER_SUBSCRIPTION + slot` of subscription s is born of one of its changes:
+slot 0 its creation (`subscription_create`), 1 a trial's end (`subscription_cycle`), 2 an
+item change (`subscription_update`, the prorations, as `proration_behavior=always_invoice`
+bills them), 2 + n its n-th renewal (`subscription_cycle`). It exists from that change's
+time. `/v1/invoices` pages the account's other invoices and these as one list, newest first
+(`list_page`). Lines, discounts, tax and status: docs/mock_api.md#subscription-invoices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from mock_api.dataset.catalog import (
+    COUPONS,
+    PRICE_STEP,
+    coupon_amount_off,
+    price_plan,
+    render_plan,
+    render_price,
+    round_half_up,
+    unit_amount,
+)
+from mock_api.dataset.customers import customer_facts, customer_snapshot
+from mock_api.dataset.errors import MockError
+from mock_api.dataset.invoices import TAX_RATE_BP, tax_rate_object
+from mock_api.dataset.paging import (
+    ALL_TIME,
+    CreatedFilter,
+    Page,
+    cursor_page,
+    every_item,
+    index_range,
+)
+from mock_api.dataset.subscriptions import (
+    FAIL_RENEWAL,
+    INVOICE_BIRTHS,
+    INVOICES_PER_SUBSCRIPTION,
+    TRIAL,
+    E,
+    Item,
+    add_months,
+    lifecycle,
+    render_discount,
+    state,
+)
+
+if TYPE_CHECKING:
+    from mock_api.dataset.facade import Dataset
+
+PER_SUBSCRIPTION = INVOICES_PER_SUBSCRIPTION
+LINES_PER_INVOICE = 32  # line ids: invoice * LINES_PER_INVOICE + n
+EMBEDDED_LINES = 10  # an invoice embeds at most its first 10 lines (Stripe's list default)
+TAXED_SHARE = 0.30  # of subscriptions whose customer's country levies a tax
+BIRTHS = INVOICE_BIRTHS
+SLOT = {kind: n for n, kind in enumerate(BIRTHS)}
+REASON = {0: "subscription_create", 1: "subscription_cycle", 2: "subscription_update"}
+
+
+def birth(inv: int) -> tuple[int, int]:
+    """(subscription index, slot) of invoice `inv`."""
+    return divmod(inv, PER_SUBSCRIPTION)
+
+
+def invoice_time(ds: Dataset, inv: int) -> int | None:
+    """When invoice `inv` is created, or None if its subscription never bills that way."""
+    s, slot = birth(inv)
+    if s < 0 or slot >= len(BIRTHS):
+        return None
+    return ds.change_time(BIRTHS[slot], s)
+
+
+def invoice_exists(ds: Dataset, inv: int, now: int) -> bool:
+    at = invoice_time(ds, inv)
+    return at is not None and at <= now
+
+
+def failing_renewal(ds: Dataset, s: int) -> int | None:
+    """The slot of the invoice whose payment fails (past_due and unpaid scenarios)."""
+    lc = lifecycle(ds, s)
+    if E.PAST_DUE not in lc.kinds:
+        return None
+    return 2 + FAIL_RENEWAL[lc.interval]
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+@dataclass(frozen=True)
+class Line:
+    item: Item
+    amount: int
+    quantity: int
+    period: tuple[int, int]
+    proration: bool
+    description: str
+
+
+def _step_round(value: Fraction, currency: str) -> int:
+    step = PRICE_STEP.get(currency, 1)
+    return round_half_up(value / step) * step
+
+
+def _date(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d %b %Y")
+
+
+def _full_lines(items: tuple[Item, ...], period: tuple[int, int], trial: bool) -> list[Line]:
+    out = []
+    for item in items:
+        plan, _ = price_plan(item.price)
+        quantity = item.quantity or 0
+        if trial:
+            out.append(Line(item, 0, quantity, period, False, f"Trial period for {plan.name}"))
+        else:
+            amount = unit_amount(item.price) * quantity
+            text = f"{quantity} × {plan.name} (at {unit_amount(item.price)} / {plan.interval})"
+            out.append(Line(item, amount, quantity, period, False, text))
+    return out
+
+
+def _proration_lines(ds: Dataset, s: int, at: int) -> list[Line]:
+    """Stripe's prorations of a mid-period change: the unused time of each old item credited,
+    the remaining time of each new one charged, by the share of the period's seconds left."""
+    lc = lifecycle(ds, s)
+    before = state(ds, s, ds.applied("subscriptions", s, at - 1))
+    start, end = before.period
+    share = Fraction(end - at, end - start)
+    out = []
+    for old, new in zip(lc.items, lc.changed_items or (), strict=True):
+        if old == new:
+            continue
+        for item, sign, words in ((old, -1, "Unused time on"), (new, 1, "Remaining time on")):
+            plan, currency = price_plan(item.price)
+            quantity = item.quantity or 0
+            amount = sign * _step_round(unit_amount(item.price) * quantity * share, currency)
+            text = f"{words} {quantity} × {plan.name} after {_date(at)}"
+            out.append(Line(item, amount, quantity, (at, end), True, text))
+    return out
+
+
+def invoice_lines(ds: Dataset, inv: int) -> list[Line]:
+    s, slot = birth(inv)
+    at = invoice_time(ds, inv)
+    assert at is not None
+    lc = lifecycle(ds, s)
+    created = ds.created("subscriptions", s)
+    if slot == 2:
+        return _proration_lines(ds, s, at)
+    st = state(ds, s, ds.applied("subscriptions", s, at))
+    if slot == 0 and lc.trial:
+        return _full_lines(st.items, (created, created + TRIAL), trial=True)
+    return _full_lines(st.items, st.period, trial=False)
+
+
+def _discount_applies(ds: Dataset, s: int, slot: int, at: int) -> bool:
+    """Forever: every invoice; once: the first; repeating: those created before its end.
+    Prorations are not discounted here (a simplification)."""
+    coupon_index = lifecycle(ds, s).coupon
+    if coupon_index is None or slot == 2:
+        return False
+    coupon = COUPONS[coupon_index]
+    if coupon.duration == "once":
+        return slot == 0
+    if coupon.duration == "repeating":
+        months = coupon.duration_in_months or 0
+        return at < add_months(ds.created("subscriptions", s), months)
+    return True
+
+
+def _discounts(ds: Dataset, s: int, lines: list[Line]) -> list[int]:
+    """Per line, the coupon's discount (percent per line, half up; an amount off spread over
+    the charged lines in proportion, the rounding rest on the first)."""
+    coupon = COUPONS[lifecycle(ds, s).coupon]  # type: ignore[index]
+    if coupon.percent_off is not None:
+        rate = Fraction(str(coupon.percent_off)) / 100
+        return [round_half_up(line.amount * rate) if line.amount > 0 else 0 for line in lines]
+    charged = sum(line.amount for line in lines if line.amount > 0)
+    off = min(coupon_amount_off(coupon) or 0, charged)
+    if charged == 0:
+        return [0] * len(lines)
+    shares = [off * line.amount // charged if line.amount > 0 else 0 for line in lines]
+    first = next(n for n, line in enumerate(lines) if line.amount > 0)
+    shares[first] += off - sum(shares)
+    return shares
+
+
+def _tax_country(ds: Dataset, s: int) -> str | None:
+    country = customer_facts(ds, lifecycle(ds, s).customer)["country"]
+    if country not in TAX_RATE_BP or ds.keys.u("sub_taxed", s) >= TAXED_SHARE:
+        return None
+    return country
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def invoice_status(ds: Dataset, inv: int, now: int) -> tuple[str, int | None]:
+    """(status, paid_at): paid when created, except the renewal whose payment fails (open
+    until paid at the recovery) and, of an unpaid subscription, every later one (Stripe
+    keeps creating them and attempts no payment)."""
+    s, slot = birth(inv)
+    at = invoice_time(ds, inv)
+    assert at is not None
+    failing = failing_renewal(ds, s)
+    if failing is None or slot < failing or slot <= 2:
+        return "paid", at
+    if slot == failing:
+        recovered = ds.change_time(E.RECOVERED, s)
+        if recovered is not None and recovered <= now:
+            return "paid", recovered
+        return "open", None
+    if E.UNPAID in lifecycle(ds, s).kinds:
+        return "open", None
+    return "paid", at
+
+
+def render_line(ds: Dataset, s: int, inv: int, n: int, line: Line, extras: dict) -> dict:
+    plan, currency = price_plan(line.item.price)
+    out = {
+        "id": ds.ids.encode("subscription_lines", inv * LINES_PER_INVOICE + n),
+        "object": "line_item",
+        "amount": line.amount,
+        "amount_excluding_tax": line.amount,
+        "currency": currency,
+        "description": line.description,
+        "discount_amounts": extras["discount_amounts"],
+        "discountable": not line.proration,
+        "discounts": [],
+        "invoice": ds.object_id("subscription_invoices", inv),
+        "livemode": False,
+        "metadata": {},
+        "period": {"end": line.period[1], "start": line.period[0]},
+        "plan": render_plan(ds, line.item.price),
+        "price": render_price(
+            ds, line.item.price, ds.applied("prices", line.item.price, line.period[0])
+        ),
+        "proration": line.proration,
+        "proration_details": {"credited_items": None},
+        "quantity": line.quantity,
+        "subscription": ds.object_id("subscriptions", s),
+        "subscription_item": ds.ids.encode("subscription_items", s * 16 + line.item.slot),
+        "tax_amounts": extras["tax_amounts"],
+        "tax_rates": extras["tax_rates"],
+        "type": "subscription",
+        "unit_amount_excluding_tax": str(unit_amount(line.item.price)),
+    }
+    return out
+
+
+def _rendered_lines(ds: Dataset, inv: int) -> tuple[list[dict], dict]:
+    """(line objects, invoice totals) of invoice `inv`."""
+    s, slot = birth(inv)
+    at = invoice_time(ds, inv)
+    assert at is not None
+    lines = invoice_lines(ds, inv)
+    discounted = _discount_applies(ds, s, slot, at)
+    discounts = _discounts(ds, s, lines) if discounted else [0] * len(lines)
+    discount_id = ds.ids.encode("discounts", s)
+    country = _tax_country(ds, s)
+    rate = tax_rate_object(ds, country) if country is not None else None
+    rendered = []
+    taxes = []
+    for n, (line, off) in enumerate(zip(lines, discounts, strict=True)):
+        taxable = line.amount - off
+        tax = round_half_up(Fraction(taxable * TAX_RATE_BP[country], 10_000)) if country else 0
+        taxes.append(tax)
+        extras = {
+            "discount_amounts": [{"amount": off, "discount": discount_id}] if discounted else [],
+            "tax_amounts": []
+            if rate is None
+            else [
+                {
+                    "amount": tax,
+                    "inclusive": False,
+                    "tax_rate": rate["id"],
+                    "taxability_reason": None,
+                    "taxable_amount": taxable,
+                }
+            ],
+            "tax_rates": [] if rate is None else [rate],
+        }
+        rendered.append(render_line(ds, s, inv, n, line, extras))
+    subtotal = sum(line.amount for line in lines)
+    totals = {
+        "subtotal": subtotal,
+        "discount": sum(discounts),
+        "discounted": discounted,
+        "tax": sum(taxes),
+        "rate": rate,
+        "taxable": subtotal - sum(discounts),
+    }
+    return rendered, totals
+
+
+def render_subscription_invoice(ds: Dataset, inv: int, now: int) -> dict:
+    """Invoice `inv` as of `now` (it exists then), in API version 2024-06-20."""
+    s, slot = birth(inv)
+    at = invoice_time(ds, inv)
+    assert at is not None
+    lc = lifecycle(ds, s)
+    invoice_id = ds.object_id("subscription_invoices", inv)
+    facts, current = customer_snapshot(ds, lc.customer, ds.applied("customers", lc.customer, at))
+    lines, totals = _rendered_lines(ds, inv)
+    total = totals["subtotal"] - totals["discount"] + totals["tax"]
+    due = max(total, 0)  # a credit goes to the customer's balance (not carried over here)
+    status, paid_at = invoice_status(ds, inv, now)
+    paid = status == "paid"
+    token = ds.keys.rng("sub_invoice", inv).token(20)
+    discount = render_discount(ds, s, lc.coupon) if totals["discounted"] else None
+    rate = totals["rate"]
+    if slot == 0 or slot == 2:
+        period = (at, at)
+    else:
+        before = state(ds, s, ds.applied("subscriptions", s, at - 1))
+        period = before.period if slot > 2 else (ds.created("subscriptions", s), at)
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Mock Shop Inc.",
+        "account_tax_ids": None,
+        "amount_due": due,
+        "amount_paid": due if paid else 0,
+        "amount_remaining": 0 if paid else due,
+        "amount_shipping": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "attempt_count": 1 if paid or slot == failing_renewal(ds, s) else 0,
+        "attempted": paid or slot == failing_renewal(ds, s),
+        "auto_advance": not paid,
+        "automatic_tax": {"enabled": False, "liability": None, "status": None},
+        "billing_reason": REASON.get(slot, "subscription_cycle"),
+        "charge": None,
+        "collection_method": "charge_automatically",
+        "created": at,
+        "currency": lc.currency,
+        "custom_fields": None,
+        "customer": ds.object_id("customers", lc.customer),
+        "customer_address": current["address"],
+        "customer_email": current["email"],
+        "customer_name": facts["name"],
+        "customer_phone": facts["phone"],
+        "customer_shipping": None,
+        "customer_tax_exempt": "none",
+        "customer_tax_ids": [],
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [] if rate is None else [rate],
+        "description": None,
+        "discount": discount,
+        "discounts": [] if discount is None else [discount["id"]],
+        "due_date": None,
+        "effective_at": at,
+        "ending_balance": min(total, 0),
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_mock/test_{token}",
+        "invoice_pdf": f"https://pay.stripe.com/invoice/acct_mock/test_{token}/pdf",
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "lines": {
+            "object": "list",
+            "data": lines[:EMBEDDED_LINES],
+            "has_more": len(lines) > EMBEDDED_LINES,
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        },
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": None,
+        "number": f"{facts['prefix']}-{s % 100_000:05d}{slot:02d}",
+        "on_behalf_of": None,
+        "paid": paid,
+        "paid_out_of_band": paid,
+        "payment_intent": None,
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "period_end": period[1],
+        "period_start": period[0],
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "quote": None,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": status,
+        "status_transitions": {
+            "finalized_at": at,
+            "marked_uncollectible_at": None,
+            "paid_at": paid_at,
+            "voided_at": None,
+        },
+        "subscription": ds.object_id("subscriptions", s),
+        "subscription_details": {"metadata": {}},
+        "subtotal": totals["subtotal"],
+        "subtotal_excluding_tax": totals["subtotal"],
+        "tax": totals["tax"] if rate else None,
+        "test_clock": None,
+        "total": total,
+        "total_discount_amounts": []
+        if discount is None
+        else [{"amount": totals["discount"], "discount": discount["id"]}],
+        "total_excluding_tax": totals["subtotal"] - totals["discount"],
+        "total_tax_amounts": []
+        if rate is None
+        else [
+            {
+                "amount": totals["tax"],
+                "inclusive": False,
+                "tax_rate": rate["id"],
+                "taxability_reason": None,
+                "taxable_amount": totals["taxable"],
+            }
+        ],
+        "transfer_data": None,
+        "webhooks_delivered_at": at,
+    }
+
+
+def failing_invoice_object(ds: Dataset, s: int, kind) -> dict:
+    """The failing renewal's invoice as of the change `kind` (its payment failure or its
+    recovery): the object of that invoice.* event."""
+    slot = failing_renewal(ds, s)
+    assert slot is not None
+    at = ds.change_time(kind, s)
+    assert at is not None
+    return render_subscription_invoice(ds, s * PER_SUBSCRIPTION + slot, at)
+
+
+# ---------------------------------------------------------------------------- the invoice list
+
+# A list key: (created, group, n): group 0 the account's other invoices (n: index), 1 these
+# (n: the birth event's seq). Ids sort the same way: in_1... before in_2..., index order.
+Key = tuple[int, int, int]
+
+
+def _legacy(
+    ds: Dataset,
+    now: int,
+    created: CreatedFilter,
+    bound: Key | None,
+    ascending: bool,
+    customer: int | None,
+) -> Iterator[tuple[Key, str, int]]:
+    line = ds.timelines["invoices"]
+    low, high = index_range(ds, "invoices", now, created)
+    if customer is not None:
+        c_low, c_high = ds.customer_candidates("invoices", customer)
+        low, high = max(low, c_low), min(high, c_high)
+    if bound is not None:
+        at, group, n = bound
+        if group == 0:
+            low, high = (max(low, n + 1), high) if ascending else (low, min(high, n - 1))
+        elif ascending:
+            low = max(low, line.first_at_or_after(at + 1))
+        else:
+            high = min(high, line.last_at_or_before(at))
+    for index in range(low, high + 1) if ascending else range(high, low - 1, -1):
+        if not ds.listable("invoices", index, now):
+            continue
+        if customer is not None and ds.customer_of("invoices", index) != customer:
+            continue
+        yield (line.created(index), 0, index), "invoices", index
+
+
+def _subscription(
+    ds: Dataset,
+    now: int,
+    created: CreatedFilter,
+    bound: Key | None,
+    ascending: bool,
+    customer: int | None,
+) -> Iterator[tuple[Key, str, int]]:
+    from mock_api.dataset.events import merged_events  # events imports paging, as we do
+
+    low_t = 0 if created.gte is None else created.gte
+    high_t = now if created.lte is None else min(now, created.lte)
+    event_bound = None
+    if bound is not None:
+        at, group, n = bound
+        event_bound = (at, n) if group == 1 else (at, -1)
+    for ref in merged_events(ds, BIRTHS, low_t, high_t, event_bound, ascending):
+        if customer is not None and lifecycle(ds, ref.index).customer != customer:
+            continue
+        inv = ref.index * PER_SUBSCRIPTION + SLOT[ref.kind]
+        yield (ref.created, 1, ref.seq), "subscription_invoices", inv
+
+
+def _key(ds: Dataset, resource: str, index: int) -> Key:
+    if resource == "invoices":
+        return ds.created("invoices", index), 0, index
+    s, slot = birth(index)
+    from mock_api.dataset.schedule import seq_of
+
+    at = invoice_time(ds, index)
+    assert at is not None
+    return at, 1, seq_of(int(BIRTHS[slot]), s)
+
+
+def resolve_invoice(ds: Dataset, invoice_id: str, now: int) -> tuple[str, int] | None:
+    """(resource, index) of an invoice id of either kind that exists at `now`."""
+    decoded = ds.ids.decode(invoice_id)
+    if decoded is None:
+        return None
+    resource, index = decoded
+    if resource == "invoices" and ds.exists("invoices", index, now):
+        return decoded
+    if resource == "subscription_invoices" and invoice_exists(ds, index, now):
+        return decoded
+    return None
+
+
+def render_any(
+    ds: Dataset, resource: str, index: int, now: int, version: str | None = None
+) -> dict:
+    from mock_api.dataset import versions
+
+    if resource == "invoices":
+        return ds.state("invoices", index, now, version)
+    obj = render_subscription_invoice(ds, index, now)
+    return versions.render_in("invoices", obj, version or ds.config.version_at(now))
+
+
+def list_page(
+    ds: Dataset,
+    now: int,
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    created: CreatedFilter,
+    customer: str | None,
+    version: str | None = None,
+) -> Page:
+    """A page of `/v1/invoices`: the account's other invoices and the subscription invoices
+    merged newest first (the cursor window is `paging.cursor_page`'s)."""
+    customer_index = None
+    if customer is not None:
+        decoded = ds.ids.decode(customer)
+        customer_index = decoded[1] if decoded and decoded[0] == "customers" else -1
+
+    def locate(cursor: str, param: str) -> Key:
+        found = resolve_invoice(ds, cursor, now)
+        if found is None:
+            raise MockError(
+                400, f"No such invoice: '{cursor}'", code="resource_missing", param=param
+            )
+        return _key(ds, *found)
+
+    def walk(bound: Key | None, ascending: bool) -> Iterator[tuple[Key, str, int]]:
+        streams = [
+            _legacy(ds, now, created, bound, ascending, customer_index),
+            _subscription(ds, now, created, bound, ascending, customer_index),
+        ]
+        return heapq.merge(*streams, reverse=not ascending)
+
+    return cursor_page(
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        locate=locate,
+        walk=walk,
+        render=lambda entry: render_any(ds, entry[1], entry[2], now, version),
+    )
+
+
+def all_invoices(ds: Dataset, now: int, version: str | None = None) -> list[dict]:
+    """Every invoice the list shows at `now`, newest first (materialises)."""
+    return every_item(
+        lambda cursor: list_page(
+            ds,
+            now,
+            limit=100,
+            starting_after=cursor,
+            ending_before=None,
+            created=ALL_TIME,
+            customer=None,
+            version=version,
+        )
+    )
+
+
+def lines_page(
+    ds: Dataset,
+    invoice_id: str,
+    now: int,
+    *,
+    limit: int = 10,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> Page:
+    """`GET /v1/invoices/{id}/lines`: the invoice's lines in their order, cursor-paged."""
+    found = resolve_invoice(ds, invoice_id, now)
+    if found is None:
+        raise MockError(
+            404, f"No such invoice: '{invoice_id}'", code="resource_missing", param="id"
+        )
+    resource, index = found
+    if resource == "invoices":
+        lines = ds.state("invoices", index, now)["lines"]["data"]
+    else:
+        lines = _rendered_lines(ds, index)[0]
+    position = {line["id"]: n for n, line in enumerate(lines)}
+
+    def locate(cursor: str, param: str) -> int:
+        if cursor not in position:
+            raise MockError(
+                400, f"No such line item: '{cursor}'", code="resource_missing", param=param
+            )
+        return position[cursor]
+
+    def walk(bound: int | None, backwards: bool) -> Iterator[int]:
+        # A list in the invoice's order: "after" a cursor is further down the invoice.
+        if backwards:
+            return iter(range((len(lines) if bound is None else bound) - 1, -1, -1))
+        return iter(range(0 if bound is None else bound + 1, len(lines)))
+
+    return cursor_page(
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        locate=locate,
+        walk=walk,
+        render=lambda n: lines[n],
+    )
