@@ -4,7 +4,9 @@ with the engine's own objects, never with the SQL's output.
 
 - stg_stripe__subscriptions holds every subscription in its state at the run;
 - stg_stripe__subscription_versions is exact history: at every sampled instant, the version
-  in effect (the newest with `version_at` <= t) equals the engine's subscription at t.
+  in effect (the newest with `version_at` <= t) equals the engine's subscription at t;
+- stg_stripe__invoice_line_items holds every line of every invoice once, those beyond the 10
+  an invoice embeds included.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from mock_api.dataset.mrr import billing_scenarios
 from tests.dbt.lake_queries import rows, silver
 from tests.support.cli import run_cli
+from tests.support.paging import page_all_of
 from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -109,3 +113,19 @@ def test_the_version_in_effect_is_the_engines_state_at_every_instant(
     for history in versions.values():
         states = [s for _, s in history]
         assert all(a != b for a, b in zip(states, states[1:], strict=False))
+
+
+def test_every_invoice_has_exactly_its_lines(lake: Path, dataset: Dataset) -> None:
+    """Embedded lines for an invoice that has them all, every page of
+    /v1/invoices/{id}/lines for one with more than 10: each line once, with its amount."""
+    want = {}
+    for invoice in dataset.objects("invoices", NOW):
+        lines = page_all_of(dataset.invoice_lines, invoice["id"], NOW)
+        want.update({(invoice["id"], line["id"]): line["amount"] for line in lines})
+    got = rows(
+        f"select invoice_id, line_item_id, amount_minor from {silver(lake, 'invoice_line_items')}"
+    )
+    assert len(got) == len(want)
+    assert {(i, line): amount for i, line, amount in got} == want
+    over_10 = billing_scenarios(dataset, NOW)["invoice_over_10_lines"]
+    assert sum(1 for i, _, _ in got if i == over_10) > 10

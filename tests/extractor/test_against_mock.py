@@ -17,6 +17,7 @@ from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
 from extractor.streams import ENTITY_STREAMS
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from mock_api.dataset.mrr import billing_scenarios
 from tests.extractor.conftest import landed
 from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, start_mock_api
@@ -172,22 +173,24 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
 
 
 def test_a_window_in_which_a_resource_has_no_objects_lands_nothing_and_moves_on(api, lake):
-    """The mock creates no invoices on Sundays: a run whose window is one Sunday lists none,
-    writes no part, and still advances the watermark (an empty window is normal)."""
+    """The mock creates coupons at the account's start and on day 60 only: a run whose
+    window is one later day lists none, writes no part, and still advances the watermark
+    (an empty window is normal). (Invoices no longer pause on Sundays: subscriptions renew
+    every day.)"""
     settings = make_settings(api, lake)
     storage = storage_for(settings)
     sunday = T0 - 2 * DAY  # 2026-01-18
     evening = sunday + 23 * 3600
-    assert expected_ids("invoices", evening, sunday - 600, evening) == set()
+    assert expected_ids("coupons", evening, sunday - 600, evening) == set()
     assert expected_ids("charges", evening, sunday, evening)  # other resources go on
     control(api, "/_mock/clock", {"now": sunday})
-    run(settings, Plan("run-all", ("invoices",), False, 1), "sun1")
-    assert list_ids(storage, "invoices", "sun1")  # Saturday had invoices
+    run(settings, Plan("run-all", ("coupons",), False, 30), "sun1")
+    assert list_ids(storage, "coupons", "sun1")  # the account's start had coupons
     control(api, "/_mock/clock", {"now": evening})
-    section = run(settings, Plan("run-all", ("invoices",), False, 1), "sun2")
-    assert list_ids(storage, "invoices", "sun2") == []
-    assert section["entities"]["invoices"]["records"] == 0
-    assert read_watermark(storage, "invoices").watermark == evening
+    section = run(settings, Plan("run-all", ("coupons",), False, 1), "sun2")
+    assert list_ids(storage, "coupons", "sun2") == []
+    assert section["entities"]["coupons"]["records"] == 0
+    assert read_watermark(storage, "coupons").watermark == evening
 
 
 BILLING = ("products", "prices", "coupons", "subscriptions")
@@ -195,11 +198,13 @@ BILLING = ("products", "prices", "coupons", "subscriptions")
 
 def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api, lake):
     """Every product, price, coupon and subscription the mock has, canceled subscriptions
-    included (the list needs `status=all`), each listed once and as the mock renders it."""
-    settings = make_settings(api, lake)
+    included (the list needs `status=all`), each listed once and as the mock renders it; and
+    every line of every invoice with more than the 10 it embeds, once, from all the pages of
+    `/v1/invoices/{id}/lines` (the others' lines are all embedded: never listed)."""
+    settings = make_settings(api, lake, page_limit=10)
     storage = storage_for(settings)
     days = (T0 - parse_time(f"{CONFIG.start_date}T00:00:00Z")) // DAY + 1
-    run(settings, Plan("run-all", BILLING, False, days), "b1")
+    run(settings, Plan("run-all", (*BILLING, "invoices"), False, days), "b1")
     dataset = Dataset(CONFIG)
     for resource in BILLING:
         truth = json.loads(json.dumps({o["id"]: o for o in dataset.objects(resource, T0)}))
@@ -211,3 +216,22 @@ def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api,
     requests_log = control(api, "/_mock/requests?limit=1000", method="GET")["data"]
     listing = [r for r in requests_log if r["path"] == "/v1/subscriptions"]
     assert listing and all("status=all" in r.get("query", "") for r in listing), listing[:1]
+
+    long_invoices = {i["id"] for i in dataset.objects("invoices", T0) if i["lines"]["has_more"]}
+    assert billing_scenarios(dataset, T0)["invoice_over_10_lines"] in long_invoices
+    got: dict[str, list[str]] = {}
+    for row in landed(storage, "invoice_line_items", "b1"):
+        got.setdefault(row["_parent_id"], []).append(row["data"]["id"])
+    want = {
+        invoice_id: [line["id"] for line in page_all_of(dataset.invoice_lines, invoice_id, T0)]
+        for invoice_id in long_invoices
+    }
+    assert got == want
+    assert all(len(lines) > 10 for lines in got.values())
+    state = json.loads(storage.get("_state/children/invoice_line_items.json"))
+    paid = {
+        i["id"]
+        for i in dataset.objects("invoices", T0)
+        if i["id"] in long_invoices and i["status"] != "draft"
+    }
+    assert set(state["parents_listed"]) == paid
