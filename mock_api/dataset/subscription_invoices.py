@@ -437,7 +437,8 @@ def failing_invoice_object(ds: Dataset, s: int, kind) -> dict:
     assert slot is not None
     at = ds.change_time(kind, s)
     assert at is not None
-    return render_subscription_invoice(ds, s * PER_SUBSCRIPTION + slot, at)
+    # An event renders in the account's default version at its creation, as every event.
+    return render_any(ds, "subscription_invoices", s * PER_SUBSCRIPTION + slot, at)
 
 
 # ---------------------------------------------------------------------------- the invoice list

@@ -166,7 +166,9 @@ COUPON_SHARES = (
     (0.23, "once"),
     (0.29, "repeating"),
 )
-REACTIVATION_LOOKBACK = 400  # subscriptions searched back for a churned customer
+# A reactivation draws its churned subscription among those created this many days before.
+COMEBACK_WINDOW = (30 * DAY, 120 * DAY)
+COMEBACK_TRIES = 24
 
 
 @dataclass(frozen=True)
@@ -250,17 +252,23 @@ def _month_start(ts: int) -> int:
 
 
 def _churned_before(ds: Dataset, s: int) -> int | None:
-    """An earlier subscription canceled before s's month began, drawn among those in the
-    lookback (drawn, so that the comebacks spread over the churned customers)."""
-    month_start = _month_start(ds.created("subscriptions", s))
-    candidates = []
-    for r in range(s - 1, max(-1, s - REACTIVATION_LOOKBACK), -1):
+    """An earlier subscription canceled before s's month began: the first that ends in time
+    of `COMEBACK_TRIES` drawn among those created 30 to 120 days before s (a few draws, not a
+    scan, so a page costs the same at any volume)."""
+    created = ds.created("subscriptions", s)
+    month_start = _month_start(created)
+    line = ds.timelines["subscriptions"]
+    low = line.first_at_or_after(created - COMEBACK_WINDOW[1])
+    high = min(s - 1, line.last_at_or_before(created - COMEBACK_WINDOW[0]))
+    if high < low:
+        return None
+    rng = ds.keys.rng("sub_comeback", s)
+    for _ in range(COMEBACK_TRIES):
+        r = rng.randint(low, high)
         end = _end_time(ds, r, _draw(ds, r))
         if end is not None and end < month_start:
-            candidates.append(r)
-    if not candidates:
-        return None
-    return candidates[ds.keys.h("sub_comeback", s) % len(candidates)]
+            return r
+    return None
 
 
 def _items(

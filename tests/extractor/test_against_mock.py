@@ -16,8 +16,8 @@ from extractor.lake.storage import storage_for
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
 from extractor.streams import ENTITY_STREAMS
-from mock_api.dataset import Dataset, MockConfig, parse_time
-from mock_api.dataset.mrr import billing_scenarios
+from mock_api.dataset import Dataset, MockConfig
+from mock_api.dataset.config import NEVER
 from tests.extractor.conftest import landed
 from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, start_mock_api
@@ -26,7 +26,11 @@ pytestmark = pytest.mark.integration
 
 T0 = 1768867200  # 2026-01-20T00:00:00Z
 DAY = 86400
-CONFIG = MockConfig(seed=7, start_date="2026-01-01", volume=60)
+# An account without subscriptions: its invoices keep the invoicing team's Sunday rule, which
+# the empty-window test relies on (subscription invoices come any day).
+CONFIG = MockConfig(
+    seed=7, start_date="2026-01-01", volume=60, resource_start=(("subscriptions", NEVER),)
+)
 RESOURCES = tuple(s.name for s in ENTITY_STREAMS)
 # resource -> the `object` value Stripe gives its objects (the resources extracted here)
 OBJECT_OF = {s.name: s.object_type for s in ENTITY_STREAMS}
@@ -51,6 +55,7 @@ def mock(tmp_path_factory) -> Iterator[ServerProcess]:
             "MOCK_START_DATE": "2026-01-01",
             "MOCK_VOLUME": "60",
             "MOCK_NOW": str(T0),
+            "MOCK_RESOURCE_START": "subscriptions=never",
         }
     )
     yield server
@@ -173,65 +178,19 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
 
 
 def test_a_window_in_which_a_resource_has_no_objects_lands_nothing_and_moves_on(api, lake):
-    """The mock creates coupons at the account's start and on day 60 only: a run whose
-    window is one later day lists none, writes no part, and still advances the watermark
-    (an empty window is normal). (Invoices no longer pause on Sundays: subscriptions renew
-    every day.)"""
+    """The mock creates no invoices on Sundays: a run whose window is one Sunday lists none,
+    writes no part, and still advances the watermark (an empty window is normal)."""
     settings = make_settings(api, lake)
     storage = storage_for(settings)
     sunday = T0 - 2 * DAY  # 2026-01-18
     evening = sunday + 23 * 3600
-    assert expected_ids("coupons", evening, sunday - 600, evening) == set()
+    assert expected_ids("invoices", evening, sunday - 600, evening) == set()
     assert expected_ids("charges", evening, sunday, evening)  # other resources go on
     control(api, "/_mock/clock", {"now": sunday})
-    run(settings, Plan("run-all", ("coupons",), False, 30), "sun1")
-    assert list_ids(storage, "coupons", "sun1")  # the account's start had coupons
+    run(settings, Plan("run-all", ("invoices",), False, 1), "sun1")
+    assert list_ids(storage, "invoices", "sun1")  # Saturday had invoices
     control(api, "/_mock/clock", {"now": evening})
-    section = run(settings, Plan("run-all", ("coupons",), False, 1), "sun2")
-    assert list_ids(storage, "coupons", "sun2") == []
-    assert section["entities"]["coupons"]["records"] == 0
-    assert read_watermark(storage, "coupons").watermark == evening
-
-
-BILLING = ("products", "prices", "coupons", "subscriptions")
-
-
-def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api, lake):
-    """Every product, price, coupon and subscription the mock has, canceled subscriptions
-    included (the list needs `status=all`), each listed once and as the mock renders it; and
-    every line of every invoice with more than the 10 it embeds, once, from all the pages of
-    `/v1/invoices/{id}/lines` (the others' lines are all embedded: never listed)."""
-    settings = make_settings(api, lake, page_limit=10)
-    storage = storage_for(settings)
-    days = (T0 - parse_time(f"{CONFIG.start_date}T00:00:00Z")) // DAY + 1
-    run(settings, Plan("run-all", (*BILLING, "invoices"), False, days), "b1")
-    dataset = Dataset(CONFIG)
-    for resource in BILLING:
-        truth = json.loads(json.dumps({o["id"]: o for o in dataset.objects(resource, T0)}))
-        listed = [r["data"] for r in landed(storage, resource, "b1")]
-        assert len(listed) == len(truth) > 0, resource
-        assert {o["id"]: o for o in listed} == truth, resource
-    statuses = {s["status"] for s in dataset.objects("subscriptions", T0)}
-    assert "canceled" in statuses
-    requests_log = control(api, "/_mock/requests?limit=1000", method="GET")["data"]
-    listing = [r for r in requests_log if r["path"] == "/v1/subscriptions"]
-    assert listing and all("status=all" in r.get("query", "") for r in listing), listing[:1]
-
-    long_invoices = {i["id"] for i in dataset.objects("invoices", T0) if i["lines"]["has_more"]}
-    assert billing_scenarios(dataset, T0)["invoice_over_10_lines"] in long_invoices
-    got: dict[str, list[str]] = {}
-    for row in landed(storage, "invoice_line_items", "b1"):
-        got.setdefault(row["_parent_id"], []).append(row["data"]["id"])
-    want = {
-        invoice_id: [line["id"] for line in page_all_of(dataset.invoice_lines, invoice_id, T0)]
-        for invoice_id in long_invoices
-    }
-    assert got == want
-    assert all(len(lines) > 10 for lines in got.values())
-    state = json.loads(storage.get("_state/children/invoice_line_items.json"))
-    paid = {
-        i["id"]
-        for i in dataset.objects("invoices", T0)
-        if i["id"] in long_invoices and i["status"] != "draft"
-    }
-    assert set(state["parents_listed"]) == paid
+    section = run(settings, Plan("run-all", ("invoices",), False, 1), "sun2")
+    assert list_ids(storage, "invoices", "sun2") == []
+    assert section["entities"]["invoices"]["records"] == 0
+    assert read_watermark(storage, "invoices").watermark == evening

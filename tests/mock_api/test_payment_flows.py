@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from mock_api.dataset import CURRENCY_EXPONENT, DAY, Dataset, MockConfig, parse_time
+from mock_api.dataset.config import NEVER
 from mock_api.dataset.paging import CreatedFilter
 
 NOW = parse_time("2026-02-10T00:00:00Z")
@@ -19,7 +20,10 @@ NOW = parse_time("2026-02-10T00:00:00Z")
 
 @pytest.fixture(scope="module")
 def data() -> Dataset:
-    return Dataset(MockConfig(seed=7, start_date="2026-01-01", volume=120))
+    # An account without subscriptions: its invoices are all the invoicing team's (the
+    # subscription invoices' own rules are tested in test_billing.py).
+    never = (("subscriptions", NEVER),)
+    return Dataset(MockConfig(seed=7, start_date="2026-01-01", volume=120, resource_start=never))
 
 
 @pytest.fixture(scope="module")
