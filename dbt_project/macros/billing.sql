@@ -26,7 +26,7 @@
 
 {# The subscription's items as JSON text `[{"id","price_id","quantity"}, ...]`, sorted by
    item id, null members kept: the same text for the same items in every version, so versions
-   compare by it. (Text is comparable within one engine, not across engines.) #}
+   compare by it, and the same text on DuckDB and Spark (minified, members in this order). #}
 {% macro subscription_items_json() -%}
   {{ return(adapter.dispatch('subscription_items_json')()) }}
 {%- endmacro %}
@@ -51,14 +51,22 @@ to_json(array_sort(transform(
    subscription, subscription item, proration and type into `pricing` and `parent`, and
    tax_amounts into `taxes`. #}
 {% macro invoice_line_columns() -%}
+  {%- set parent_type = json_text('$.parent.type') -%}
         {{ json_text('$.id') }} as line_item_id,
         coalesce(
             {{ json_text('$.subscription') }},
-            {{ json_text('$.parent.subscription_item_details.subscription') }}
+            case {{ parent_type }}
+                when 'subscription_item_details'
+                    then {{ json_text('$.parent.subscription_item_details.subscription') }}
+                when 'invoice_item_details'
+                    then {{ json_text('$.parent.invoice_item_details.subscription') }}
+            end
         ) as subscription_id,
         coalesce(
             {{ json_text('$.subscription_item') }},
-            {{ json_text('$.parent.subscription_item_details.subscription_item') }}
+            case when {{ parent_type }} = 'subscription_item_details'
+                then {{ json_text('$.parent.subscription_item_details.subscription_item') }}
+            end
         ) as subscription_item_id,
         coalesce(
             {{ json_text('$.price.id') }},
@@ -66,15 +74,19 @@ to_json(array_sort(transform(
         ) as price_id,
         coalesce(
             {{ json_text('$.type') }},
-            case {{ json_text('$.parent.type') }}
+            case {{ parent_type }}
                 when 'subscription_item_details' then 'subscription'
                 when 'invoice_item_details' then 'invoiceitem'
             end
         ) as line_type,
         coalesce(
             {{ json_cast('$.proration', 'boolean') }},
-            {{ json_cast('$.parent.subscription_item_details.proration', 'boolean') }},
-            {{ json_cast('$.parent.invoice_item_details.proration', 'boolean') }}
+            case {{ parent_type }}
+                when 'subscription_item_details'
+                    then {{ json_cast('$.parent.subscription_item_details.proration', 'boolean') }}
+                when 'invoice_item_details'
+                    then {{ json_cast('$.parent.invoice_item_details.proration', 'boolean') }}
+            end
         ) as is_proration,
         {{ json_cast('$.quantity', 'bigint') }} as quantity,
         {{ json_cast('$.amount', 'bigint') }} as amount_minor,

@@ -64,6 +64,12 @@ SILVER = {
     "payouts": "payout_id",
     "payout_balance_transactions": "balance_transaction_id",
     "balance": "snapshot_run_id",
+    "products": "product_id",
+    "prices": "price_id",
+    "coupons": "coupon_id",
+    "subscriptions": "subscription_id",
+    "subscription_versions": "subscription_id, version_at",
+    "invoice_line_items": "invoice_id, line_item_id",
 }
 
 

@@ -170,7 +170,10 @@ def test_customers_without_email_and_taxed_invoices_reach_gold(lake: Path, expec
     reasons = dict(
         rows(f"select billing_reason, count(*) from {gold(lake, 'fct_invoices')} group by 1")
     )
-    assert reasons == expected.billing_reasons and len(reasons) == 2
+    assert reasons == expected.billing_reasons
+    assert {"manual", "automatic_pending_invoice_item_invoice", "subscription_create"} <= set(
+        reasons
+    )
 
 
 def test_payments_carry_exact_major_units(lake: Path) -> None:

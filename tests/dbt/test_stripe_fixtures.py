@@ -1,7 +1,8 @@
 """Stripe's own published objects, in both API shapes, go through `dbt build` into Silver.
 
-tests/data/stripe/ holds Stripe's example customer, charge, payment intent and invoice in
-2024-06-20 and in the current (dahlia) shape. Each is written to Bronze in the envelope the
+tests/data/stripe/ holds Stripe's example customer, charge, payment intent and invoice, and
+billing's product, price, coupon and subscription, in 2024-06-20 and in the current (dahlia)
+shape. Each is written to Bronze in the envelope the
 extractor writes (a list line in its version), the 2024 objects in one run and the current ones
 in another; `run-transforms` builds; Silver must hold each object with the values read from
 the object itself, in whichever field its version keeps them (docs/architecture.md#api-versions).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,14 +32,20 @@ ENTITIES = {
     "charge": "charges",
     "payment_intent": "payment_intents",
     "invoice": "invoices",
+    "product": "products",
+    "price": "prices",
+    "coupon": "coupons",
+    "subscription": "subscriptions",
 }
-LINKS = ("customer", "payment_intent", "invoice", "charge")
+LINKS = ("customer", "payment_intent", "invoice", "charge", "product")
 
 
 def fixtures(version: str) -> dict[str, dict]:
     """The version's objects, ids (and the links between them) suffixed per SHAPES."""
     suffix = SHAPES[version]
     objects = json.loads((DATA / f"fixtures-{version}.json").read_text())
+    billing = json.loads((DATA / f"fixtures-billing-{version}.json").read_text())
+    objects.update({kind: billing[kind] for kind in ENTITIES if kind in billing})
     ids = {obj["id"] for obj in objects.values()}
     for obj in objects.values():
         obj["id"] += suffix
@@ -170,3 +178,82 @@ def test_each_shape_is_the_one_its_version_says(lake: Path) -> None:
 
 def _utc(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("version", list(SHAPES))
+def test_published_billing_objects_land_in_silver_with_their_values(
+    lake: Path, version: str
+) -> None:
+    objects = fixtures(version)
+    product = objects["product"]
+    assert one(lake, "products", "product_id", product["id"], "name, is_active, updated_at") == (
+        product["name"],
+        product["active"],
+        _utc(product["updated"]),
+    )
+    price = objects["price"]
+    assert one(
+        lake,
+        "prices",
+        "price_id",
+        price["id"],
+        "product_id, unit_amount_minor, price_type, recurring_interval, "
+        "recurring_interval_count, recurring_usage_type, tax_behavior",
+    ) == (
+        price["product"],
+        price["unit_amount"],
+        price["type"],
+        price["recurring"]["interval"],
+        price["recurring"]["interval_count"],
+        price["recurring"]["usage_type"],
+        price["tax_behavior"],
+    )
+    coupon = objects["coupon"]
+    assert one(
+        lake, "coupons", "coupon_id", coupon["id"], "duration, percent_off, amount_off_minor"
+    ) == (coupon["duration"], Decimal(str(coupon["percent_off"])), coupon["amount_off"])
+
+    subscription = objects["subscription"]
+    items = subscription["items"]["data"]
+    # The current shape keeps the period on the items only (2025-03-31.basil).
+    period = subscription if "current_period_start" in subscription else items[0]
+    got = one(
+        lake,
+        "subscriptions",
+        "subscription_id",
+        subscription["id"],
+        "customer_id, status, current_period_start, current_period_end, items",
+    )
+    assert got[:4] == (
+        subscription["customer"],
+        subscription["status"],
+        _utc(period["current_period_start"]),
+        _utc(period["current_period_end"]),
+    )
+    assert json.loads(got[4]) == [
+        {"id": i["id"], "price_id": i["price"]["id"], "quantity": i["quantity"]} for i in items
+    ]
+
+    # The invoice embeds all its lines: they are its line items, read in either shape.
+    invoice = objects["invoice"]
+    (line,) = invoice["lines"]["data"]
+    parent = line.get("parent") or {}
+    details = parent.get(parent.get("type") or "", {})  # the details the type names
+    assert one(
+        lake,
+        "invoice_line_items",
+        "line_item_id",
+        line["id"],
+        "invoice_id, line_type, is_proration, price_id, subscription_id, amount_minor, quantity",
+    ) == (
+        invoice["id"],
+        line.get("type") or {"invoice_item_details": "invoiceitem"}[parent["type"]],
+        line["proration"] if "proration" in line else details["proration"],
+        (line.get("price") or {}).get("id"),
+        line.get("subscription") or details.get("subscription"),
+        line["amount"],
+        line["quantity"],
+    )
+    assert one(
+        lake, "invoices", "invoice_id", invoice["id"], "lines_has_more, lines_embedded_count"
+    ) == (False, 1)

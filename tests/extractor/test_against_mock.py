@@ -17,6 +17,7 @@ from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
 from extractor.streams import ENTITY_STREAMS
 from mock_api.dataset import Dataset, MockConfig
+from mock_api.dataset.config import NEVER
 from tests.extractor.conftest import landed
 from tests.support.paging import page_all_of
 from tests.support.servers import ServerProcess, start_mock_api
@@ -25,7 +26,11 @@ pytestmark = pytest.mark.integration
 
 T0 = 1768867200  # 2026-01-20T00:00:00Z
 DAY = 86400
-CONFIG = MockConfig(seed=7, start_date="2026-01-01", volume=60)
+# An account without subscriptions: its invoices keep the invoicing team's Sunday rule, which
+# the empty-window test relies on (subscription invoices come any day).
+CONFIG = MockConfig(
+    seed=7, start_date="2026-01-01", volume=60, resource_start=(("subscriptions", NEVER),)
+)
 RESOURCES = tuple(s.name for s in ENTITY_STREAMS)
 # resource -> the `object` value Stripe gives its objects (the resources extracted here)
 OBJECT_OF = {s.name: s.object_type for s in ENTITY_STREAMS}
@@ -50,6 +55,7 @@ def mock(tmp_path_factory) -> Iterator[ServerProcess]:
             "MOCK_START_DATE": "2026-01-01",
             "MOCK_VOLUME": "60",
             "MOCK_NOW": str(T0),
+            "MOCK_RESOURCE_START": "subscriptions=never",
         }
     )
     yield server

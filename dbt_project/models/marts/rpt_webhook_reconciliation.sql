@@ -6,9 +6,11 @@ with webhook_events as (
     select *
     from {{ ref('stg_stripe__webhook_events') }}
     -- The batch feed's prefixes (extractor/streams.py event_types; charge.* carries disputes'
-    -- and refunds' charge.dispute.* and charge.refund.updated).
+    -- and refunds' charge.dispute.* and charge.refund.updated, customer.* subscriptions'
+    -- customer.subscription.*).
     where split_part(event_type, '.', 1) in
-        ('customer', 'charge', 'payment_intent', 'invoice', 'refund', 'payout')
+        ('customer', 'charge', 'payment_intent', 'invoice', 'refund', 'payout', 'product',
+         'price', 'coupon')
 
 ),
 
@@ -48,6 +50,14 @@ batch_objects as (
     select dispute_id from {{ ref('stg_stripe__disputes') }}
     union all
     select payout_id from {{ ref('stg_stripe__payouts') }}
+    union all
+    select product_id from {{ ref('stg_stripe__products') }}
+    union all
+    select price_id from {{ ref('stg_stripe__prices') }}
+    union all
+    select coupon_id from {{ ref('stg_stripe__coupons') }}
+    union all
+    select subscription_id from {{ ref('stg_stripe__subscriptions') }}
 
 ),
 
