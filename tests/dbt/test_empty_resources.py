@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 NOW = parse_time("2026-02-20T00:00:00Z")
 LATER = NOW + 2 * DAY
 FIRST_INVOICES = NOW + DAY  # the account starts using Invoicing a day after the first runs
+# Without Invoicing there are no subscriptions either: each one bills through invoices.
+NO_INVOICING = "invoices=never,subscriptions=never"
 
 
 def pipeline(lake: Path, mock_url: str, run_id: str) -> str:
@@ -44,7 +46,7 @@ def manifest(lake: Path, run_id: str) -> dict:
 def test_an_account_without_invoices_then_its_first_invoices(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     mock = start_mock_api(
-        {"MOCK_NOW": str(NOW), "MOCK_VOLUME": "20", "MOCK_RESOURCE_START": "invoices=never"},
+        {"MOCK_NOW": str(NOW), "MOCK_VOLUME": "20", "MOCK_RESOURCE_START": NO_INVOICING},
         tmp_path / "mock1",
     )
     try:
@@ -55,12 +57,14 @@ def test_an_account_without_invoices_then_its_first_invoices(tmp_path: Path) -> 
             assert invoices["watermark_after"] == NOW  # the empty window is recorded
         assert count(lake, "stg_stripe__invoices") == 0
         assert count(lake, "fct_invoices") == 0
+        for billing in ("subscriptions", "subscription_versions", "invoice_line_items"):
+            assert count(lake, f"stg_stripe__{billing}") == 0
         assert count(lake, "stg_stripe__charges") > 0
         assert not list((lake / "bronze/source=stripe/entity=invoices").glob("**/*.jsonl"))
     finally:
         mock.stop()
 
-    starts = f"invoices={FIRST_INVOICES}"
+    starts = f"invoices={FIRST_INVOICES},subscriptions={FIRST_INVOICES}"
     mock = start_mock_api(
         {"MOCK_NOW": str(LATER), "MOCK_VOLUME": "20", "MOCK_RESOURCE_START": starts},
         tmp_path / "mock2",
@@ -69,11 +73,19 @@ def test_an_account_without_invoices_then_its_first_invoices(tmp_path: Path) -> 
         pipeline(lake, mock.url, "third")
     finally:
         mock.stop()
-    config = MockConfig(volume=20, resource_start=(("invoices", FIRST_INVOICES),))
-    truth = {i["id"] for i in Dataset(config).objects("invoices", LATER)}
+    config = MockConfig(
+        volume=20,
+        resource_start=(("invoices", FIRST_INVOICES), ("subscriptions", FIRST_INVOICES)),
+    )
+    invoices = Dataset(config).objects("invoices", LATER)
+    truth = {i["id"] for i in invoices}
     assert truth, "the mock should have created invoices by then"
     assert count(lake, "stg_stripe__invoices") == len(truth)
     assert count(lake, "fct_invoices") == len(truth)
+    # Every invoice here embeds all its lines.
+    lines = sum(len(i["lines"]["data"]) for i in invoices if not i["lines"]["has_more"])
+    assert lines and all(not i["lines"]["has_more"] for i in invoices)
+    assert count(lake, "stg_stripe__invoice_line_items") == lines
 
 
 def test_a_brand_new_account_with_nothing_at_all(tmp_path: Path) -> None:
