@@ -17,7 +17,7 @@ from extractor import logs
 from extractor.api.errors import ExtractError
 from extractor.extract.windows import DAY, Window, backfill_window, incremental_window
 from extractor.lake.watermarks import Watermark, iso
-from extractor.streams import ENTITY_STREAMS, EVENTS, EVENTS_RETENTION_SECONDS
+from extractor.streams import ENTITY_STREAMS, EVENTS, EVENTS_RETENTION_SECONDS, Stream
 
 
 class EventsTooOld(ExtractError):
@@ -73,17 +73,21 @@ def plan_windows(
             window = backfill_window(*plan.backfill, run_start)
             windows[stream.name] = EntityWindow(window, _reaches(window, before, run_start))
         elif relist:
-            start = before.history_start if before else run_start - plan.days * DAY
-            window = Window(min(start, run_start - plan.days * DAY), run_start)
+            first = _first_run_start(stream, run_start, plan.days)
+            start = before.history_start if before else first
+            window = Window(min(start, first), run_start)
             windows[stream.name] = EntityWindow(window, True)
         else:
             _check_not_ahead(stream.name, before, run_start)
-            window = incremental_window(
-                before.watermark if before else None,
-                run_start,
-                plan.days,
-                safety_window_seconds,
-            )
+            if before is None and stream.first_run_lists_all:
+                window = Window(_first_run_start(stream, run_start, plan.days), run_start)
+            else:
+                window = incremental_window(
+                    before.watermark if before else None,
+                    run_start,
+                    plan.days,
+                    safety_window_seconds,
+                )
             windows[stream.name] = EntityWindow(window, True)
             if before is not None:
                 logs.log(
@@ -99,6 +103,12 @@ def plan_windows(
             plan, run_start, marks.get(EVENTS.name), relist, safety_window_seconds
         )
     return windows
+
+
+def _first_run_start(stream: Stream, run_start: int, days: int) -> int:
+    """Where a first run's window starts: `days` back, or the epoch for a stream whose
+    first run lists all of it (a catalog)."""
+    return 0 if stream.first_run_lists_all else run_start - days * DAY
 
 
 def _reaches(window: Window, before: Watermark | None, run_start: int) -> bool:
