@@ -2,11 +2,11 @@
 
 Three births (sources in docs/mock_api.md#the-ledger): a customer's refund of an automatic
 card payment (`pending`, then `succeeded` a day later, with a balance transaction; or, for
-FAILED_SHARE of them, `failed` a day later, its money returned by a balance transaction of category
-`refund_failure`); the
-uncaptured rest Stripe refunds at a partial capture (`succeeded` at once; Stripe books it as a
-`partial_capture_reversal` balance transaction); an authorisation released after 7 days
-(`succeeded`, no balance transaction: no money had moved).
+FAILED_SHARE of them, `failed` a day later, its money returned by a balance transaction of
+category `refund_failure`); the uncaptured rest Stripe refunds at a partial capture
+(`succeeded` at once; Stripe books it as a `partial_capture_reversal` balance transaction);
+an authorisation released after 7 days (`succeeded`, no balance transaction: no money had
+moved).
 """
 
 from __future__ import annotations
