@@ -47,7 +47,7 @@ class RefundEvent(EventKind):
     # Stripe also announces a refund's update on its charge (data.object is the refund).
     CHARGE_REFUND_UPDATED = 41, "charge.refund.updated", SETTLED_OFFSETS
     # Instead of UPDATED: the refund failed (its charge.refund.updated is the charge's
-    # ChargeEvent.REFUND_FAILED, which also lowers the charge's amount_refunded).
+    # ChargeEvent.REFUND_FAILED).
     FAILED = 43, "refund.failed", SETTLED_OFFSETS
 
 

@@ -137,7 +137,7 @@ def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
             captured = facts["captured_amount"] if ChargeEvent.CAPTURED in applied else 0
         else:
             captured = facts["amount"]
-        # A customer's refund that failed gave the money back (amount_refunded 0 again).
+        # A customer's refund that failed gave nothing back (Gold reads the refund objects).
         if ChargeEvent.REFUNDED in applied and ChargeEvent.REFUND_FAILED not in applied:
             refunded = facts["refund_amount"]
     country = facts["customer_facts"]["country"]  # the card's and the billing address's
