@@ -36,8 +36,9 @@
 
 {# Per charge, what its refund objects gave back, in the presentment currency: pending and
    succeeded refunds (a failed one gave nothing back). Gold prefers this to the charge's
-   amount_refunded, which can be stale: a refund's failure brings no charge event. One
-   query for fct_payments and the Silver/Gold reconciliation gate. #}
+   amount_refunded, which may still count a failed refund: the failure brings no charge
+   event, and Stripe does not say whether it changes amount_refunded at all. One query
+   for fct_payments and the Silver/Gold reconciliation gate. #}
 {% macro refunds_given_by_charge() -%}
     select
         charge_id,
