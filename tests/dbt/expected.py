@@ -144,6 +144,17 @@ def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
     return Payment(facts["currency"], status, captured, refunded, country)
 
 
+def refunded_in_full_at(dataset: Dataset, charge_id: str, now: int) -> bool:
+    """Stripe's `refunded` as Gold reads it: the charge says so and its refund did not fail
+    (a failed refund gave nothing back, and the mock, like Stripe, leaves the charge as it was)."""
+    _, index = dataset.ids.decode(charge_id)
+    applied = dataset.applied("charges", index, now)
+    return (
+        bool(dataset.retrieve(charge_id, now, "charges")["refunded"])
+        and ChargeEvent.REFUND_FAILED not in applied
+    )
+
+
 def major(amount_minor: int, currency: str) -> Decimal:
     """Minor units to major units with the currency's own exponent, exactly."""
     return Decimal(amount_minor).scaleb(-CURRENCY_EXPONENT[currency])
