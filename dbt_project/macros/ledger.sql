@@ -34,6 +34,20 @@
     group by 1
 {%- endmacro %}
 
+{# Per charge, what its refund objects gave back, in the presentment currency: pending and
+   succeeded refunds (a failed one gave nothing back). Gold prefers this to the charge's
+   amount_refunded, which may still count a failed refund: the failure brings no charge
+   event, and Stripe does not say whether it changes amount_refunded at all. One query
+   for fct_payments and the Silver/Gold reconciliation gate. #}
+{% macro refunds_given_by_charge() -%}
+    select
+        charge_id,
+        {{ sum_minor("case when status not in ('failed', 'canceled') then amount_minor else 0 end") }}
+            as refunds_given_minor
+    from {{ ref('stg_stripe__refunds') }}
+    group by 1
+{%- endmacro %}
+
 {# The bucket a reporting category is shown in (https://docs.stripe.com/reports/reporting-categories):
    charges, refunds (customer refunds only), disputes (withdrawals and their reversals),
    payouts (payouts and their failures), and other (partial capture reversals and anything

@@ -7,14 +7,7 @@
 
 with refunds_given as (
 
-    -- What each charge's refund objects gave back: a failed refund gave nothing, and its
-    -- failure brings no charge event, so a charge's amount_refunded can be stale.
-    select
-        charge_id,
-        sum(case when status not in ('failed', 'canceled') then amount_minor else 0 end)
-            as amount_minor
-    from {{ ref('stg_stripe__refunds') }}
-    group by 1
+    {{ refunds_given_by_charge() }}
 
 ),
 
@@ -22,7 +15,7 @@ charges as (
 
     select
         charges.*,
-        coalesce(refunds_given.amount_minor, charges.amount_refunded_minor) as given_back_minor
+        coalesce(refunds_given.refunds_given_minor, charges.amount_refunded_minor) as given_back_minor
     from {{ ref('stg_stripe__charges') }} as charges
     left join refunds_given
         on charges.charge_id = refunds_given.charge_id

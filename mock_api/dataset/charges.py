@@ -52,7 +52,9 @@ class ChargeEvent(EventKind):
     CAPTURED = 17, "charge.captured", CAPTURE_OFFSETS  # a manual authorisation
     EXPIRED = 18, "charge.expired", (AUTHORISATION_EXPIRES,)  # ... released uncaptured
     # A customer's refund failed: Stripe announces it on the charge (data.object is the
-    # refund, RefundEvent.FAILED has the refund.failed) and amount_refunded goes back down.
+    # refund, RefundEvent.FAILED has the refund.failed). The charge itself does not change:
+    # no Stripe page says a failure touches amount_refunded, and a change no event carries
+    # would make incremental extraction differ from a full one (docs/mock_api.md).
     REFUND_FAILED = 44, "charge.refund.updated", SETTLED_OFFSETS
 
 
@@ -392,8 +394,6 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     code, message, outcome = _outcome(facts, status)
     money = _money(ds, i, facts, status, applied)
     amount_refunded = sum(refund["amount"] for refund in money["refunds"])
-    if ChargeEvent.REFUND_FAILED in applied:  # the money came back to the account
-        amount_refunded = 0
     metadata = {"order_id": facts["order"]}
     if ChargeEvent.UPDATED in applied:
         metadata["support_ticket"] = facts["ticket"]

@@ -2,11 +2,11 @@
 
 Three births (sources in docs/mock_api.md#the-ledger): a customer's refund of an automatic
 card payment (`pending`, then `succeeded` a day later, with a balance transaction; or, for
-FAILED_SHARE of them, `failed` a day later, its money returned by a balance transaction of category
-`refund_failure`); the
-uncaptured rest Stripe refunds at a partial capture (`succeeded` at once; Stripe books it as a
-`partial_capture_reversal` balance transaction); an authorisation released after 7 days
-(`succeeded`, no balance transaction: no money had moved).
+FAILED_SHARE of them, `failed` a day later, its money returned by a balance transaction of
+category `refund_failure`); the uncaptured rest Stripe refunds at a partial capture
+(`succeeded` at once; Stripe books it as a `partial_capture_reversal` balance transaction);
+an authorisation released after 7 days (`succeeded`, no balance transaction: no money had
+moved).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class RefundEvent(EventKind):
     # Stripe also announces a refund's update on its charge (data.object is the refund).
     CHARGE_REFUND_UPDATED = 41, "charge.refund.updated", SETTLED_OFFSETS
     # Instead of UPDATED: the refund failed (its charge.refund.updated is the charge's
-    # ChargeEvent.REFUND_FAILED, which also lowers the charge's amount_refunded).
+    # ChargeEvent.REFUND_FAILED).
     FAILED = 43, "refund.failed", SETTLED_OFFSETS
 
 

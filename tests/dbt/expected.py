@@ -137,11 +137,22 @@ def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
             captured = facts["captured_amount"] if ChargeEvent.CAPTURED in applied else 0
         else:
             captured = facts["amount"]
-        # A customer's refund that failed gave the money back (amount_refunded 0 again).
+        # A customer's refund that failed gave nothing back (Gold reads the refund objects).
         if ChargeEvent.REFUNDED in applied and ChargeEvent.REFUND_FAILED not in applied:
             refunded = facts["refund_amount"]
     country = facts["customer_facts"]["country"]  # the card's and the billing address's
     return Payment(facts["currency"], status, captured, refunded, country)
+
+
+def refunded_in_full_at(dataset: Dataset, charge_id: str, now: int) -> bool:
+    """Stripe's `refunded` as Gold reads it: the charge says so and its refund did not fail
+    (a failed refund gave nothing back, and the mock, like Stripe, leaves the charge as it was)."""
+    _, index = dataset.ids.decode(charge_id)
+    applied = dataset.applied("charges", index, now)
+    return (
+        bool(dataset.retrieve(charge_id, now, "charges")["refunded"])
+        and ChargeEvent.REFUND_FAILED not in applied
+    )
 
 
 def major(amount_minor: int, currency: str) -> Decimal:

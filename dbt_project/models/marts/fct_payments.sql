@@ -22,18 +22,20 @@ exponents as (
 
 ),
 
--- Per charge: what its refund objects gave back in the presentment currency (pending or
--- succeeded; a failed refund gave nothing back, and Stripe sends no charge event when a
--- refund fails, so the charge's amount_refunded in Bronze can be stale), and in the
--- settlement currency what Stripe gave back uncaptured (a partial capture's rest, booked
--- against the charge's full amount) and what customers got back (less refunds that failed
--- and returned).
+-- What each charge's refund objects gave back (macros/ledger.sql says why Gold reads them).
+refunds_given as (
+
+    {{ refunds_given_by_charge() }}
+
+),
+
+-- Per charge, in the settlement currency: what Stripe gave back uncaptured (a partial
+-- capture's rest, booked against the charge's full amount) and what customers got back
+-- (less refunds that failed and returned).
 charge_refunds as (
 
     select
         charge_id,
-        {{ sum_minor("case when status not in ('failed', 'canceled') then amount_minor else 0 end") }}
-            as refunds_given_minor,
         {{ sum_minor("case when refund_kind = 'uncaptured_rest' then settlement_amount_minor else 0 end") }}
             as uncaptured_rest_settlement_minor,
         -- Unknown (null) when a customer refund's transaction is not extracted.
@@ -68,8 +70,8 @@ joined as (
         -- Stripe's `refunded` (fully refunded), from the refund objects where the lake has
         -- them, for the same reason as amount_refunded_minor below.
         case
-            when charge_refunds.refunds_given_minor is not null
-                then charge_refunds.refunds_given_minor >= charges.amount_minor
+            when refunds_given.refunds_given_minor is not null
+                then refunds_given.refunds_given_minor >= charges.amount_minor
             else charges.is_refunded
         end as is_refunded,
         charges.is_disputed,
@@ -84,7 +86,7 @@ joined as (
         charges.amount_minor,
         -- What the charge gave back, from its refund objects where the lake has them, else
         -- the charge's own amount_refunded (a charge whose refunds were not extracted).
-        coalesce(charge_refunds.refunds_given_minor, charges.amount_refunded_minor)
+        coalesce(refunds_given.refunds_given_minor, charges.amount_refunded_minor)
             as amount_refunded_minor,
         -- Money actually taken: a succeeded charge's captured amount. An authorisation not
         -- (yet) captured, a pending bank debit and a failed charge take nothing.
@@ -114,6 +116,8 @@ joined as (
         on charges.balance_transaction_id = charge_txn.balance_transaction_id
     left join charge_refunds
         on charges.charge_id = charge_refunds.charge_id
+    left join refunds_given
+        on charges.charge_id = refunds_given.charge_id
     left join exponents as settlement_exponents
         on charge_txn.currency = settlement_exponents.currency
     -- A left join: a currency missing from the seed must fail a test, not drop revenue.
