@@ -138,6 +138,10 @@ def _print_summary(ctx: RunContext, run_id: str) -> None:
         entity = model.removeprefix("stg_stripe__")
         silver_rows = con.sql(f"select count(*) from {model}").fetchone()[0]
         print(f"  {entity:<28} {bronze.get(entity, 0):>12} {silver_rows:>12}")
+    print(
+        "  (invoice_line_items: Silver also unfolds the lines each invoice embeds; Bronze's own"
+        "\n   lines are the rest of invoices with more than their embedded page, ADR 0053)"
+    )
     print("\nGold tables:")
     for model in GOLD_MODELS:
         gold_rows = con.sql(f"select count(*) from {model}").fetchone()[0]

@@ -278,12 +278,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/v1/invoices/<invoice_id>/lines")
     def invoice_lines(invoice_id: str) -> Response:
         args = request.args
+        now = clock.now()
         page = dataset.invoice_lines(
             invoice_id,
-            clock.now(),
+            now,
             limit=_limit(args),
             starting_after=args.get("starting_after") or None,
             ending_before=args.get("ending_before") or None,
+            version=request_version(now),
         )
         return _json(
             {

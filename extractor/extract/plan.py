@@ -73,14 +73,14 @@ def plan_windows(
             window = backfill_window(*plan.backfill, run_start)
             windows[stream.name] = EntityWindow(window, _reaches(window, before, run_start))
         elif relist:
-            first = _first_run_start(stream, run_start, plan.days)
+            first = first_run_start(stream, run_start, plan.days)
             start = before.history_start if before else first
             window = Window(min(start, first), run_start)
             windows[stream.name] = EntityWindow(window, True)
         else:
             _check_not_ahead(stream.name, before, run_start)
             if before is None and stream.first_run_lists_all:
-                window = Window(_first_run_start(stream, run_start, plan.days), run_start)
+                window = Window(first_run_start(stream, run_start, plan.days), run_start)
             else:
                 window = incremental_window(
                     before.watermark if before else None,
@@ -105,7 +105,7 @@ def plan_windows(
     return windows
 
 
-def _first_run_start(stream: Stream, run_start: int, days: int) -> int:
+def first_run_start(stream: Stream, run_start: int, days: int) -> int:
     """Where a first run's window starts: `days` back, or the epoch for a stream whose
     first run lists all of it (a catalog)."""
     return 0 if stream.first_run_lists_all else run_start - days * DAY

@@ -301,7 +301,8 @@ class Dataset:
         return ledger.daily_truth(self, now)
 
     def invoice_lines(self, invoice_id: str, now: int, **paging_args) -> Page:
-        """One page of GET /v1/invoices/{id}/lines (limit, starting_after, ending_before)."""
+        """One page of GET /v1/invoices/{id}/lines (limit, starting_after, ending_before,
+        version)."""
         return subscription_invoices.lines_page(self, invoice_id, now, **paging_args)
 
     def render_event(self, ref: EventRef) -> dict:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from mock_api.dataset import versions
 from mock_api.dataset.catalog import (
     COUPONS,
     PRICE_STEP,
@@ -527,8 +528,6 @@ def resolve_invoice(ds: Dataset, invoice_id: str, now: int) -> tuple[str, int] |
 def render_any(
     ds: Dataset, resource: str, index: int, now: int, version: str | None = None
 ) -> dict:
-    from mock_api.dataset import versions
-
     if resource == "invoices":
         return ds.state("invoices", index, now, version)
     obj = render_subscription_invoice(ds, index, now)
@@ -602,8 +601,10 @@ def lines_page(
     limit: int = 10,
     starting_after: str | None = None,
     ending_before: str | None = None,
+    version: str | None = None,
 ) -> Page:
-    """`GET /v1/invoices/{id}/lines`: the invoice's lines in their order, cursor-paged."""
+    """`GET /v1/invoices/{id}/lines`: the invoice's lines in their order, cursor-paged, in
+    API `version` (default: the account's at `now`)."""
     found = resolve_invoice(ds, invoice_id, now)
     if found is None:
         raise MockError(
@@ -611,9 +612,11 @@ def lines_page(
         )
     resource, index = found
     if resource == "invoices":
-        lines = ds.state("invoices", index, now)["lines"]["data"]
+        lines = ds.state("invoices", index, now, versions.PINNED)["lines"]["data"]
     else:
         lines = _rendered_lines(ds, index)[0]
+    shape = version or ds.config.version_at(now)
+    lines = [versions.render_in("invoice_line_items", line, shape) for line in lines]
     position = {line["id"]: n for n, line in enumerate(lines)}
 
     def locate(cursor: str, param: str) -> int:

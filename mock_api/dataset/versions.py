@@ -14,6 +14,13 @@ of a newer version. Only what the sources say changed for the four resources is 
   loses `total_tax_amounts` and gains `total_taxes`. Stripe's published invoice fixture of
   the newer shape (stripe/openapi fixtures3.json, 2026-08) also has no `tax` and `discount`
   and has `amount_overpaid` and `total_pretax_credit_amounts`.
+- Invoice line items (the invoice's embedded `lines` and `/v1/invoices/{id}/lines`), by the
+  same parent and tax pages and
+  https://docs.stripe.com/changelog/basil/2025-03-31/invoice-pricing-configurations: a line
+  loses `type`, `subscription`, `subscription_item`, `invoice_item`, `proration`,
+  `proration_details` (now under `parent`), `price` and `plan` (now `pricing.price_details`),
+  `tax_amounts` and `tax_rates` (now `taxes`). Stripe's published line item fixture of the
+  newer shape also has no `amount_excluding_tax` and `unit_amount_excluding_tax`.
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ def _ordered(obj: dict) -> dict:
 
 
 def _tax(amount: dict) -> dict:
-    """A 2024 `total_tax_amounts` item as a `total_taxes` item."""
+    """A 2024 `total_tax_amounts` (or a line's `tax_amounts`) item as a `total_taxes` (or
+    `taxes`) item."""
     return {
         "amount": amount.get("amount"),
         "tax_behavior": "inclusive" if amount.get("inclusive") else "exclusive",
@@ -63,8 +71,69 @@ def _tax(amount: dict) -> dict:
     }
 
 
+_LINE_REMOVED = frozenset(
+    {
+        "amount_excluding_tax",
+        "invoice_item",
+        "plan",
+        "price",
+        "proration",
+        "proration_details",
+        "subscription",
+        "subscription_item",
+        "tax_amounts",
+        "tax_rates",
+        "type",
+        "unit_amount_excluding_tax",
+    }
+)
+
+
+def _line_parent(line: dict) -> dict | None:
+    """What generated the line: a subscription item or an invoice item (basil's `parent`)."""
+    common = {
+        "invoice_item": line.get("invoice_item"),
+        "proration": bool(line.get("proration")),
+        "proration_details": line.get("proration_details"),
+        "subscription": line.get("subscription"),
+    }
+    if line.get("type") == "subscription":
+        details = common | {"subscription_item": line.get("subscription_item")}
+        return {
+            "invoice_item_details": None,
+            "subscription_item_details": details,
+            "type": "subscription_item_details",
+        }
+    if line.get("type") == "invoiceitem":
+        return {
+            "invoice_item_details": common,
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
+    return None
+
+
+def _line_basil(line: dict) -> dict:
+    out = {k: v for k, v in line.items() if k not in _LINE_REMOVED}
+    price = line.get("price")
+    out["parent"] = _line_parent(line)
+    out["pricing"] = (
+        {
+            "price_details": {"price": price["id"], "product": price.get("product")},
+            "type": "price_details",
+            "unit_amount_decimal": price.get("unit_amount_decimal"),
+        }
+        if isinstance(price, dict)
+        else None
+    )
+    out["taxes"] = [_tax(t) for t in line.get("tax_amounts") or []]
+    return _ordered(out)
+
+
 def _invoice_basil(obj: dict) -> dict:
     out = {k: v for k, v in obj.items() if k not in _INVOICE_REMOVED}
+    if isinstance(obj.get("lines"), dict):
+        out["lines"] = obj["lines"] | {"data": [_line_basil(x) for x in obj["lines"]["data"]]}
     subscription = obj.get("subscription")
     out["parent"] = (
         {
@@ -91,6 +160,7 @@ def _without_invoice(obj: dict) -> dict:
 # resource -> its 2024-06-20 object in the basil shape (a resource not named is unchanged).
 _BASIL: dict[str, Callable[[dict], dict]] = {
     "invoices": _invoice_basil,
+    "invoice_line_items": _line_basil,
     "charges": _without_invoice,
     "payment_intents": _without_invoice,
 }

@@ -7,7 +7,10 @@ extractor writes (a list line in its version), the 2024 objects in one run and t
 in another; `run-transforms` builds; Silver must hold each object with the values read from
 the object itself, in whichever field its version keeps them (docs/architecture.md#api-versions).
 The two files share object ids, so the current ones get a `_now` suffix to stay separate
-objects (their links to each other are suffixed alike); nothing else is changed.
+objects (their links to each other are suffixed alike, down to a subscription item's price).
+Stripe published the objects one by one, so an invoice line names a price the price fixture is
+not; a real account's price list holds it, so the lake gets that price too, as the line embeds
+it (Stripe's own object). Nothing else is changed.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ ENTITIES = {
     "coupon": "coupons",
     "subscription": "subscriptions",
 }
-LINKS = ("customer", "payment_intent", "invoice", "charge", "product")
+LINKS = ("customer", "payment_intent", "invoice", "charge", "product", "price")
 
 
 def fixtures(version: str) -> dict[str, dict]:
@@ -48,31 +51,57 @@ def fixtures(version: str) -> dict[str, dict]:
     objects.update({kind: billing[kind] for kind in ENTITIES if kind in billing})
     ids = {obj["id"] for obj in objects.values()}
     for obj in objects.values():
-        obj["id"] += suffix
-        for link in LINKS:
-            if obj.get(link) in ids:
-                obj[link] += suffix
+        relink(obj, ids, suffix)
     return objects
+
+
+def relink(value: object, ids: set[str], suffix: str) -> None:
+    """Suffix, in place, the ids of these objects and every link to them, however nested."""
+    if isinstance(value, list):
+        for item in value:
+            relink(item, ids, suffix)
+    if not isinstance(value, dict):
+        return
+    if value.get("object") in ENTITIES and value.get("id") in ids:
+        value["id"] += suffix
+    for key, item in value.items():
+        if key in LINKS and isinstance(item, str) and item in ids:
+            value[key] = item + suffix
+        else:
+            relink(item, ids, suffix)
+
+
+def prices_named_by_invoice_lines(objects: dict[str, dict]) -> list[dict]:
+    """The prices the invoice's lines embed that the price fixture is not."""
+    lines = objects["invoice"]["lines"]["data"]
+    named = [line["price"] for line in lines if isinstance(line.get("price"), dict)]
+    return [price for price in named if price["id"] != objects["price"]["id"]]
 
 
 def write_bronze(lake: Path, version: str, observed_at: int) -> None:
     run_id = f"fixtures-{version.replace('.', '-')}"
-    for kind, obj in fixtures(version).items():
+    objects = fixtures(version)
+    lines_by_kind = {kind: [obj] for kind, obj in objects.items() if kind in ENTITIES}
+    lines_by_kind["price"] += prices_named_by_invoice_lines(objects)
+    for kind, objs in lines_by_kind.items():
         part = lake / (
             f"bronze/source=stripe/entity={ENTITIES[kind]}/dt=2026-11-30/run_id={run_id}"
         )
         part.mkdir(parents=True)
-        line = {
-            "_run_id": run_id,
-            "_loaded_at": "2026-11-30T12:00:00.000000Z",
-            "_observed_at": observed_at,
-            "_source": "list",
-            "_event_id": None,
-            "_event_type": None,
-            "_api_version": version,
-            "data": obj,
-        }
-        (part / "part-00000.jsonl").write_text(json.dumps(line) + "\n")
+        envelopes = [
+            {
+                "_run_id": run_id,
+                "_loaded_at": "2026-11-30T12:00:00.000000Z",
+                "_observed_at": observed_at,
+                "_source": "list",
+                "_event_id": None,
+                "_event_type": None,
+                "_api_version": version,
+                "data": obj,
+            }
+            for obj in objs
+        ]
+        (part / "part-00000.jsonl").write_text("".join(json.dumps(e) + "\n" for e in envelopes))
 
 
 @pytest.fixture(scope="module")

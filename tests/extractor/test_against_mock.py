@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 from extractor.api.client import StripeClient
-from extractor.extract.plan import Plan
+from extractor.extract.plan import Plan, first_run_start
 from extractor.extract.run import Extraction
 from extractor.lake.storage import storage_for
 from extractor.lake.watermarks import read_watermark
 from extractor.settings import Secret, Settings
-from extractor.streams import ENTITY_STREAMS
+from extractor.streams import BY_NAME, ENTITY_STREAMS
 from mock_api.dataset import Dataset, MockConfig
 from mock_api.dataset.config import NEVER
 from tests.extractor.conftest import landed
@@ -101,6 +101,11 @@ def expected_ids(resource: str, now: int, gte: int, lt: int) -> set[str]:
     return {o["id"] for o in objects if gte <= o["created"] < lt}
 
 
+def first_gte(resource: str, days: int = 3) -> int:
+    """Where a first run of `days` starts for `resource` (a catalog lists all of its history)."""
+    return first_run_start(BY_NAME[resource], T0, days)
+
+
 def payout_items(payout_id: str, now: int) -> list[str]:
     """What `?payout=` lists, straight from the mock's dataset."""
     listed = page_all_of(Dataset(CONFIG).balance_transactions, now, payout=payout_id, limit=100)
@@ -119,7 +124,7 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
     for resource in RESOURCES:
         got = list_ids(storage, resource, "m1")
         assert len(got) == len(set(got))
-        assert set(got) == expected_ids(resource, T0, T0 - 3 * DAY, T0), resource
+        assert set(got) == expected_ids(resource, T0, first_gte(resource), T0), resource
         assert read_watermark(storage, resource).watermark == T0
     events = Dataset(CONFIG).events(T0)
     want = {
@@ -171,7 +176,7 @@ def test_first_run_second_run_and_events_match_the_dataset(api, lake):
         assert got == expected_ids(resource, t1, T0 - 600, t1), resource
         both = got | set(list_ids(storage, resource, "m1"))
         # Nothing lost across the two runs, late arrivals included.
-        assert both == expected_ids(resource, t1, T0 - 3 * DAY, t1), resource
+        assert both == expected_ids(resource, t1, first_gte(resource), t1), resource
     # A payout's transactions are listed once: the second run lists only new payouts'.
     again = {r["_parent_id"] for r in landed(storage, "payout_balance_transactions", "m2")}
     assert again.isdisjoint(payouts)

@@ -28,6 +28,11 @@ def test_config_parses_the_default_and_the_upgrades() -> None:
         MockConfig.from_env({"MOCK_API_VERSION": "2023-10-16"})
 
 
+def common(obj: dict, other: dict, *but: str) -> dict:
+    """`obj`'s fields that `other` has too, but those named."""
+    return {k: v for k, v in obj.items() if k in other and k not in but}
+
+
 def test_events_render_in_the_version_of_their_creation() -> None:
     data = Dataset(MockConfig(api_version_upgrades=((UPGRADE, BASIL),)))
     plain = Dataset(MockConfig())
@@ -49,9 +54,11 @@ def test_events_render_in_the_version_of_their_creation() -> None:
     same = {e["id"]: e for e in plain.events(NOW, ("invoice.paid",))}
     for event in data.events(NOW, ("invoice.paid",)):
         mine, theirs = event["data"]["object"], same[event["id"]]["data"]["object"]
-        assert {k: v for k, v in theirs.items() if k in mine} == {
-            k: v for k, v in mine.items() if k in theirs
-        }
+        assert common(theirs, mine, "lines") == common(mine, theirs, "lines")
+        # Its lines change shape too (parent, pricing, taxes), the rest of each line as it was.
+        pairs = zip(mine["lines"]["data"], theirs["lines"]["data"], strict=True)
+        for new_line, old_line in pairs:
+            assert common(old_line, new_line) == common(new_line, old_line)
         assert mine.get("paid", mine["status"] == "paid") == theirs["paid"]
 
 
@@ -79,3 +86,34 @@ def test_lists_follow_the_request_version_else_the_account_default() -> None:
     assert "Invalid Stripe API version" in bad.get_json()["error"]["message"]
     charge = client.get("/v1/charges?limit=1", headers=auth).get_json()["data"][0]
     assert "invoice" not in charge
+
+
+LINE_FIELDS_BEFORE_BASIL = {"type", "price", "proration", "subscription", "tax_amounts"}
+
+
+def test_invoice_lines_follow_the_request_version() -> None:
+    """`/v1/invoices/{id}/lines` answers in the request's version: a subscription's line in
+    basil names its subscription, item, proration and price under `parent` and `pricing`."""
+    app = create_app({"MOCK_CONFIG": MockConfig(), "MOCK_NOW": str(NOW)})
+    client = app.test_client()
+    auth = {"Authorization": "Bearer sk_test_x"}
+    invoices = client.get("/v1/invoices?limit=100", headers=auth).get_json()["data"]
+    invoice = next(i for i in invoices if i.get("subscription"))
+
+    def lines(version: str) -> list[dict]:
+        url = f"/v1/invoices/{invoice['id']}/lines?limit=100"
+        return client.get(url, headers={**auth, "Stripe-Version": version}).get_json()["data"]
+
+    old, new = lines("2024-06-20"), lines(BASIL)
+    assert [x["id"] for x in old] == [x["id"] for x in new] and old
+    for before, after in zip(old, new, strict=True):
+        assert set(before) >= LINE_FIELDS_BEFORE_BASIL
+        assert not LINE_FIELDS_BEFORE_BASIL & set(after)
+        details = after["parent"]["subscription_item_details"]
+        assert after["parent"]["type"] == "subscription_item_details"
+        assert details["subscription"] == before["subscription"] == invoice["subscription"]
+        assert details["subscription_item"] == before["subscription_item"]
+        assert details["proration"] == before["proration"]
+        assert after["pricing"]["price_details"]["price"] == before["price"]["id"]
+        assert [t["amount"] for t in after["taxes"]] == [t["amount"] for t in before["tax_amounts"]]
+        assert after["amount"] == before["amount"] and after["quantity"] == before["quantity"]

@@ -138,8 +138,8 @@ BAD_SETTINGS = [
     ),
     pytest.param(
         {},
-        ["run-batch", "--entity", "subscriptions"],
-        "argument --entity: invalid choice: 'subscriptions'",
+        ["run-batch", "--entity", "subscription_schedules"],
+        "argument --entity: invalid choice: 'subscription_schedules'",
         id="unknown-entity",
     ),
     pytest.param(
@@ -464,7 +464,9 @@ def test_disk_full_mid_run_fails_loudly_then_rerun_lands_every_object_once(
         ]
         assert len(listed) == len(set(listed)), f"{stream.name} listed twice"
         want = api_ids(dataset, stream.name, later, window)
-        assert want and set(listed) == want, stream.name
+        # A catalog (products, prices, coupons) may have nothing new in a day: normal.
+        assert want or stream.first_run_lists_all, stream.name
+        assert set(listed) == want, stream.name
     events = [line["data"]["id"] for line in bronze_lines(storage, "events", "rerun")]
     assert len(events) == len(set(events))
     want = api_ids(dataset, "events", later, window, feed_types())
