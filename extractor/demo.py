@@ -126,7 +126,9 @@ def print_mrr(con: duckdb.DuckDBPyConnection) -> None:
     for line in mrr_summary.text_lines(currencies):
         print(line)
     print("  (MRR at end = the movements' sum: new + expansion + reactivation - contraction")
-    print("   - churn; Stripe's definition made exact, docs/finance.md)")
+    print("   - churn; Stripe's definition made exact, docs/finance.md. A subscription counts")
+    print("   from its first state in Bronze: on a 3-day lake nearly all MRR is 'new' this")
+    print("   month: Bronze holds no earlier state of them, docs/finance.md#limits)")
 
 
 def _print_summary(ctx: RunContext, run_id: str) -> None:
