@@ -141,6 +141,80 @@ def tax_rate_object(ds: Dataset, country: str) -> dict:
     }
 
 
+def invoice_object(invoice_id: str, varying: dict) -> dict:
+    """An invoice in API version 2024-06-20: the fields that hold one value on every invoice
+    the mock renders (manual or a subscription's), then `varying`, in the renderers' order
+    (`id`, `object`, then alphabetical)."""
+    fields = {
+        "account_country": "US",
+        "account_name": "Mock Shop Inc.",
+        "account_tax_ids": None,
+        "amount_shipping": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_tax": {"enabled": False, "liability": None, "status": None},
+        "charge": None,
+        "custom_fields": None,
+        "customer_shipping": None,
+        "customer_tax_exempt": "none",
+        "customer_tax_ids": [],
+        "default_payment_method": None,
+        "default_source": None,
+        "footer": None,
+        "from_invoice": None,
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": None,
+        "on_behalf_of": None,
+        "payment_intent": None,
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "quote": None,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "test_clock": None,
+        "transfer_data": None,
+    } | varying
+    return {"id": invoice_id, "object": "invoice"} | {k: fields[k] for k in sorted(fields)}
+
+
+def invoice_customer_fields(facts: dict, current: dict) -> dict:
+    """The customer's details an invoice copies when it is created."""
+    return {
+        "customer_address": current["address"],
+        "customer_email": current["email"],
+        "customer_name": facts["name"],
+        "customer_phone": facts["phone"],
+    }
+
+
+def total_tax_amounts(amount: int, rate: dict | None, taxable: int) -> list[dict]:
+    """`total_tax_amounts`: one exclusive tax at `rate`, or none."""
+    if rate is None:
+        return []
+    return [
+        {
+            "amount": amount,
+            "inclusive": False,
+            "tax_rate": rate["id"],
+            "taxability_reason": None,
+            "taxable_amount": taxable,
+        }
+    ]
+
+
 def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
     created = ds.created("invoices", k)
     invoice_id = ds.object_id("invoices", k)
@@ -183,102 +257,52 @@ def render_invoice(ds: Dataset, k: int, applied: frozenset[int]) -> dict:
             InvoiceEvent.MARKED_UNCOLLECTIBLE, k
         )
     attempted = status in ("paid", "uncollectible") or (status == "open" and not send_invoice)
-    return {
-        "id": invoice_id,
-        "object": "invoice",
-        "account_country": "US",
-        "account_name": "Mock Shop Inc.",
-        "account_tax_ids": None,
-        "amount_due": total,
-        "amount_paid": amount_paid,
-        "amount_remaining": 0 if status in ("paid", "void") else total - amount_paid,
-        "amount_shipping": 0,
-        "application": None,
-        "application_fee_amount": None,
-        "attempt_count": 1 if attempted else 0,
-        "attempted": attempted,
-        "auto_advance": status in ("draft", "open"),
-        "automatic_tax": {"enabled": False, "liability": None, "status": None},
-        "billing_reason": billing_reason,
-        "charge": None,
-        "collection_method": "send_invoice" if send_invoice else "charge_automatically",
-        "created": created,
-        "currency": currency,
-        "custom_fields": None,
-        "customer": ds.object_id("customers", customer),
-        "customer_address": cust_now["address"],
-        "customer_email": cust_now["email"],
-        "customer_name": cust_facts["name"],
-        "customer_phone": cust_facts["phone"],
-        "customer_shipping": None,
-        "customer_tax_exempt": "none",
-        "customer_tax_ids": [],
-        "default_payment_method": None,
-        "default_source": None,
-        "default_tax_rates": [] if tax_rate is None else [tax_rate],
-        "description": "Thanks for your business!" if InvoiceEvent.UPDATED in applied else None,
-        "discount": None,
-        "discounts": [],
-        "due_date": created + 30 * DAY if send_invoice else None,
-        "effective_at": transitions["finalized_at"],
-        "ending_balance": 0 if InvoiceEvent.FINALIZED in applied else None,
-        "footer": None,
-        "from_invoice": None,
-        "hosted_invoice_url": hosted,
-        "invoice_pdf": pdf,
-        "issuer": {"type": "self"},
-        "last_finalization_error": None,
-        "latest_revision": None,
-        "lines": stripe_list(lines, f"/v1/invoices/{invoice_id}/lines"),
-        "livemode": False,
-        "metadata": {},
-        "next_payment_attempt": None,
-        "number": number,
-        "on_behalf_of": None,
-        "paid": status == "paid",
-        "paid_out_of_band": status == "paid",
-        "payment_intent": None,
-        "payment_settings": {
-            "default_mandate": None,
-            "payment_method_options": None,
-            "payment_method_types": None,
+    return invoice_object(
+        invoice_id,
+        {
+            "amount_due": total,
+            "amount_paid": amount_paid,
+            "amount_remaining": 0 if status in ("paid", "void") else total - amount_paid,
+            "attempt_count": 1 if attempted else 0,
+            "attempted": attempted,
+            "auto_advance": status in ("draft", "open"),
+            "billing_reason": billing_reason,
+            "collection_method": "send_invoice" if send_invoice else "charge_automatically",
+            "created": created,
+            "currency": currency,
+            "customer": ds.object_id("customers", customer),
+            **invoice_customer_fields(cust_facts, cust_now),
+            "default_tax_rates": [] if tax_rate is None else [tax_rate],
+            "description": (
+                "Thanks for your business!" if InvoiceEvent.UPDATED in applied else None
+            ),
+            "discount": None,
+            "discounts": [],
+            "due_date": created + 30 * DAY if send_invoice else None,
+            "effective_at": transitions["finalized_at"],
+            "ending_balance": 0 if InvoiceEvent.FINALIZED in applied else None,
+            "hosted_invoice_url": hosted,
+            "invoice_pdf": pdf,
+            "lines": stripe_list(lines, f"/v1/invoices/{invoice_id}/lines"),
+            "number": number,
+            "paid": status == "paid",
+            "paid_out_of_band": status == "paid",
+            "period_end": created,
+            "period_start": created,
+            "status": status,
+            "status_transitions": transitions,
+            "subscription": None,
+            "subscription_details": {"metadata": None},
+            "subtotal": subtotal,
+            "subtotal_excluding_tax": subtotal,
+            "tax": tax if tax_rate else None,
+            "total": total,
+            "total_discount_amounts": [],
+            "total_excluding_tax": subtotal,
+            "total_tax_amounts": total_tax_amounts(tax, tax_rate, subtotal),
+            "webhooks_delivered_at": created,
         },
-        "period_end": created,
-        "period_start": created,
-        "post_payment_credit_notes_amount": 0,
-        "pre_payment_credit_notes_amount": 0,
-        "quote": None,
-        "receipt_number": None,
-        "rendering": None,
-        "shipping_cost": None,
-        "shipping_details": None,
-        "starting_balance": 0,
-        "statement_descriptor": None,
-        "status": status,
-        "status_transitions": transitions,
-        "subscription": None,
-        "subscription_details": {"metadata": None},
-        "subtotal": subtotal,
-        "subtotal_excluding_tax": subtotal,
-        "tax": tax if tax_rate else None,
-        "test_clock": None,
-        "total": total,
-        "total_discount_amounts": [],
-        "total_excluding_tax": subtotal,
-        "total_tax_amounts": []
-        if tax_rate is None
-        else [
-            {
-                "amount": tax,
-                "inclusive": False,
-                "tax_rate": tax_rate["id"],
-                "taxability_reason": None,
-                "taxable_amount": subtotal,
-            }
-        ],
-        "transfer_data": None,
-        "webhooks_delivered_at": created,
-    }
+    )
 
 
 INVOICES = ResourceSpec(
