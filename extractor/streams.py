@@ -47,8 +47,9 @@ class Stream:
     parent_final: ParentTest | None = None
     is_snapshot: bool = False
     # A first run lists the stream's whole history, not `--days`: a catalog object (a price)
-    # created long before the window is still what new subscriptions and invoices name,
-    # and a catalog is small. Later runs read windows and events like every stream.
+    # created long before the window is still what new subscriptions and invoices name; a
+    # subscription created long ago still bills and counts in MRR now. Both are small next
+    # to payments. Later runs read windows and events like every stream.
     first_run_lists_all: bool = False
 
     def child_request(self, parent_id: str) -> tuple[str, dict[str, str]]:
@@ -90,9 +91,18 @@ COUPONS = Stream(
 # Without `status` Stripe lists only subscriptions that are not canceled
 # (https://docs.stripe.com/api/subscriptions/list); `all` lists every status. Their
 # `customer.subscription.*` events are read by the customers filter `customer.*` (a wildcard
-# covers every type under the prefix) and routed here by their object.
+# covers every type under the prefix) and routed here by their object. From API version
+# 2025-03-31.basil a subscription names its coupon only through `discounts`, a list of
+# discount ids that Stripe serves by no endpoint of their own, so a list read expands them
+# (the discount carries its coupon); Silver lends that coupon to the event versions that
+# name the same discount id (docs/architecture.md#api-versions). The first run lists every
+# subscription, so each has a line that carries its discount.
 SUBSCRIPTIONS = Stream(
-    "subscriptions", "/v1/subscriptions", "subscription", list_params=(("status", "all"),)
+    "subscriptions",
+    "/v1/subscriptions",
+    "subscription",
+    list_params=(("status", "all"), ("expand[]", "data.discounts")),
+    first_run_lists_all=True,
 )
 EVENTS = Stream("events", "/v1/events", "event", is_change_feed=True)
 # What a payout paid out: `GET /v1/balance_transactions?payout=po_...` (Stripe's payout

@@ -4,13 +4,20 @@
    listed copies (stg_stripe__invoice_line_items); and the engine differences they need. #}
 
 {# A subscription's state. Reads 2024-06-20 and the releases after 2025-03-31.basil, which
-   moved the current period onto the items (docs/architecture.md#api-versions). #}
+   moved the current period onto the items and keep the coupon only inside `discounts`
+   (discount ids, objects where a list read expanded them; docs/architecture.md#api-versions).
+   `coupon_id` is null where only an unexpanded id names it: stg_stripe__subscription_versions
+   lends it the coupon another line of the same discount carries. #}
 {% macro subscription_state_columns() -%}
         {{ json_text('$.id') }} as subscription_id,
         {{ json_text('$.customer') }} as customer_id,
         {{ json_text('$.status') }} as status,
         lower({{ json_text('$.currency') }}) as currency,
-        {{ json_text('$.discount.coupon.id') }} as coupon_id,
+        coalesce(
+            {{ json_text('$.discount.coupon.id') }},
+            {{ json_text('$.discounts[0].coupon.id') }}
+        ) as coupon_id,
+        {{ subscription_discount_id() }} as discount_id,
         {{ json_cast('$.cancel_at_period_end', 'boolean') }} as cancel_at_period_end,
         {{ unix_to_timestamp('$.canceled_at') }} as canceled_at,
         {{ unix_to_timestamp('$.ended_at') }} as ended_at,
@@ -22,6 +29,16 @@
             ~ json_cast('$.items.data[0].current_period_end', 'bigint') ~ ')') }}
             as current_period_end,
         {{ subscription_items_json() }} as items
+{%- endmacro %}
+
+{# The id of the subscription's (first) discount: the 2024 `discount` object's, an expanded
+   `discounts` object's, or the bare id `discounts` holds. #}
+{% macro subscription_discount_id() -%}
+coalesce(
+            {{ json_text('$.discount.id') }},
+            {{ json_text('$.discounts[0].id') }},
+            {{ json_text('$.discounts[0]') }}
+        )
 {%- endmacro %}
 
 {# The subscription's items as JSON text `[{"id","price_id","quantity"}, ...]`, sorted by

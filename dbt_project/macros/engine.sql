@@ -147,11 +147,12 @@
   {{ return('string') }}
 {%- endmacro %}
 
-{# A '$.member.rest' path on the STRUCT: the member, then '$.rest' (or '$') inside it. The
-   -> / ->> operators re-serialise JSON minified, as they did on the whole object. #}
+{# A '$.member.rest' (or '$.member[0]…') path on the STRUCT: the member, then '$.rest' (or
+   '$[0]…', or '$') inside it. The -> / ->> operators re-serialise JSON minified, as they
+   did on the whole object. #}
 {% macro duckdb__bronze_member(path, operator) -%}
-  {%- set parts = path[2:].split('.', 1) -%}
-  data."{{ parts[0] }}" {{ operator }} '${{ '.' ~ parts[1] if parts | length > 1 else '' }}'
+  {%- set parts = modules.re.match('([A-Za-z_][A-Za-z0-9_]*)(.*)', path[2:]).groups() -%}
+  data."{{ parts[0] }}" {{ operator }} '${{ parts[1] }}'
 {%- endmacro %}
 
 {# Spark: parse each line with an explicit schema (no inference). `data` is read as a

@@ -18,7 +18,7 @@ from mock_api.dataset.keys import Keys, resource_key
 from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page
 from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_BY_NAME, SPECS
 from mock_api.dataset.schedule import EventKind, Timeline, offset_time
-from mock_api.dataset.subscriptions import status_filter
+from mock_api.dataset.subscriptions import discount_object, status_filter
 from mock_api.ids import IdCodec
 
 _MISSING = object()
@@ -340,7 +340,9 @@ class Dataset:
                     param="expand",
                 )
             value = obj.get(head)
-            if isinstance(value, str):
+            if allowed[head] == "discounts" and isinstance(value, list):
+                obj[head] = [discount_object(self, v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, str):
                 target = allowed[head]
                 expanded = self.retrieve(value, now, target, version)
                 if rest:

@@ -498,6 +498,18 @@ def render_discount(ds: Dataset, s: int, coupon_index: int) -> dict:
     }
 
 
+def discount_object(ds: Dataset, discount_id: str) -> dict:
+    """A subscription's discount, as `expand[]=discounts` renders it (Stripe serves no
+    discount by id; its coupon never changes here), or a 404 for an unknown id."""
+    found = ds.ids.decode(discount_id)
+    if found is None or found[0] != "discounts" or lifecycle(ds, found[1]).coupon is None:
+        raise MockError(404, f"No such discount: '{discount_id}'", code="resource_missing")
+    s = found[1]
+    coupon = lifecycle(ds, s).coupon
+    assert coupon is not None
+    return render_discount(ds, s, coupon)
+
+
 # The changes that bill, in the order of their invoice slots (`subscription_invoices`).
 INVOICE_BIRTHS = (E.CREATED, E.TRIAL_ENDED, E.CHANGED, *RENEWED)
 INVOICES_PER_SUBSCRIPTION = 64
@@ -651,7 +663,7 @@ SUBSCRIPTIONS = ResourceSpec(
     render=render_subscription,
     per_day=lambda volume: max(1, volume // 20),
     start_delay=HOUR,
-    expandable={"customer": "customers"},
+    expandable={"customer": "customers", "discounts": "discounts"},
     event_objects={
         E.INVOICE_PAYMENT_FAILED: _invoice_event_object(E.INVOICE_PAYMENT_FAILED),
         E.INVOICE_PAID: _invoice_event_object(E.INVOICE_PAID),

@@ -21,6 +21,10 @@ of a newer version. Only what the sources say changed for the four resources is 
   `proration_details` (now under `parent`), `price` and `plan` (now `pricing.price_details`),
   `tax_amounts` and `tax_rates` (now `taxes`). Stripe's published line item fixture of the
   newer shape also has no `amount_excluding_tax` and `unit_amount_excluding_tax`.
+- https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-subscription-current-period-start-and-end:
+  Subscription loses `current_period_start` and `current_period_end`; each item carries them.
+  Stripe's published subscription of the newer shape also has no `discount`: only
+  `discounts`, a list of discount ids (expandable), remains.
 """
 
 from __future__ import annotations
@@ -153,6 +157,15 @@ def _invoice_basil(obj: dict) -> dict:
     return _ordered(out)
 
 
+def _subscription_basil(obj: dict) -> dict:
+    period = {k: obj.get(k) for k in ("current_period_end", "current_period_start")}
+    out = {k: v for k, v in obj.items() if k not in period and k != "discount"}
+    if isinstance(obj.get("items"), dict):
+        items = [_ordered(item | period) for item in obj["items"]["data"]]
+        out["items"] = obj["items"] | {"data": items}
+    return _ordered(out)
+
+
 def _without_invoice(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if k != "invoice"}
 
@@ -161,6 +174,7 @@ def _without_invoice(obj: dict) -> dict:
 _BASIL: dict[str, Callable[[dict], dict]] = {
     "invoices": _invoice_basil,
     "invoice_line_items": _line_basil,
+    "subscriptions": _subscription_basil,
     "charges": _without_invoice,
     "payment_intents": _without_invoice,
 }

@@ -61,7 +61,10 @@ def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api,
     run(settings, Plan("run-all", (*BILLING, "invoices"), False, days), "b1")
     dataset = Dataset(CONFIG)
     for resource in BILLING:
-        truth = json.loads(json.dumps({o["id"]: o for o in dataset.objects(resource, T0)}))
+        objects = dataset.objects(resource, T0)
+        if resource == "subscriptions":  # listed with expand[]=data.discounts
+            objects = [dataset.expand(resource, o, ["discounts"], T0) for o in objects]
+        truth = json.loads(json.dumps({o["id"]: o for o in objects}))
         listed = [r["data"] for r in landed(storage, resource, "b1")]
         assert len(listed) == len(truth) > 0, resource
         assert {o["id"]: o for o in listed} == truth, resource
@@ -70,6 +73,13 @@ def test_a_first_run_over_the_whole_history_lands_every_billing_object_once(api,
     requests_log = control(api, "/_mock/requests?limit=1000", method="GET")["data"]
     listing = [r for r in requests_log if r["path"] == "/v1/subscriptions"]
     assert listing and all("status=all" in r.get("query", "") for r in listing), listing[:1]
+    # A coupon reaches Bronze inside the expanded discount, in every API version.
+    discounted = [
+        r["data"] for r in landed(storage, "subscriptions", "b1") if r["data"]["discounts"]
+    ]
+    assert discounted and all(
+        s["discounts"][0]["coupon"]["id"] == s["discount"]["coupon"]["id"] for s in discounted
+    )
 
     long_invoices = {i["id"] for i in dataset.objects("invoices", T0) if i["lines"]["has_more"]}
     assert billing_scenarios(dataset, T0)["invoice_over_10_lines"] in long_invoices

@@ -54,15 +54,16 @@ def test_a_backfill_ignores_a_watermark_ahead_and_never_advances_it() -> None:
 
 
 def test_a_catalogs_first_run_lists_all_of_it_and_later_runs_read_windows() -> None:
-    """A price created long before `--days` is still what new subscriptions name: a first
-    run lists the whole catalog; the other streams' first runs look back `--days`; once a
-    catalog stream has a watermark it reads windows like the rest."""
-    entities = ("products", "prices", "coupons", "subscriptions")
+    """A price created long before `--days` is still what new subscriptions name, and an old
+    subscription still counts in MRR: a first run lists the whole catalog and every
+    subscription; the other streams' first runs look back `--days`; once a stream has a
+    watermark it reads windows like the rest."""
+    entities = ("products", "prices", "coupons", "subscriptions", "charges")
     first = plan_windows(Plan("run-all", entities, True, days=3), NOW, {}, 600)
-    for catalog in ("products", "prices", "coupons"):
+    for catalog in ("products", "prices", "coupons", "subscriptions"):
         assert first[catalog].window == Window(0, NOW), catalog
         assert first[catalog].commit_watermark
-    assert first["subscriptions"].window == Window(NOW - 3 * DAY, NOW)
+    assert first["charges"].window == Window(NOW - 3 * DAY, NOW)
     marks = {name: mark(name, NOW - 3600) for name in ENTITY_NAMES}
     later = plan_windows(Plan("run-all", entities, True, days=3), NOW, marks, 600)
     assert later["prices"].window == Window(NOW - 3600 - 600, NOW)

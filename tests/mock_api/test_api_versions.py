@@ -117,3 +117,39 @@ def test_invoice_lines_follow_the_request_version() -> None:
         assert after["pricing"]["price_details"]["price"] == before["price"]["id"]
         assert [t["amount"] for t in after["taxes"]] == [t["amount"] for t in before["tax_amounts"]]
         assert after["amount"] == before["amount"] and after["quantity"] == before["quantity"]
+
+
+def test_subscriptions_in_basil_keep_periods_on_items_and_discounts_by_id() -> None:
+    """basil moves the current period onto the items and keeps a coupon only behind
+    `discounts` ids, which `expand[]=data.discounts` turns into discount objects."""
+    app = create_app({"MOCK_CONFIG": MockConfig(), "MOCK_NOW": str(NOW)})
+    client = app.test_client()
+    auth = {"Authorization": "Bearer sk_test_x"}
+
+    def subscriptions(version: str, expand: bool = False) -> list[dict]:
+        url = "/v1/subscriptions?limit=100&status=all"
+        if expand:
+            url += "&expand[]=data.discounts"
+        response = client.get(url, headers={**auth, "Stripe-Version": version})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["data"]
+
+    old, new = subscriptions("2024-06-20"), subscriptions(BASIL)
+    expanded = subscriptions(BASIL, expand=True)
+    assert [s["id"] for s in old] == [s["id"] for s in new] == [s["id"] for s in expanded]
+    with_coupon = 0
+    for before, after, full in zip(old, new, expanded, strict=True):
+        assert {"current_period_start", "current_period_end", "discount"} <= set(before)
+        assert not {"current_period_start", "current_period_end", "discount"} & set(after)
+        for item in after["items"]["data"]:
+            assert item["current_period_start"] == before["current_period_start"]
+            assert item["current_period_end"] == before["current_period_end"]
+        assert after["discounts"] == before["discounts"]
+        if before["discount"] is None:
+            assert full["discounts"] == []
+            continue
+        with_coupon += 1
+        assert after["discounts"] == [before["discount"]["id"]]
+        assert full["discounts"] == [before["discount"]]
+        assert full["discounts"][0]["coupon"]["id"] == before["discount"]["coupon"]["id"]
+    assert with_coupon

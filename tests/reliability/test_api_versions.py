@@ -126,6 +126,35 @@ def test_gold_equals_the_mock_figures(upgraded: Path) -> None:
     assert got_paid == want and any(want.values()) and not all(want.values())
 
 
+def test_a_basil_event_names_its_discount_by_id_and_silver_lends_it_the_coupon(
+    upgraded: Path,
+) -> None:
+    """After the upgrade a customer.subscription.* event has no `discount`, only `discounts`
+    ids; its version in Silver still has the coupon (from another line of the discount), the
+    mock's own coupon of that subscription."""
+    by_id_only = {
+        line["data"]["id"]
+        for line in bronze_lines(upgraded, "subscriptions")
+        if line["_api_version"] == BASIL
+        and line["_source"] == "event"
+        and line["data"]["discounts"]
+        and all(isinstance(d, str) for d in line["data"]["discounts"])
+    }
+    assert by_id_only, "the upgraded lake needs a basil event of a discounted subscription"
+    plain = Dataset(MockConfig())
+    for sub_id in by_id_only:
+        coupon = plain.retrieve(sub_id, NOW, "subscriptions", "2024-06-20")["discount"]["coupon"]
+        versions = rows(
+            f"select distinct coupon_id from {silver(upgraded, 'subscription_versions')} "
+            f"where subscription_id = '{sub_id}'"
+        )
+        assert versions == [(coupon["id"],)], sub_id
+        assert rows(
+            f"select coupon_id from {gold(upgraded, 'dim_subscriptions')} "
+            f"where subscription_id = '{sub_id}'"
+        ) == [(coupon["id"],)], sub_id
+
+
 def test_a_batch_missing_a_required_field_fails_naming_field_and_version(
     upgraded: Path, tmp_path: Path
 ) -> None:

@@ -11,7 +11,11 @@
 {%- set created -%}
 {{ unix_to_timestamp('$.created') }}
 {%- endset -%}
-{%- set members = bronze_members_in(state ~ created) -%}
+{%- set discount_dates -%}
+coalesce({{ unix_to_timestamp('$.discount.start') }}, {{ unix_to_timestamp('$.discounts[0].start') }}) as discount_start,
+        coalesce({{ unix_to_timestamp('$.discount.end') }}, {{ unix_to_timestamp('$.discounts[0].end') }}) as discount_end
+{%- endset -%}
+{%- set members = bronze_members_in(state ~ created ~ discount_dates) -%}
 {%- set compared = ['customer_id', 'status', 'currency', 'coupon_id', 'cancel_at_period_end',
     'canceled_at', 'ended_at', 'trial_end', 'current_period_start', 'current_period_end', 'items'] -%}
 with source as (
@@ -20,16 +24,53 @@ with source as (
 
 ),
 
-lines as (
+raw_lines as (
 
     select
         {{ state }},
+        {{ discount_dates }},
         {{ created }} as created_at,
         _observed_at,
         _source,
         _loaded_at,
         _event_id
     from source
+
+),
+
+-- From 2025-03-31.basil an event names its discount by id only; a list read (which expands
+-- `discounts`) or a 2024-06-20 line of the same discount carries its coupon and dates, which
+-- never change for a discount id.
+lines as (
+
+    select
+        subscription_id,
+        customer_id,
+        status,
+        currency,
+        coalesce(coupon_id, case when discount_id is not null
+            then max(coupon_id) over (partition by discount_id)
+        end) as coupon_id,
+        discount_id,
+        coalesce(discount_start, case when discount_id is not null
+            then max(discount_start) over (partition by discount_id)
+        end) as discount_start,
+        coalesce(discount_end, case when discount_id is not null
+            then max(discount_end) over (partition by discount_id)
+        end) as discount_end,
+        cancel_at_period_end,
+        canceled_at,
+        ended_at,
+        trial_end,
+        current_period_start,
+        current_period_end,
+        items,
+        created_at,
+        _observed_at,
+        _source,
+        _loaded_at,
+        _event_id
+    from raw_lines
 
 ),
 
@@ -65,6 +106,9 @@ sequenced as (
 select
     subscription_id,
     {{ compared | join(',\n    ') }},
+    discount_id,
+    discount_start,
+    discount_end,
     {{ epoch_to_timestamp('_observed_at') }} as version_at,
     cast(created_at as date) as dt
 from sequenced
