@@ -16,6 +16,7 @@ import pytest
 
 from extractor.streams import WATERMARKED_STREAMS
 from mock_api.dataset import Dataset, MockConfig, parse_time
+from mock_api.dataset.mrr import subscription_mrr_at
 from tests.dbt.expected import expected_after_first_run, major
 from tests.dbt.lake_queries import PER_RUN_FOLDERS, content_digest, gold, rows, silver
 
@@ -149,6 +150,33 @@ def test_every_payment_is_worth_what_the_mock_says(lake: Path, expected) -> None
         """
     )[0][0]
     assert no_address > 0
+
+
+def test_a_first_runs_mrr_is_every_subscriptions_mrr_now(lake: Path) -> None:
+    """A first run lists every subscription, not only those of the last --days: each one's
+    MRR in Gold is the billing engine's at the run (to the minor unit, every currency), and
+    the month's closing MRR per currency is their sum."""
+    dataset = Dataset(CONFIG)
+    subscriptions = dataset.objects("subscriptions", NOW)
+    want = {
+        s["id"]: (s["currency"], subscription_mrr_at(dataset, s["id"], NOW)) for s in subscriptions
+    }
+    want = {sub_id: value for sub_id, value in want.items() if value[1]}
+    created = [s["created"] for s in subscriptions if s["id"] in want]
+    assert min(created) < NOW - DAYS * 86_400, "the lake needs subscriptions older than --days"
+    got = rows(
+        f"select subscription_id, currency, mrr_minor from {gold(lake, 'dim_subscriptions')} "
+        "where mrr_minor <> 0"
+    )
+    assert {sub_id: (currency, mrr) for sub_id, currency, mrr in got} == want
+    closing: dict[str, int] = {}
+    for currency, mrr in want.values():
+        closing[currency] = closing.get(currency, 0) + mrr
+    month = rows(
+        f"select currency, closing_mrr_minor from {gold(lake, 'agg_monthly_mrr')} "
+        "where mrr_month = date '2026-02-01'"
+    )
+    assert dict(month) == closing and len(closing) == 6
 
 
 def test_customers_without_email_and_taxed_invoices_reach_gold(lake: Path, expected) -> None:
