@@ -1,10 +1,11 @@
 """The ledger's Gold against the mock's own books, and the money gate.
 
 One lake holds the account's whole history (`run-pipeline` over every day since the mock's
-start, LEDGER_WHOLE_HISTORY=true), extracted from the real mock over HTTP and built by real
-dbt. Every figure is compared to the minor unit with tests/dbt/expected_ledger.py, which
-reads the mock's objects, never the SQL's output. A copy of the lake then gets broken
-money in Bronze, and `run-transforms` must stop naming the gate's tests, leaving Gold as it was.
+start, then an incremental run an hour later; LEDGER_WHOLE_HISTORY=true), extracted from
+the real mock over HTTP and built by real dbt. Every figure is compared to the minor unit
+with tests/dbt/expected_ledger.py, which reads the mock's objects, never the SQL's output.
+A copy of the lake then gets broken money in Bronze, and `run-transforms` must stop naming
+the gate's tests, leaving Gold as it was.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # closed 35 days later), a few payouts to fail (5%), refunds to follow payouts.
 START = "2026-01-01"
 NOW = parse_time("2026-02-20T00:00:00Z")
+FIRST_RUN = NOW - 3600
 DAYS = 51  # the whole history: every day since START
 CONFIG = MockConfig(seed=42, start_date=START, volume=100)
 LEDGER_MODELS = (
@@ -49,11 +52,33 @@ def mock(tmp_path_factory):
     server.stop()
 
 
+def set_clock(url: str, now: int) -> None:
+    request = urllib.request.Request(
+        f"{url}/_mock/clock",
+        data=json.dumps({"now": now}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read())["now"] == now
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory, mock) -> Path:
+    """Two runs: the whole history up to FIRST_RUN, then the hour to NOW. The gate ties a
+    balance snapshot once the ledger is extracted past its time, so the second run's build
+    ties the first run's snapshot (to zero: LEDGER_WHOLE_HISTORY). The second run starts a
+    second after NOW: its windows stop just before their start, so the lake holds every
+    change up to NOW, the instant the truth is taken at (a payout paid at NOW included)."""
     root = tmp_path_factory.mktemp("ledger") / "lake"
     env = child_env(root, mock.url, LEDGER_WHOLE_HISTORY="true")
-    result = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "whole", env=env)
+    try:
+        set_clock(mock.url, FIRST_RUN)
+        first = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "first", env=env)
+        assert first.returncode == 0, first.stderr[-4000:]
+        set_clock(mock.url, NOW + 1)
+        result = run_cli("run-pipeline", "--run-id", "whole", env=env)
+    finally:
+        set_clock(mock.url, NOW)
     assert result.returncode == 0, result.stderr[-4000:]
     assert "quality gate passed" in result.stdout
     return root
@@ -284,7 +309,12 @@ def test_broken_money_stops_the_build_and_spares_gold(lake: Path, tmp_path: Path
     parents = sorted({line["_parent_id"] for line in items})
     moved = next(line for line in items if line["_parent_id"] == parents[0])
     txns = {line["data"]["id"]: line for line in bronze_lines(broken, "balance_transactions")}
-    charges = [t for t in txns.values() if t["data"]["reporting_category"] == "charge"]
+    # Charges before the first run's balance snapshot, the one the gate ties.
+    charges = [
+        t
+        for t in txns.values()
+        if t["data"]["reporting_category"] == "charge" and t["data"]["created"] < FIRST_RUN
+    ]
     fee, grown = charges[0], charges[1]
     refund = next(
         line

@@ -9,10 +9,13 @@
       account's history; a first run reads --days of it), so the operator says so with
       LEDGER_WHOLE_HISTORY=true (docs/runbook.md); a lake started from a window has a
       non-zero opening and only the first rule applies.
-    A snapshot is read after the run's lists, whose windows end at the run's start (the
-    ledger watermark): transactions created in between are in the next run's window. So a
-    snapshot is tied once the ledger is extracted up to its time (observed_at <= the
-    balance_transactions watermark); on the mock's frozen clock that is at once.
+    A snapshot is read after the run's lists, whose windows end just before the run's start
+    (created < the ledger watermark): transactions created from then on are in the next
+    run's window, while the snapshot counts every transaction created up to its own time.
+    So a snapshot is tied once the ledger is extracted past its time (observed_at < the
+    balance_transactions watermark): by the next run. `<=` once tied a snapshot taken in the
+    very second its run started (always so on the mock's frozen clock) and failed the gate
+    on a transaction created in that second.
     No snapshot (a lake extracted before the balance was read): no rows, nothing to tie.
     dbt tests run on DuckDB only (ADR 0030), so the watermark is read with read_json. #}
 
@@ -79,7 +82,7 @@ snapshot_times as (
     from {{ ref('stg_stripe__balance') }}
     cross join ledger_horizon
     where ledger_horizon.extracted_until is null
-        or created_at <= ledger_horizon.extracted_until
+        or created_at < ledger_horizon.extracted_until
 
 ),
 
