@@ -245,8 +245,14 @@ def test_no_secret_reaches_any_log_file_or_error(tmp_path: Path) -> None:
     assert any(charge_id in forms[p] for p in silver)
     assert charge_id in forms[lake / "_state/warehouse.duckdb"]
     # The failed run's manifest kept its error, so error text was searched too.
-    failed = [p for p in searched if "_state/manifests/" in p.as_posix() and b"401" in forms[p]]
-    assert len(failed) == 1 and b"Invalid API Key provided" in forms[failed[0]]
+    # The refused run's manifest names the 401 (matched by message: a bare "401" also
+    # occurs in durations such as "seconds": 0.401, which once failed this test).
+    failed = [
+        p
+        for p in searched
+        if "_state/manifests/" in p.as_posix() and b"Invalid API Key provided" in forms[p]
+    ]
+    assert len(failed) == 1 and b"HTTP 401" in forms[failed[0]]
 
     wanted = needles(api_key=api_key, wrong_api_key=wrong_key, webhook_secret=webhook_secret)
     leaks = [
