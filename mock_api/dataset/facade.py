@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, ledger, paging, subscription_invoices, versions
+from mock_api.dataset import (
+    companions,
+    events,
+    ledger,
+    paging,
+    subscription_charges,
+    subscription_invoices,
+    versions,
+)
 from mock_api.dataset.config import API_VERSION, CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
@@ -22,6 +30,13 @@ from mock_api.dataset.subscriptions import discount_object, status_filter
 from mock_api.ids import IdCodec
 
 _MISSING = object()
+# Lists that take in objects subscriptions' changes create (see `companions`), by resource.
+COMPANIONS = {
+    "invoices": subscription_invoices.INVOICES,
+    "charges": subscription_charges.CHARGES,
+    "payment_intents": subscription_charges.PAYMENT_INTENTS,
+}
+COMPANION_OF = {companion.own: companion for companion in COMPANIONS.values()}
 _MEMO_MAX = 1 << 18
 
 
@@ -193,8 +208,12 @@ class Dataset:
     def resolve(self, object_id: str, now: int, resource: str | None = None) -> tuple[str, int]:
         """(resource, index) of an id that exists at `now`; MockError 404 otherwise."""
         decoded = self.ids.decode(object_id)
-        if resource == "invoices" and decoded and decoded[0] == "subscription_invoices":
-            if subscription_invoices.invoice_exists(self, decoded[1], now):
+        companion = COMPANION_OF.get(decoded[0]) if decoded else None
+        if companion is not None and decoded is not None:
+            # A subscription's invoice, or its payment: listed with `resource`'s own.
+            if resource in (None, companion.resource) and companions.exists(
+                self, companion, decoded[1], now
+            ):
                 return decoded
             decoded = None
         if decoded is not None and resource is not None and decoded[0] != resource:
@@ -231,9 +250,10 @@ class Dataset:
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
             )
-        if resource == "invoices":  # the account's invoices and the subscriptions' ones
-            return subscription_invoices.list_page(
+        if resource in COMPANIONS:  # the account's own and the subscriptions' ones
+            return companions.list_page(
                 self,
+                COMPANIONS[resource],
                 now,
                 limit=limit,
                 starting_after=starting_after,
@@ -269,8 +289,8 @@ class Dataset:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
-        if resource == "invoices":
-            return subscription_invoices.all_invoices(self, now, version)
+        if resource in COMPANIONS:
+            return companions.all_objects(self, COMPANIONS[resource], now, version)
         if SPEC_BY_NAME[resource].born is not None:
             return paging.all_born(self, resource, now)
         return paging.all_objects(self, resource, now, version)
@@ -314,8 +334,8 @@ class Dataset:
     ) -> dict:
         """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
         res, index = self.resolve(object_id, now, resource)
-        if res == "subscription_invoices":
-            return subscription_invoices.render_any(self, res, index, now, version)
+        if res in COMPANION_OF:
+            return COMPANION_OF[res].render(self, index, now, version)
         if res == "events":
             ref = events.event_ref(self, index, now)
             assert ref is not None
