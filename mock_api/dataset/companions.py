@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.errors import MockError
-from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, cursor_page, every_item, index_range
+from mock_api.dataset.paging import (
+    ALL_TIME,
+    CreatedFilter,
+    Page,
+    cursor_page,
+    every_item,
+    index_range,
+)
+from mock_api.dataset.registry import SPEC_BY_NAME
 from mock_api.dataset.schedule import EventKind
 
 if TYPE_CHECKING:
@@ -84,6 +92,8 @@ def _own(
     customer: int | None,
 ) -> Iterator[tuple[Key, str, int]]:
     line = ds.timelines[resource]
+    # Intent i is charge i's: its customer is the charge's (`charges.payment_facts`).
+    owner = SPEC_BY_NAME[resource].timeline_of or resource
     low, high = index_range(ds, resource, now, created)
     if customer is not None:
         c_low, c_high = ds.customer_candidates(resource, customer)
@@ -99,7 +109,7 @@ def _own(
     for index in range(low, high + 1) if ascending else range(high, low - 1, -1):
         if not ds.listable(resource, index, now):
             continue
-        if customer is not None and ds.customer_of(resource, index) != customer:
+        if customer is not None and ds.customer_of(owner, index) != customer:
             continue
         yield (line.created(index), 0, index), resource, index
 

@@ -23,7 +23,6 @@ from mock_api.dataset.reference import BRANDS
 from mock_api.dataset.schedule import seq_of
 from mock_api.dataset.subscription_invoices import PER_SUBSCRIPTION, amount_due, birth
 from mock_api.dataset.subscription_payments import (
-    RECOVERY,
     charged,
     kind_of,
     kinds_of,

@@ -28,6 +28,7 @@ from mock_api.dataset.catalog import (
     round_half_up,
     unit_amount,
 )
+from mock_api.dataset.companions import Companion
 from mock_api.dataset.customers import customer_facts, customer_snapshot
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.invoices import (
@@ -37,7 +38,6 @@ from mock_api.dataset.invoices import (
     tax_rate_object,
     total_tax_amounts,
 )
-from mock_api.dataset.companions import Companion
 from mock_api.dataset.paging import Page, cursor_page
 from mock_api.dataset.schedule import seq_of
 from mock_api.dataset.subscriptions import (
