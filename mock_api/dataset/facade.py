@@ -184,11 +184,15 @@ class Dataset:
     ) -> dict:
         """The object after exactly the changes in `applied`, in API `version`, drifted if
         created late enough."""
-        obj = SPEC_BY_NAME[resource].render(self, index, applied)
+        obj = self.drift(resource, index, SPEC_BY_NAME[resource].render(self, index, applied))
+        return versions.render_in(resource, obj, version)
+
+    def drift(self, resource: str, index: int, obj: dict) -> dict:
+        """`obj` drifted if it was created at or after `schema_drift_at` (else as it is)."""
         drift_at = self.config.schema_drift_at
         if drift_at is not None and obj["created"] >= drift_at:
-            obj = self._drifted(resource, index, obj)
-        return versions.render_in(resource, obj, version)
+            return self._drifted(resource, index, obj)
+        return obj
 
     def _drifted(self, resource: str, index: int, obj: dict) -> dict:
         """The object as a newer API version renders it: one unknown field, two fewer."""
