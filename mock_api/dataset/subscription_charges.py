@@ -53,11 +53,6 @@ def payment_time(ds: Dataset, inv: int) -> int | None:
     return paid_time(ds, inv)
 
 
-def payment_exists(ds: Dataset, inv: int, now: int) -> bool:
-    at = payment_time(ds, inv) if inv >= 0 else None
-    return at is not None and at <= now
-
-
 def payment_facts(ds: Dataset, inv: int) -> dict:
     """The facts `charges.charge_object` and `payment_intents.payment_intent_object` read, as
     `charges.payment_facts` has them for charge i."""
