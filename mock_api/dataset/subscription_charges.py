@@ -21,7 +21,12 @@ from mock_api.dataset.payment_flows import PaymentFlow
 from mock_api.dataset.payment_intents import PaymentIntentEvent, payment_intent_object
 from mock_api.dataset.reference import BRANDS
 from mock_api.dataset.schedule import seq_of
-from mock_api.dataset.subscription_invoices import PER_SUBSCRIPTION, amount_due, birth
+from mock_api.dataset.subscription_invoices import (
+    PER_SUBSCRIPTION,
+    amount_due,
+    birth,
+    paid_time,
+)
 from mock_api.dataset.subscription_payments import (
     charged,
     kind_of,
@@ -46,8 +51,6 @@ OTHER_DESCRIPTION = "Subscription update"
 
 def payment_time(ds: Dataset, inv: int) -> int | None:
     """When invoice `inv`'s charge and intent are created, or None if it has none."""
-    from mock_api.dataset.subscription_invoices import paid_time
-
     if not charged(ds, inv):
         return None
     return paid_time(ds, inv)
