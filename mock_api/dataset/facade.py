@@ -91,6 +91,7 @@ class Dataset:
         self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self.billing_cache: dict = {}  # see subscriptions.lifecycle
+        self._changes: dict[tuple[str, int], tuple[tuple[int, EventKind], ...]] = {}
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
         # Memoised: an events page walks each (kind, variant) stream from its top again.
@@ -147,15 +148,22 @@ class Dataset:
             return None
         return offset_time(kind.offsets[variant], self.created(kind.resource, index))
 
-    def changes(self, resource: str, index: int) -> list[tuple[int, EventKind]]:
-        """The object's whole schedule, in the order the changes apply."""
-        out = []
-        for kind in SPEC_BY_NAME[resource].kinds:
-            when = self.change_time(kind, index)
-            if when is not None:
-                out.append((when, kind))
-        out.sort(key=lambda pair: (pair[0], int(pair[1])))
-        return out
+    def changes(self, resource: str, index: int) -> tuple[tuple[int, EventKind], ...]:
+        """The object's whole schedule, in the order the changes apply. Memoised (bounded):
+        a subscription's schedule is ~70 kinds and each of its invoices asks for it."""
+        key = (resource, index)
+        found = self._changes.get(key)
+        if found is None:
+            out = []
+            for kind in SPEC_BY_NAME[resource].kinds:
+                when = self.change_time(kind, index)
+                if when is not None:
+                    out.append((when, kind))
+            out.sort(key=lambda pair: (pair[0], int(pair[1])))
+            if len(self._changes) >= _MEMO_MAX:
+                self._changes.clear()
+            found = self._changes[key] = tuple(out)
+        return found
 
     def applied(self, resource: str, index: int, now: int) -> frozenset[int]:
         """The kinds the object has undergone by `now`."""
