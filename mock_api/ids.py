@@ -112,6 +112,9 @@ ID_LAYOUT: dict[str, tuple[str, str, int, int]] = {
     # tells them from the other invoices and lines.
     "subscription_invoices": ("in", "2", 10, 13),
     "subscription_lines": ("il", "2", 12, 13),
+    # The charge and payment intent that pay subscription invoice i (index i as well).
+    "subscription_charges": ("ch", "4", 10, 13),
+    "subscription_payment_intents": ("pi", "4", 10, 13),
 }
 _PREFIX_TO_RESOURCES: dict[str, list[str]] = {}
 for _name, _layout in ID_LAYOUT.items():

@@ -50,6 +50,9 @@ class ResourceSpec:
     # Seconds after the resource's start before its first object (subscriptions start an
     # hour in, after the catalog they buy from exists).
     start_delay: int = 0
+    # False: a schedule of events only (no list, no retrieve, no OpenAPI path): the
+    # payments of subscription invoices, whose objects list with charges and intents.
+    listed: bool = True
 
     def __post_init__(self) -> None:
         if set(self.rules) != set(self.kinds):

@@ -9,6 +9,7 @@ currency `CURRENCIES[slot]`; coupon c is `COUPONS[c]`.
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from enum import nonmember
 from fractions import Fraction
@@ -107,6 +108,7 @@ def price_plan(price: int) -> tuple[Plan, str]:
     return PLANS[plan], CURRENCY_CODES[slot]
 
 
+@functools.cache  # a fixed catalog; invoice amounts ask for it per line
 def unit_amount(price: int) -> int:
     plan, currency = price_plan(price)
     return convert(plan.usd, currency)

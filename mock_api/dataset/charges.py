@@ -387,16 +387,47 @@ def render_payment_method(ds: Dataset, i: int, facts: dict) -> dict:
 
 def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     facts = payment_facts(ds, i)
-    charge_id = ds.object_id("charges", i)
-    amount = facts["amount"]
-    customer_now = facts["customer_now"]
     status = _status(facts, applied)
-    code, message, outcome = _outcome(facts, status)
     money = _money(ds, i, facts, status, applied)
-    amount_refunded = sum(refund["amount"] for refund in money["refunds"])
     metadata = {"order_id": facts["order"]}
     if ChargeEvent.UPDATED in applied:
         metadata["support_ticket"] = facts["ticket"]
+    return charge_object(
+        ds,
+        facts,
+        status,
+        money,
+        ids={
+            "id": ds.object_id("charges", i),
+            "created": ds.created("charges", i),
+            "payment_intent": ds.object_id("payment_intents", i),
+            "payment_method": ds.ids.encode("payment_methods", i),
+        },
+        metadata=metadata,
+        disputed=ChargeEvent.DISPUTED in applied,
+    )
+
+
+def charge_object(
+    ds: Dataset,
+    facts: dict,
+    status: str,
+    money: dict,
+    *,
+    ids: dict,
+    metadata: dict,
+    disputed: bool,
+    description: str | None = None,
+    invoice: str | None = None,
+) -> dict:
+    """A charge in API version 2024-06-20 from a payment's facts (`payment_facts`' keys),
+    its status, its money (`_money`'s keys) and its ids (id, created, payment_intent,
+    payment_method): charge i's, or the payment of a subscription invoice."""
+    charge_id = ids["id"]
+    amount = facts["amount"]
+    customer_now = facts["customer_now"]
+    code, message, outcome = _outcome(facts, status)
+    amount_refunded = sum(refund["amount"] for refund in money["refunds"])
     address = customer_now["address"]
     if facts["billing_address_missing"]:
         address = EMPTY_ADDRESS
@@ -418,23 +449,23 @@ def render_charge(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         },
         "calculated_statement_descriptor": "MOCKSHOP",
         "captured": money["captured"],
-        "created": ds.created("charges", i),
+        "created": ids["created"],
         "currency": facts["currency"],
         "customer": ds.object_id("customers", facts["customer"]),
-        "description": None,
-        "disputed": ChargeEvent.DISPUTED in applied,
+        "description": description,
+        "disputed": disputed,
         "failure_balance_transaction": None,
         "failure_code": code,
         "failure_message": message,
         "fraud_details": {},
-        "invoice": None,
+        "invoice": invoice,
         "livemode": False,
         "metadata": metadata,
         "on_behalf_of": None,
         "outcome": outcome,
         "paid": status == "succeeded",
-        "payment_intent": ds.object_id("payment_intents", i),
-        "payment_method": ds.ids.encode("payment_methods", i),
+        "payment_intent": ids["payment_intent"],
+        "payment_method": ids["payment_method"],
         "payment_method_details": _payment_method_details(facts, status),
         "receipt_email": customer_now["email"],
         "receipt_number": None,

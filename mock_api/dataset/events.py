@@ -53,7 +53,7 @@ def event_ref(ds: Dataset, seq: int, now: int) -> EventRef | None:
     return EventRef(when, seq, kind, index)
 
 
-def _stream(
+def kind_stream(
     ds: Dataset,
     kind: EventKind,
     variant: int,
@@ -117,7 +117,7 @@ def merged_events(
     if low_t > high_t:
         return iter(())
     streams = [
-        _stream(ds, kind, variant, low_t, high_t, ascending, bound)
+        kind_stream(ds, kind, variant, low_t, high_t, ascending, bound)
         for kind in kinds
         for variant in range(len(kind.offsets))
     ]
@@ -167,11 +167,6 @@ def render_event(ds: Dataset, ref: EventRef) -> dict:
     """The event with data.object as the object's state right after this change."""
     kind = ref.kind
     resource = kind.resource
-    schedule = ds.changes(resource, ref.index)
-    position = next(n for n, (_, k) in enumerate(schedule) if k == kind)
-    mirrored = SPEC_BY_NAME[resource].mirrors.get(kind)
-    before = frozenset(k for _, k in schedule[:position] if k != mirrored)
-    after = before | {kind}
     # Stripe renders an event in the account's default version at its creation, whatever
     # the reader's Stripe-Version (https://docs.stripe.com/api/events/list).
     version = ds.config.version_at(ref.created)
@@ -183,6 +178,11 @@ def render_event(ds: Dataset, ref: EventRef) -> dict:
         if previous is not None:
             data["previous_attributes"] = previous(ds, ref.index)
     else:
+        schedule = ds.changes(resource, ref.index)
+        position = next(n for n, (_, k) in enumerate(schedule) if k == kind)
+        mirrored = SPEC_BY_NAME[resource].mirrors.get(kind)
+        before = frozenset(k for _, k in schedule[:position] if k != mirrored)
+        after = before | {kind}
         obj = ds.render(resource, ref.index, after, version)
         data = {"object": obj}
         if kind.event_type.endswith(".updated"):

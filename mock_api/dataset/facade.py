@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from mock_api.dataset import events, ledger, paging, subscription_invoices, versions
+from mock_api.dataset import (
+    companions,
+    events,
+    ledger,
+    paging,
+    subscription_charges,
+    subscription_invoices,
+    versions,
+)
 from mock_api.dataset.config import API_VERSION, CUSTOMER_LOOKBACK, LATE_SHARE, MockConfig
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.events import EventRef
@@ -22,6 +30,13 @@ from mock_api.dataset.subscriptions import discount_object, status_filter
 from mock_api.ids import IdCodec
 
 _MISSING = object()
+# Lists that take in objects subscriptions' changes create (see `companions`), by resource.
+COMPANIONS = {
+    "invoices": subscription_invoices.INVOICES,
+    "charges": subscription_charges.CHARGES,
+    "payment_intents": subscription_charges.PAYMENT_INTENTS,
+}
+COMPANION_OF = {companion.own: companion for companion in COMPANIONS.values()}
 _MEMO_MAX = 1 << 18
 
 
@@ -76,6 +91,7 @@ class Dataset:
         self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self.billing_cache: dict = {}  # see subscriptions.lifecycle
+        self._changes: dict[tuple[str, int], tuple[tuple[int, EventKind], ...]] = {}
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.
         # Memoised: an events page walks each (kind, variant) stream from its top again.
@@ -132,15 +148,22 @@ class Dataset:
             return None
         return offset_time(kind.offsets[variant], self.created(kind.resource, index))
 
-    def changes(self, resource: str, index: int) -> list[tuple[int, EventKind]]:
-        """The object's whole schedule, in the order the changes apply."""
-        out = []
-        for kind in SPEC_BY_NAME[resource].kinds:
-            when = self.change_time(kind, index)
-            if when is not None:
-                out.append((when, kind))
-        out.sort(key=lambda pair: (pair[0], int(pair[1])))
-        return out
+    def changes(self, resource: str, index: int) -> tuple[tuple[int, EventKind], ...]:
+        """The object's whole schedule, in the order the changes apply. Memoised (bounded):
+        a subscription's schedule is ~70 kinds and each of its invoices asks for it."""
+        key = (resource, index)
+        found = self._changes.get(key)
+        if found is None:
+            out = []
+            for kind in SPEC_BY_NAME[resource].kinds:
+                when = self.change_time(kind, index)
+                if when is not None:
+                    out.append((when, kind))
+            out.sort(key=lambda pair: (pair[0], int(pair[1])))
+            if len(self._changes) >= _MEMO_MAX:
+                self._changes.clear()
+            found = self._changes[key] = tuple(out)
+        return found
 
     def applied(self, resource: str, index: int, now: int) -> frozenset[int]:
         """The kinds the object has undergone by `now`."""
@@ -169,11 +192,15 @@ class Dataset:
     ) -> dict:
         """The object after exactly the changes in `applied`, in API `version`, drifted if
         created late enough."""
-        obj = SPEC_BY_NAME[resource].render(self, index, applied)
+        obj = self.drift(resource, index, SPEC_BY_NAME[resource].render(self, index, applied))
+        return versions.render_in(resource, obj, version)
+
+    def drift(self, resource: str, index: int, obj: dict) -> dict:
+        """`obj` drifted if it was created at or after `schema_drift_at` (else as it is)."""
         drift_at = self.config.schema_drift_at
         if drift_at is not None and obj["created"] >= drift_at:
-            obj = self._drifted(resource, index, obj)
-        return versions.render_in(resource, obj, version)
+            return self._drifted(resource, index, obj)
+        return obj
 
     def _drifted(self, resource: str, index: int, obj: dict) -> dict:
         """The object as a newer API version renders it: one unknown field, two fewer."""
@@ -193,8 +220,12 @@ class Dataset:
     def resolve(self, object_id: str, now: int, resource: str | None = None) -> tuple[str, int]:
         """(resource, index) of an id that exists at `now`; MockError 404 otherwise."""
         decoded = self.ids.decode(object_id)
-        if resource == "invoices" and decoded and decoded[0] == "subscription_invoices":
-            if subscription_invoices.invoice_exists(self, decoded[1], now):
+        companion = COMPANION_OF.get(decoded[0]) if decoded else None
+        if companion is not None and decoded is not None:
+            # A subscription's invoice, or its payment: listed with `resource`'s own.
+            if resource in (None, companion.resource) and companions.exists(
+                self, companion, decoded[1], now
+            ):
                 return decoded
             decoded = None
         if decoded is not None and resource is not None and decoded[0] != resource:
@@ -231,9 +262,10 @@ class Dataset:
             return events.event_page(
                 self, now, limit, starting_after, ending_before, created, types
             )
-        if resource == "invoices":  # the account's invoices and the subscriptions' ones
-            return subscription_invoices.list_page(
+        if resource in COMPANIONS:  # the account's own and the subscriptions' ones
+            return companions.list_page(
                 self,
+                COMPANIONS[resource],
                 now,
                 limit=limit,
                 starting_after=starting_after,
@@ -269,8 +301,8 @@ class Dataset:
         """Every object a list would return at `now`, newest first (for tests; materialises)."""
         if resource == "events":
             return self.events(now)
-        if resource == "invoices":
-            return subscription_invoices.all_invoices(self, now, version)
+        if resource in COMPANIONS:
+            return companions.all_objects(self, COMPANIONS[resource], now, version)
         if SPEC_BY_NAME[resource].born is not None:
             return paging.all_born(self, resource, now)
         return paging.all_objects(self, resource, now, version)
@@ -314,8 +346,8 @@ class Dataset:
     ) -> dict:
         """GET /v1/<resource>/<id>: the state at `now`; deleted customers are a stub."""
         res, index = self.resolve(object_id, now, resource)
-        if res == "subscription_invoices":
-            return subscription_invoices.render_any(self, res, index, now, version)
+        if res in COMPANION_OF:
+            return COMPANION_OF[res].render(self, index, now, version)
         if res == "events":
             ref = events.event_ref(self, index, now)
             assert ref is not None

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from mock_api.dataset.charges import ChargeEvent, money_facts
 from mock_api.dataset.config import DAY
-from mock_api.dataset.customers import customer_currency
+from mock_api.dataset.customers import customer_currency, customer_facts
 from mock_api.dataset.disputes import DisputeEvent
 from mock_api.dataset.errors import MockError
+from mock_api.dataset.events import kind_stream as event_stream
 from mock_api.dataset.money import (
     DISPUTE_FEE,
     SETTLEMENT_CURRENCIES,
@@ -44,7 +45,13 @@ from mock_api.dataset.paging import ALL_TIME, CreatedFilter, Page, beyond, clip_
 from mock_api.dataset.payment_flows import PaymentFlow, partial_capture, payment_flow
 from mock_api.dataset.payouts import PayoutEvent, timeline
 from mock_api.dataset.refunds import RefundEvent
-from mock_api.dataset.schedule import EventKind
+from mock_api.dataset.schedule import EventKind, offset_time
+from mock_api.dataset.subscription_charges import CHARGE as CHARGE_STEP
+from mock_api.dataset.subscription_charges import SUB_CHARGE_BASE
+from mock_api.dataset.subscription_charges import description as sub_charge_description
+from mock_api.dataset.subscription_invoices import PER_SUBSCRIPTION, amount_due, failing_renewal
+from mock_api.dataset.subscription_payments import RECOVERY, kinds_of
+from mock_api.dataset.subscriptions import FAIL_RENEWAL, VARIANTS, lifecycle
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -68,9 +75,10 @@ class Birth:
     type: str
     category: str
     settles: str  # when it becomes available: TWO_DAYS, NEXT_DAY or AT_ONCE
+    stride: int = 2  # txn numbers per index (a subscription's invoices: PER_SUBSCRIPTION)
 
     def txn(self, index: int) -> int:
-        return self.base + 2 * index + self.slot
+        return self.base + self.stride * index + self.slot
 
 
 def _flow_is(flow: PaymentFlow) -> Callable[[Dataset, int], bool]:
@@ -109,9 +117,29 @@ REFUND_FAILURE = Birth(
     "refund_failure", RefundEvent.FAILED, None, None, REFUND_FAILURE_BASE, 0,
     "adjustment", "refund_failure", NEXT_DAY,
 )  # fmt: skip
+# A subscription invoice's payment (`subscription_charges`): a card charge like CHARGE, txn
+# SUB_CHARGE_BASE + the invoice's index, born of the payment kind of the invoice's slot. The
+# recovery's kind pays the failing renewal, whose slot depends on the interval (its variant).
+_CHARGE_KINDS = kinds_of(CHARGE_STEP)
+SUB_CHARGES = tuple(
+    Birth(
+        f"subscription_charge_{slot}", kind, None, None, SUB_CHARGE_BASE, slot,
+        "charge", "charge", TWO_DAYS, PER_SUBSCRIPTION,
+    )
+    for slot, kind in enumerate(_CHARGE_KINDS[:RECOVERY])
+) + tuple(
+    Birth(
+        f"subscription_charge_recovered_{slot}", _CHARGE_KINDS[RECOVERY],
+        tuple(v for v, (interval, _) in enumerate(VARIANTS) if 2 + FAIL_RENEWAL[interval] == slot),
+        None, SUB_CHARGE_BASE, slot, "charge", "charge", TWO_DAYS, PER_SUBSCRIPTION,
+    )
+    for slot in sorted({2 + n for n in FAIL_RENEWAL.values()})
+)  # fmt: skip
+_SUB_CHARGE_OF = {birth.slot: birth for birth in SUB_CHARGES[:RECOVERY]}
+_SUB_RECOVERED_OF = {birth.slot: birth for birth in SUB_CHARGES[RECOVERY:]}
 BIRTHS = (
     CHARGE, CAPTURE, BANK, REFUND, PARTIAL, DISPUTE, DISPUTE_WON, PAYOUT, PAYOUT_FAILURE,
-    REFUND_FAILURE,
+    REFUND_FAILURE, *SUB_CHARGES,
 )  # fmt: skip
 # What goes into payouts (payouts themselves and their failures are booked apart).
 PAID_OUT = tuple(b for b in BIRTHS if b.settles != AT_ONCE)
@@ -122,6 +150,13 @@ Txn = tuple[Birth, int]  # (birth, index of the object it is born of)
 
 def decode(ds: Dataset, txn: int) -> Txn | None:
     """The transaction with this txn number, whether or not it happened."""
+    if txn >= SUB_CHARGE_BASE:
+        s, slot = divmod(txn - SUB_CHARGE_BASE, PER_SUBSCRIPTION)
+        if slot >= RECOVERY:
+            return None
+        if slot == failing_renewal(ds, s):
+            return _SUB_RECOVERED_OF[slot], s
+        return _SUB_CHARGE_OF[slot], s
     if txn >= REFUND_FAILURE_BASE:
         i, slot = divmod(txn - REFUND_FAILURE_BASE, 2)
         return (REFUND_FAILURE, i) if slot == 0 else None
@@ -147,7 +182,7 @@ def born_at(ds: Dataset, birth: Birth, index: int) -> int | None:
         return None
     if birth.accept is not None and not birth.accept(ds, index):
         return None
-    return ds.created(birth.kind.resource, index) + birth.kind.offsets[variant]
+    return offset_time(birth.kind.offsets[variant], ds.created(birth.kind.resource, index))
 
 
 def available_on(birth: Birth, created: int) -> int:
@@ -161,6 +196,8 @@ def txn_currency(ds: Dataset, birth: Birth, index: int) -> str:
     """The settlement currency, without computing the amounts."""
     if birth.base == PAYOUT_BASE:
         return SETTLEMENT_CURRENCIES[index % 2]
+    if birth.base == SUB_CHARGE_BASE:
+        return settlement_currency(lifecycle(ds, index).currency)
     return settlement_currency(customer_currency(ds, ds.customer_of("charges", index)))
 
 
@@ -184,7 +221,10 @@ def _money(ds: Dataset, birth: Birth, index: int, created: int, ids: bool = True
             "exchange_rate": None,
             "source": ds.ids.encode("payouts", index) if ids else None,
         }
-    facts = money_facts(ds, index)
+    if birth.base == SUB_CHARGE_BASE:
+        facts = _sub_charge_facts(ds, birth.txn(index) - SUB_CHARGE_BASE)
+    else:
+        facts = money_facts(ds, index)
     currency = facts["currency"]
     settles_in = settlement_currency(currency)
     at = created
@@ -195,7 +235,13 @@ def _money(ds: Dataset, birth: Birth, index: int, created: int, ids: bool = True
     rate = exchange_rate(ds, currency, at)
     fee, fee_label = 0, ""
     source_of = "charges"
-    if birth in (CHARGE, CAPTURE, BANK):
+    if birth.base == SUB_CHARGE_BASE:
+        amount = convert(facts["amount"], currency, rate)
+        fee = card_fee(amount, facts["country"], rate is not None)
+        fee_label = "Stripe processing fees"
+        source_of = "subscription_charges"
+        index = birth.txn(index) - SUB_CHARGE_BASE  # the charge's own index
+    elif birth in (CHARGE, CAPTURE, BANK):
         amount = convert(facts["amount"], currency, rate)
         captured = convert(facts["captured_amount"], currency, rate)
         if birth is BANK:
@@ -240,6 +286,16 @@ def _money(ds: Dataset, birth: Birth, index: int, created: int, ids: bool = True
     }
 
 
+def _sub_charge_facts(ds: Dataset, inv: int) -> dict:
+    """The money facts of subscription invoice `inv`'s charge (as `money_facts` has them)."""
+    customer = lifecycle(ds, inv // PER_SUBSCRIPTION).customer
+    return {
+        "currency": lifecycle(ds, inv // PER_SUBSCRIPTION).currency,
+        "country": customer_facts(ds, customer)["country"],
+        "amount": amount_due(ds, inv),
+    }
+
+
 def net_of(ds: Dataset, birth: Birth, index: int, created: int) -> int:
     money = _money(ds, birth, index, created, ids=False)
     return money["amount"] - money["fee"]
@@ -260,7 +316,7 @@ def render_txn(ds: Dataset, txn: Txn, now: int) -> dict:
         "available_on": available,
         "created": created,
         "currency": money["currency"],
-        "description": _DESCRIPTION.get(birth.name),
+        "description": _description(birth, index),
         "exchange_rate": None if rate is None else float(rate),
         "fee": money["fee"],
         "fee_details": money["fee_details"],
@@ -270,6 +326,12 @@ def render_txn(ds: Dataset, txn: Txn, now: int) -> dict:
         "status": "available" if available <= now else "pending",
         "type": birth.type,
     }
+
+
+def _description(birth: Birth, index: int) -> str | None:
+    if birth.base == SUB_CHARGE_BASE:  # a charge's transaction carries its description
+        return sub_charge_description(birth.slot)
+    return _DESCRIPTION.get(birth.name)
 
 
 _DESCRIPTION = {
@@ -291,20 +353,12 @@ Ref = tuple[int, int, Birth, int]  # (created, txn, birth, index): the list's so
 def _stream(
     ds: Dataset, birth: Birth, variant: int, low_t: int, high_t: int, ascending: bool
 ) -> Iterator[Ref]:
-    """Transactions of one (birth, variant) created in [low_t, high_t], in key order."""
-    kind = birth.kind
-    offset = kind.offsets[variant]
-    line = ds.timelines[kind.resource]
-    low = max(0, line.first_at_or_after(low_t - offset))
-    high = line.last_at_or_before(high_t - offset)
-    rule = ds.rule(kind)
-    indexes = range(low, high + 1) if ascending else range(high, low - 1, -1)
-    for index in indexes:
-        if rule(index) != variant:
+    """Transactions of one (birth, variant) created in [low_t, high_t], in key order: the
+    birth kind's event stream (txn, like the event's seq, is monotone in the index)."""
+    for ref in event_stream(ds, birth.kind, variant, low_t, high_t, ascending, None):
+        if birth.accept is not None and not birth.accept(ds, ref.index):
             continue
-        if birth.accept is not None and not birth.accept(ds, index):
-            continue
-        yield line.created(index) + offset, birth.txn(index), birth, index
+        yield ref.created, birth.txn(ref.index), birth, ref.index
 
 
 def _merged(

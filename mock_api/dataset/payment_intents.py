@@ -110,7 +110,37 @@ def _payment_method_options(method_type: str) -> dict:
 
 def render_payment_intent(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     facts = payment_facts(ds, i)
-    pi_id = ds.object_id("payment_intents", i)
+    return payment_intent_object(
+        ds,
+        i,
+        facts,
+        applied,
+        ids={
+            "id": ds.object_id("payment_intents", i),
+            "created": ds.created("payment_intents", i),
+            "charge": ds.object_id("charges", i),
+            "payment_method": ds.ids.encode("payment_methods", i),
+        },
+        metadata={"order_id": facts["order"]},
+    )
+
+
+def payment_intent_object(
+    ds: Dataset,
+    i: int,
+    facts: dict,
+    applied: frozenset[int],
+    *,
+    ids: dict,
+    metadata: dict,
+    description: str | None = None,
+    invoice: str | None = None,
+) -> dict:
+    """A payment intent in API version 2024-06-20 after the `PaymentIntentEvent` kinds in
+    `applied`, from a payment's facts and its ids (id, created, charge, payment_method):
+    intent i's (`i` also names a failure's payment method and the cancellation), or the
+    payment of a subscription invoice."""
+    pi_id = ids["id"]
     status = "requires_payment_method"
     latest_charge = None
     amount_received = 0
@@ -121,8 +151,8 @@ def render_payment_intent(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
     amount_capturable = 0
     flow = facts["flow"]
     if applied & {PaymentIntentEvent.REQUIRES_CAPTURE, PaymentIntentEvent.PROCESSING}:
-        latest_charge = ds.object_id("charges", i)
-        payment_method = ds.ids.encode("payment_methods", i)
+        latest_charge = ids["charge"]
+        payment_method = ids["payment_method"]
     if PaymentIntentEvent.REQUIRES_CAPTURE in applied:
         status = "requires_capture"
         amount_capturable = facts["amount"]
@@ -130,14 +160,14 @@ def render_payment_intent(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         status = "processing"
     if PaymentIntentEvent.SUCCEEDED in applied:
         status = "succeeded"
-        latest_charge = ds.object_id("charges", i)
+        latest_charge = ids["charge"]
         amount_capturable = 0
         manual = flow is PaymentFlow.MANUAL
         amount_received = facts["captured_amount"] if manual else facts["amount"]
-        payment_method = ds.ids.encode("payment_methods", i)
+        payment_method = ids["payment_method"]
     if PaymentIntentEvent.PAYMENT_FAILED in applied:
         status = "requires_payment_method"
-        latest_charge = ds.object_id("charges", i)
+        latest_charge = ids["charge"]
         payment_method = None
         last_error = _last_error(ds, i, facts, latest_charge)
     if PaymentIntentEvent.CANCELED in applied:
@@ -161,15 +191,15 @@ def render_payment_intent(ds: Dataset, i: int, applied: frozenset[int]) -> dict:
         "capture_method": "manual" if flow is PaymentFlow.MANUAL else "automatic",
         "client_secret": f"{pi_id}_secret_{facts['secret']}",
         "confirmation_method": "automatic",
-        "created": ds.created("payment_intents", i),
+        "created": ids["created"],
         "currency": facts["currency"],
         "customer": ds.object_id("customers", facts["customer"]),
-        "description": None,
-        "invoice": None,
+        "description": description,
+        "invoice": invoice,
         "last_payment_error": last_error,
         "latest_charge": latest_charge,
         "livemode": False,
-        "metadata": {"order_id": facts["order"]},
+        "metadata": metadata,
         "next_action": None,
         "on_behalf_of": None,
         "payment_method": payment_method,

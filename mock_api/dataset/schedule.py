@@ -50,8 +50,12 @@ Each resource's module holds its part of this table as code: an `EventKind` enum
 event types, offsets) and its rules (which objects undergo a kind, in which variant), e.g.
 `ChargeEvent` and the rules of `CHARGES` in `mock_api/dataset/charges.py`.
 
-`charge.invoice` and `invoice.charge` are always null: invoices are settled out of band in
-this mock, which keeps the charge <-> payment_intent pairing 1:1 and simple to predict.
+- subscription payments (`subscription_payments`): a subscription invoice that is paid with
+  an amount due is paid by one automatic card payment (charge and payment intent of the
+  invoice's index) when it is paid: `payment_intent.created`, `charge.succeeded`,
+  `payment_intent.succeeded` at the invoice's birth, or at the recovery for the renewal whose
+  payment failed. Codes from PAY_CODE (`seq_of`). The account's other invoices
+  (`invoices`) are still settled out of band: their `charge` is null.
 
 Schema drift (off by default): with `schema_drift_at` set (env `MOCK_SCHEMA_DRIFT_AT`), every
 customer, charge, payment intent and invoice *created* at or after that time is rendered, in
@@ -85,21 +89,32 @@ SEQ_STRIDE = 64
 EXT_CODE = 64
 EXT_STRIDE = 256
 EXT_BASE = 1 << 58  # request ids hold 10 base62 digits (8.4e17)
+# The payments of subscription invoices (a charge and an intent per invoice, three events
+# each: `subscription_payments`) take codes from PAY_CODE, in a third seq range.
+PAY_CODE = EXT_CODE + EXT_STRIDE
+PAY_STRIDE = 256
+PAY_BASE = 1 << 59
+CODE_END = PAY_CODE + PAY_STRIDE  # every kind's code is below it
 
 
 def seq_of(code: int, index: int) -> int:
     """The seq (and so the event id) of object `index`'s change of kind `code`."""
     if code < EXT_CODE:
         return index * SEQ_STRIDE + code
-    return EXT_BASE + index * EXT_STRIDE + code - EXT_CODE
+    if code < PAY_CODE:
+        return EXT_BASE + index * EXT_STRIDE + code - EXT_CODE
+    return PAY_BASE + index * PAY_STRIDE + code - PAY_CODE
 
 
 def split_seq(seq: int) -> tuple[int, int]:
     """(index, code) of a seq: seq_of's inverse."""
     if seq < EXT_BASE:
         return divmod(seq, SEQ_STRIDE)
-    index, code = divmod(seq - EXT_BASE, EXT_STRIDE)
-    return index, code + EXT_CODE
+    if seq < PAY_BASE:
+        index, code = divmod(seq - EXT_BASE, EXT_STRIDE)
+        return index, code + EXT_CODE
+    index, code = divmod(seq - PAY_BASE, PAY_STRIDE)
+    return index, code + PAY_CODE
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,19 @@ slot 0 its creation (`subscription_create`), 1 a trial's end (`subscription_cycl
 item change (`subscription_update`, the prorations, as `proration_behavior=always_invoice`
 bills them), 2 + n its n-th renewal (`subscription_cycle`). It exists from that change's
 time. `/v1/invoices` pages the account's other invoices and these as one list, newest first
-(`list_page`). Lines, discounts, tax and status: docs/mock_api.md#subscription-invoices.
+(`INVOICES`, see `companions`). One paid with an amount due is paid by a charge
+(`subscription_charges`). Lines, discounts, tax and status: docs/mock_api.md#subscription-invoices.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from mock_api.dataset import versions
+from mock_api.dataset import companions, versions
 from mock_api.dataset.catalog import (
     COUPONS,
     PRICE_STEP,
@@ -28,6 +28,7 @@ from mock_api.dataset.catalog import (
     round_half_up,
     unit_amount,
 )
+from mock_api.dataset.companions import Companion
 from mock_api.dataset.customers import customer_facts, customer_snapshot
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.invoices import (
@@ -37,14 +38,8 @@ from mock_api.dataset.invoices import (
     tax_rate_object,
     total_tax_amounts,
 )
-from mock_api.dataset.paging import (
-    ALL_TIME,
-    CreatedFilter,
-    Page,
-    cursor_page,
-    every_item,
-    index_range,
-)
+from mock_api.dataset.paging import Page, cursor_page
+from mock_api.dataset.schedule import seq_of
 from mock_api.dataset.subscriptions import (
     FAIL_RENEWAL,
     INVOICE_BIRTHS,
@@ -208,24 +203,30 @@ def _tax_country(ds: Dataset, s: int) -> str | None:
 # ---------------------------------------------------------------------------- rendering
 
 
-def invoice_status(ds: Dataset, inv: int, now: int) -> tuple[str, int | None]:
-    """(status, paid_at): paid when created, except the renewal whose payment fails (open
-    until paid at the recovery) and, of an unpaid subscription, every later one (Stripe
-    keeps creating them and attempts no payment)."""
+def paid_time(ds: Dataset, inv: int) -> int | None:
+    """When invoice `inv` is paid, or None if never: when created, except the renewal whose
+    payment fails (paid at the recovery, if any) and, of an unpaid subscription, every later
+    one (Stripe keeps creating them and attempts no payment)."""
     s, slot = birth(inv)
     at = invoice_time(ds, inv)
-    assert at is not None
+    if at is None:
+        return None
     failing = failing_renewal(ds, s)
     if failing is None or slot < failing or slot <= 2:
-        return "paid", at
+        return at
     if slot == failing:
-        recovered = ds.change_time(E.RECOVERED, s)
-        if recovered is not None and recovered <= now:
-            return "paid", recovered
-        return "open", None
+        return ds.change_time(E.RECOVERED, s)
     if E.UNPAID in lifecycle(ds, s).kinds:
-        return "open", None
-    return "paid", at
+        return None
+    return at
+
+
+def invoice_status(ds: Dataset, inv: int, now: int) -> tuple[str, int | None]:
+    """(status, paid_at) as of `now`: paid from `paid_time`, open until then."""
+    paid_at = paid_time(ds, inv)
+    if paid_at is not None and paid_at <= now:
+        return "paid", paid_at
+    return "open", None
 
 
 def render_line(ds: Dataset, s: int, inv: int, n: int, line: Line, extras: dict) -> dict:
@@ -261,23 +262,59 @@ def render_line(ds: Dataset, s: int, inv: int, n: int, line: Line, extras: dict)
     return out
 
 
-def _rendered_lines(ds: Dataset, inv: int) -> tuple[list[dict], dict]:
-    """(line objects, invoice totals) of invoice `inv`."""
+def _priced_lines(ds: Dataset, inv: int) -> tuple[list[Line], list[int], list[int], dict]:
+    """(lines, discount per line, tax per line, totals) of invoice `inv`, without rendering."""
     s, slot = birth(inv)
     at = invoice_time(ds, inv)
     assert at is not None
     lines = invoice_lines(ds, inv)
     discounted = _discount_applies(ds, s, slot, at)
     discounts = _discounts(ds, s, lines) if discounted else [0] * len(lines)
-    discount_id = ds.ids.encode("discounts", s)
     country = _tax_country(ds, s)
+    taxes = [
+        round_half_up(Fraction((line.amount - off) * TAX_RATE_BP[country], 10_000))
+        if country
+        else 0
+        for line, off in zip(lines, discounts, strict=True)
+    ]
+    subtotal = sum(line.amount for line in lines)
+    totals = {
+        "subtotal": subtotal,
+        "discount": sum(discounts),
+        "discounted": discounted,
+        "tax": sum(taxes),
+        "country": country,
+        "taxable": subtotal - sum(discounts),
+    }
+    return lines, discounts, taxes, totals
+
+
+def amount_due(ds: Dataset, inv: int) -> int:
+    """What invoice `inv` asks the customer to pay: its total, a credit counting as 0 (it goes
+    to the customer's balance). Cached with the ledger's sums (one per config, shared by
+    datasets): the payment streams ask for every candidate invoice."""
+    cache = ds.ledger_cache.setdefault("amount_due", {})
+    key = inv
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= 1 << 18:
+            cache.clear()
+        totals = _priced_lines(ds, inv)[3]
+        found = cache[key] = max(totals["subtotal"] - totals["discount"] + totals["tax"], 0)
+    return found
+
+
+def _rendered_lines(ds: Dataset, inv: int) -> tuple[list[dict], dict]:
+    """(line objects, invoice totals) of invoice `inv`."""
+    s, _ = birth(inv)
+    lines, discounts, taxes, totals = _priced_lines(ds, inv)
+    discounted = totals["discounted"]
+    discount_id = ds.ids.encode("discounts", s)
+    country = totals["country"]
     rate = tax_rate_object(ds, country) if country is not None else None
     rendered = []
-    taxes = []
-    for n, (line, off) in enumerate(zip(lines, discounts, strict=True)):
+    for n, (line, off, tax) in enumerate(zip(lines, discounts, taxes, strict=True)):
         taxable = line.amount - off
-        tax = round_half_up(Fraction(taxable * TAX_RATE_BP[country], 10_000)) if country else 0
-        taxes.append(tax)
         extras = {
             "discount_amounts": [{"amount": off, "discount": discount_id}] if discounted else [],
             "tax_amounts": []
@@ -294,16 +331,7 @@ def _rendered_lines(ds: Dataset, inv: int) -> tuple[list[dict], dict]:
             "tax_rates": [] if rate is None else [rate],
         }
         rendered.append(render_line(ds, s, inv, n, line, extras))
-    subtotal = sum(line.amount for line in lines)
-    totals = {
-        "subtotal": subtotal,
-        "discount": sum(discounts),
-        "discounted": discounted,
-        "tax": sum(taxes),
-        "rate": rate,
-        "taxable": subtotal - sum(discounts),
-    }
-    return rendered, totals
+    return rendered, totals | {"rate": rate}
 
 
 def render_subscription_invoice(ds: Dataset, inv: int, now: int) -> dict:
@@ -319,6 +347,8 @@ def render_subscription_invoice(ds: Dataset, inv: int, now: int) -> dict:
     due = max(total, 0)  # a credit goes to the customer's balance (not carried over here)
     status, paid_at = invoice_status(ds, inv, now)
     paid = status == "paid"
+    # Paid with an amount due: by the charge and payment intent of the invoice's index.
+    charged = paid and due > 0
     token = ds.keys.rng("sub_invoice", inv).token(20)
     discount = render_discount(ds, s, lc.coupon) if totals["discounted"] else None
     rate = totals["rate"]
@@ -337,6 +367,7 @@ def render_subscription_invoice(ds: Dataset, inv: int, now: int) -> dict:
             "attempted": paid or slot == failing_renewal(ds, s),
             "auto_advance": not paid,
             "billing_reason": REASON.get(slot, "subscription_cycle"),
+            "charge": ds.ids.encode("subscription_charges", inv) if charged else None,
             "collection_method": "charge_automatically",
             "created": at,
             "currency": lc.currency,
@@ -359,7 +390,10 @@ def render_subscription_invoice(ds: Dataset, inv: int, now: int) -> dict:
             },
             "number": f"{facts['prefix']}-{s % 100_000:05d}{slot:02d}",
             "paid": paid,
-            "paid_out_of_band": paid,
+            "paid_out_of_band": False,
+            "payment_intent": ds.ids.encode("subscription_payment_intents", inv)
+            if charged
+            else None,
             "period_end": period[1],
             "period_start": period[0],
             "status": status,
@@ -398,153 +432,41 @@ def failing_invoice_object(ds: Dataset, s: int, kind) -> dict:
 
 # ---------------------------------------------------------------------------- the invoice list
 
-# A list key: (created, group, n): group 0 the account's other invoices (n: index), 1 these
-# (n: the birth event's seq). Ids sort the same way: in_1... before in_2..., index order.
-Key = tuple[int, int, int]
+
+def _key_of(ds: Dataset, inv: int) -> tuple[int, int] | None:
+    """(created, seq of the birth event) of invoice `inv`: its key among the invoices."""
+    at = invoice_time(ds, inv)
+    if at is None:
+        return None
+    s, slot = birth(inv)
+    return at, seq_of(int(BIRTHS[slot]), s)
 
 
-def _legacy(
-    ds: Dataset,
-    now: int,
-    created: CreatedFilter,
-    bound: Key | None,
-    ascending: bool,
-    customer: int | None,
-) -> Iterator[tuple[Key, str, int]]:
-    line = ds.timelines["invoices"]
-    low, high = index_range(ds, "invoices", now, created)
-    if customer is not None:
-        c_low, c_high = ds.customer_candidates("invoices", customer)
-        low, high = max(low, c_low), min(high, c_high)
-    if bound is not None:
-        at, group, n = bound
-        if group == 0:
-            low, high = (max(low, n + 1), high) if ascending else (low, min(high, n - 1))
-        elif ascending:
-            low = max(low, line.first_at_or_after(at + 1))
-        else:
-            high = min(high, line.last_at_or_before(at))
-    for index in range(low, high + 1) if ascending else range(high, low - 1, -1):
-        if not ds.listable("invoices", index, now):
-            continue
-        if customer is not None and ds.customer_of("invoices", index) != customer:
-            continue
-        yield (line.created(index), 0, index), "invoices", index
+def _render_subscription(ds: Dataset, inv: int, now: int, version: str | None) -> dict:
+    obj = render_subscription_invoice(ds, inv, now)
+    return versions.render_in("invoices", obj, version or ds.config.version_at(now))
 
 
-def _subscription(
-    ds: Dataset,
-    now: int,
-    created: CreatedFilter,
-    bound: Key | None,
-    ascending: bool,
-    customer: int | None,
-) -> Iterator[tuple[Key, str, int]]:
-    from mock_api.dataset.events import merged_events  # events imports paging, as we do
-
-    low_t = 0 if created.gte is None else created.gte
-    high_t = now if created.lte is None else min(now, created.lte)
-    event_bound = None
-    if bound is not None:
-        at, group, n = bound
-        event_bound = (at, n) if group == 1 else (at, -1)
-    for ref in merged_events(ds, BIRTHS, low_t, high_t, event_bound, ascending):
-        if customer is not None and lifecycle(ds, ref.index).customer != customer:
-            continue
-        inv = ref.index * PER_SUBSCRIPTION + SLOT[ref.kind]
-        yield (ref.created, 1, ref.seq), "subscription_invoices", inv
-
-
-def _key(ds: Dataset, resource: str, index: int) -> Key:
-    if resource == "invoices":
-        return ds.created("invoices", index), 0, index
-    s, slot = birth(index)
-    from mock_api.dataset.schedule import seq_of
-
-    at = invoice_time(ds, index)
-    assert at is not None
-    return at, 1, seq_of(int(BIRTHS[slot]), s)
+INVOICES = Companion(
+    resource="invoices",
+    own="subscription_invoices",
+    kinds=BIRTHS,
+    index_of=lambda ds, ref: ref.index * PER_SUBSCRIPTION + SLOT[ref.kind],
+    birth=_key_of,
+    customer=lambda ds, s: lifecycle(ds, s).customer,
+    render=_render_subscription,
+)
 
 
 def resolve_invoice(ds: Dataset, invoice_id: str, now: int) -> tuple[str, int] | None:
     """(resource, index) of an invoice id of either kind that exists at `now`."""
-    decoded = ds.ids.decode(invoice_id)
-    if decoded is None:
-        return None
-    resource, index = decoded
-    if resource == "invoices" and ds.exists("invoices", index, now):
-        return decoded
-    if resource == "subscription_invoices" and invoice_exists(ds, index, now):
-        return decoded
-    return None
+    return companions.resolve(ds, INVOICES, invoice_id, now)
 
 
 def render_any(
     ds: Dataset, resource: str, index: int, now: int, version: str | None = None
 ) -> dict:
-    if resource == "invoices":
-        return ds.state("invoices", index, now, version)
-    obj = render_subscription_invoice(ds, index, now)
-    return versions.render_in("invoices", obj, version or ds.config.version_at(now))
-
-
-def list_page(
-    ds: Dataset,
-    now: int,
-    *,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
-    created: CreatedFilter,
-    customer: str | None,
-    version: str | None = None,
-) -> Page:
-    """A page of `/v1/invoices`: the account's other invoices and the subscription invoices
-    merged newest first (the cursor window is `paging.cursor_page`'s)."""
-    customer_index = None
-    if customer is not None:
-        decoded = ds.ids.decode(customer)
-        customer_index = decoded[1] if decoded and decoded[0] == "customers" else -1
-
-    def locate(cursor: str, param: str) -> Key:
-        found = resolve_invoice(ds, cursor, now)
-        if found is None:
-            raise MockError(
-                400, f"No such invoice: '{cursor}'", code="resource_missing", param=param
-            )
-        return _key(ds, *found)
-
-    def walk(bound: Key | None, ascending: bool) -> Iterator[tuple[Key, str, int]]:
-        streams = [
-            _legacy(ds, now, created, bound, ascending, customer_index),
-            _subscription(ds, now, created, bound, ascending, customer_index),
-        ]
-        return heapq.merge(*streams, reverse=not ascending)
-
-    return cursor_page(
-        limit=limit,
-        starting_after=starting_after,
-        ending_before=ending_before,
-        locate=locate,
-        walk=walk,
-        render=lambda entry: render_any(ds, entry[1], entry[2], now, version),
-    )
-
-
-def all_invoices(ds: Dataset, now: int, version: str | None = None) -> list[dict]:
-    """Every invoice the list shows at `now`, newest first (materialises)."""
-    return every_item(
-        lambda cursor: list_page(
-            ds,
-            now,
-            limit=100,
-            starting_after=cursor,
-            ending_before=None,
-            created=ALL_TIME,
-            customer=None,
-            version=version,
-        )
-    )
+    return companions.render(ds, INVOICES, resource, index, now, version)
 
 
 def lines_page(

@@ -122,7 +122,9 @@ def expected_after_first_run(dataset: Dataset, now: int, days: int) -> Expected:
 
 def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
     """Charge `charge_id` at `now` from its flow and the changes it has undergone."""
-    _, index = dataset.ids.decode(charge_id)
+    resource, index = dataset.ids.decode(charge_id)
+    if resource == "subscription_charges":
+        return subscription_payment_at(dataset, index, now)
     facts = payment_facts(dataset, index)
     applied = dataset.applied("charges", index, now)
     if ChargeEvent.FAILED in applied:
@@ -144,10 +146,22 @@ def payment_at(dataset: Dataset, charge_id: str, now: int) -> Payment:
     return Payment(facts["currency"], status, captured, refunded, country)
 
 
+def subscription_payment_at(dataset: Dataset, inv: int, now: int) -> Payment:
+    """The charge that pays subscription invoice `inv`, from the invoice the mock lists: its
+    amount due, taken when it is paid, never refunded (docs/mock_api.md#subscription-payments)."""
+    invoice = dataset.retrieve(dataset.ids.encode("subscription_invoices", inv), now, "invoices")
+    assert invoice["status"] == "paid" and invoice["amount_due"] > 0, invoice["id"]
+    _, customer = dataset.ids.decode(invoice["customer"])
+    country = customer_facts(dataset, customer)["country"]
+    return Payment(invoice["currency"], "succeeded", invoice["amount_due"], 0, country)
+
+
 def refunded_in_full_at(dataset: Dataset, charge_id: str, now: int) -> bool:
     """Stripe's `refunded` as Gold reads it: the charge says so and its refund did not fail
     (a failed refund gave nothing back, and the mock, like Stripe, leaves the charge as it was)."""
-    _, index = dataset.ids.decode(charge_id)
+    resource, index = dataset.ids.decode(charge_id)
+    if resource == "subscription_charges":
+        return False  # never refunded
     applied = dataset.applied("charges", index, now)
     return (
         bool(dataset.retrieve(charge_id, now, "charges")["refunded"])

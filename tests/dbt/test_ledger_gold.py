@@ -176,6 +176,71 @@ def test_daily_fees_nets_payouts_and_balances_are_the_books(lake: Path, truth: L
     assert all(got[(c, d)][3] < 0 for c, d in truth.days if truth.days[(c, d)]["payouts"] > 0)
 
 
+def test_subscription_invoices_are_paid_through_charges_into_the_ledger(lake: Path) -> None:
+    """Every paid subscription invoice with an amount due has its charge in fct_payments, of
+    that amount and currency, and that charge's transaction in the ledger with the mock's fee
+    and net; per settlement currency and day, the ledger's charges include them all."""
+    dataset = Dataset(CONFIG)
+    txns = {t["id"]: t for t in dataset.all_balance_transactions(NOW)}
+    want: dict[str, tuple] = {}
+    want_days: dict[tuple[str, str], list[int]] = {}
+    for invoice in dataset.objects("invoices", NOW):
+        paid = invoice["status"] == "paid" and invoice["amount_due"] > 0
+        if invoice["subscription"] is None or not paid:
+            continue
+        charge = dataset.retrieve(invoice["charge"], NOW, "charges")
+        t = txns[charge["balance_transaction"]]
+        assert t["source"] == charge["id"] and charge["invoice"] == invoice["id"]
+        want[invoice["id"]] = (
+            charge["id"],
+            invoice["amount_due"],
+            invoice["currency"],
+            t["currency"],
+            t["amount"],
+            t["fee"],
+            t["net"],
+        )
+        day = dt.datetime.fromtimestamp(t["created"], dt.UTC).date().isoformat()
+        totals = want_days.setdefault((t["currency"], day), [0, 0, 0])
+        for n, value in enumerate((1, t["fee"], t["net"])):
+            totals[n] += value
+    assert len(want) > 200 and len({w[2] for w in want.values()}) >= 3
+    got = {
+        row[0]: row[1:]
+        for row in rows(
+            f"""
+            select invoices.invoice_id, payments.charge_id, payments.captured_minor,
+                   payments.currency, ledger.currency, ledger.amount_minor, ledger.fee_minor,
+                   ledger.net_minor
+            from {silver(lake, "invoices")} as invoices
+            join {gold(lake, "fct_payments")} as payments
+              on payments.invoice_id = invoices.invoice_id
+             and payments.charge_id = invoices.charge_id
+            join {gold(lake, "fct_balance_transactions")} as ledger
+              on ledger.source_id = payments.charge_id and ledger.reporting_category = 'charge'
+            where invoices.subscription_id is not null and invoices.status = 'paid'
+              and invoices.amount_due_minor > 0
+            """
+        )
+    }
+    assert got == want
+    got_days = {
+        (currency, day.isoformat()): [count, fee, net]
+        for currency, day, count, fee, net in rows(
+            f"""
+            select ledger.currency, cast(ledger.created_at as date), count(*),
+                   sum(ledger.fee_minor), sum(ledger.net_minor)
+            from {gold(lake, "fct_balance_transactions")} as ledger
+            join {gold(lake, "fct_payments")} as payments on payments.charge_id = ledger.source_id
+            join {silver(lake, "invoices")} as invoices on invoices.invoice_id = payments.invoice_id
+            where ledger.reporting_category = 'charge' and invoices.subscription_id is not null
+            group by 1, 2
+            """
+        )
+    }
+    assert got_days == want_days
+
+
 def test_payouts_add_up_and_match_the_mock(lake: Path, truth: Ledger) -> None:
     got = {
         row[0]: row[1:]

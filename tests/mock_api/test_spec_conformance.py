@@ -219,8 +219,13 @@ def check_ids(api: requests.Session, mock: ServerProcess, ids: list[ExpandableId
     for ref in ids:
         decoded = codec.decode(ref.id)
         assert decoded is not None, f"{ref.path}: {ref.id!r} is no id of this mock"
-        # Subscription invoices are invoices with ids of their own range (in_2...).
-        resource = {"subscription_invoices": "invoices"}.get(decoded[0], decoded[0])
+        # Subscription invoices and their payments are invoices, charges and payment
+        # intents with ids of their own range (in_2..., ch_4..., pi_4...).
+        resource = {
+            "subscription_invoices": "invoices",
+            "subscription_charges": "charges",
+            "subscription_payment_intents": "payment_intents",
+        }.get(decoded[0], decoded[0])
         schema = SCHEMA.get(resource, resource.removesuffix("s"))
         assert schema in ref.resources, f"{ref.path}: {ref.id!r} is not a {ref.resources}"
         if resource in SCHEMA:
