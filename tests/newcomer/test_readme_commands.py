@@ -187,10 +187,10 @@ def _check_output(
 @pytest.mark.integration
 @pytest.mark.slow
 # The whole README on a fresh clone: venv, the demo, every command, and `make test-fast`
-# inside the clone. 491 s alone on this 2-core machine with the ledger in; next to the other
-# worker it passed the suite's 600 s default, so it gets its own bound (issue 19 is to
-# make it faster).
-@pytest.mark.timeout(1200)
+# inside the clone. 491 s alone on this 2-core machine with the ledger in, 538 s in a quiet
+# `make test`; with two other suites on the same cores (load 6-9) it passed 1,200 s, so its
+# bound leaves room for a busy machine (issue 19 is to make it faster).
+@pytest.mark.timeout(2400)
 def test_a_fresh_clone_runs_the_readme_as_written(tmp_path: Path) -> None:
     for port in SERVER_PORTS.values():
         assert _port_is_free(port), f"127.0.0.1:{port} is taken; the README's commands need it"
