@@ -17,8 +17,9 @@ Modules:
 - `catalog` (products, prices, coupons), `subscriptions` (lifecycles) and `mrr` (the
   engine's MRR): docs/mock_api.md#billing. `subscription_invoices` (their invoices),
   `subscription_payments` (the schedule of the charges and intents that pay them: a spec
-  that is not `listed`), `subscription_charges` (those objects) and `companions` (lists
-  that take them in with the account's own invoices, charges and intents).
+  that is not `listed`), `subscription_invoice_events` (their `invoice.paid`, another such
+  spec), `subscription_charges` (those objects) and `companions` (lists that take them in
+  with the account's own invoices, charges and intents).
 - `money` (settlement, exchange rates, fees, business days) and `ledger` (balance
   transactions, the payouts' daily books, the balance): docs/mock_api.md#the-ledger.
 - `paging` (created filters, and `cursor_page`: the one cursor window every list, events

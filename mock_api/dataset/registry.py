@@ -16,6 +16,7 @@ from mock_api.dataset.payment_intents import PAYMENT_INTENTS
 from mock_api.dataset.payouts import PAYOUTS
 from mock_api.dataset.refunds import REFUNDS
 from mock_api.dataset.schedule import CODE_END, EventKind
+from mock_api.dataset.subscription_invoice_events import SUBSCRIPTION_INVOICE_EVENTS
 from mock_api.dataset.subscription_payments import SUBSCRIPTION_PAYMENTS
 from mock_api.dataset.subscriptions import SUBSCRIPTIONS
 
@@ -32,6 +33,7 @@ SPECS: tuple[ResourceSpec, ...] = (
     COUPON_SPEC,
     SUBSCRIPTIONS,
     SUBSCRIPTION_PAYMENTS,
+    SUBSCRIPTION_INVOICE_EVENTS,
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}

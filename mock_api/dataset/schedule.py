@@ -54,7 +54,8 @@ event types, offsets) and its rules (which objects undergo a kind, in which vari
   an amount due is paid by one automatic card payment (charge and payment intent of the
   invoice's index) when it is paid: `payment_intent.created`, `charge.succeeded`,
   `payment_intent.succeeded` at the invoice's birth, or at the recovery for the renewal whose
-  payment failed. Codes from PAY_CODE (`seq_of`). The account's other invoices
+  payment failed. Codes from PAY_CODE (`seq_of`); after them, one `invoice.paid` kind per
+  invoice slot (`subscription_invoice_events`). The account's other invoices
   (`invoices`) are still settled out of band: their `charge` is null.
 
 Schema drift (off by default): with `schema_drift_at` set (env `MOCK_SCHEMA_DRIFT_AT`), every

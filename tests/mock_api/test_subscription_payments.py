@@ -227,3 +227,35 @@ def test_basil_drops_the_invoice_link_from_both(ds, charges) -> None:
     assert "invoice" not in basil and basil["amount"] == charge["amount"]
     intent = ds.retrieve(charge["payment_intent"], NOW, "payment_intents", "2025-03-31.basil")
     assert "invoice" not in intent and intent["latest_charge"] == charge["id"]
+
+
+def test_every_paid_subscription_invoice_is_announced_once_by_invoice_paid(
+    ds, sub_invoices
+) -> None:
+    """Every subscription invoice paid inside the feed's 30 days has exactly one invoice.paid,
+    at its paid_at, carrying it paid (also a 0 invoice, which no charge pays); it follows the
+    charge's event at the same second; an open invoice has none."""
+    since = NOW - EVENT_RETENTION_SECONDS
+    feed = ds.events(NOW, ("invoice.paid", "charge.succeeded"))
+    paid_events: dict[str, list[dict]] = {}
+    for event in feed:
+        if event["type"] == "invoice.paid":
+            paid_events.setdefault(event["data"]["object"]["id"], []).append(event)
+    recent = [i for i in sub_invoices if i["created"] >= since]
+    paid = [i for i in recent if i["status"] == "paid"]
+    assert any(i["amount_due"] == 0 for i in paid) and any(i["amount_due"] > 0 for i in paid)
+    for invoice in paid:
+        (event,) = paid_events[invoice["id"]]
+        paid_at = invoice["status_transitions"]["paid_at"]
+        assert event["created"] == paid_at
+        assert event["data"]["object"]["status"] == "paid"
+        assert event["data"]["object"]["amount_paid"] == invoice["amount_due"]
+        assert event["data"]["object"]["charge"] == invoice["charge"]
+        if invoice["charge"] is not None and paid_at == invoice["created"]:
+            ids = [e["id"] for e in feed if e["created"] == paid_at]  # newest first
+            charge_event = next(e for e in feed if e["data"]["object"]["id"] == invoice["charge"])
+            assert ids.index(event["id"]) < ids.index(charge_event["id"])
+    for invoice in recent:
+        if invoice["status"] == "open":
+            assert invoice["id"] not in paid_events
+    assert len(paid) > 20
