@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.reliability.pipeline_support import NOW, build_baseline
@@ -17,6 +19,13 @@ def clean_mock(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def baseline(clean_mock, tmp_path_factory) -> dict[str, str]:
+def baseline_lake(clean_mock, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The lake of one fault-free run-pipeline, and the content digest of its Silver and Gold."""
+    lake = tmp_path_factory.mktemp("baseline") / "lake"
+    return lake, build_baseline(lake, clean_mock.url)
+
+
+@pytest.fixture(scope="session")
+def baseline(baseline_lake) -> dict[str, str]:
     """Content digest of Silver and Gold after one fault-free run-pipeline."""
-    return build_baseline(tmp_path_factory.mktemp("baseline") / "lake", clean_mock.url)
+    return baseline_lake[1]

@@ -36,6 +36,16 @@ UPGRADE_AT = NOW - DAY
 # The events feed and the report built on it record each event as Stripe rendered it (its
 # api_version, its object's digest): the one place where the two lakes must differ.
 VERSIONED_RECORDS = ("silver/source=stripe/entity=events", "gold/model=rpt_webhook_reconciliation")
+# Basil links an invoice and its payment only through InvoicePayment objects, which the
+# pipeline does not extract (yet): an invoice, charge or intent whose every Bronze line is in
+# basil has no link, so these columns, and only these, may differ (docs/architecture.md).
+PAYMENT_LINKS = {
+    "silver/source=stripe/entity=invoices": ("charge_id", "payment_intent_id"),
+    "silver/source=stripe/entity=charges": ("invoice_id",),
+    "silver/source=stripe/entity=payment_intents": ("invoice_id",),
+    "gold/model=fct_invoices": ("charge_id", "payment_intent_id"),
+    "gold/model=fct_payments": ("invoice_id",),
+}
 
 
 @pytest.fixture(scope="module")
@@ -96,11 +106,28 @@ def test_bronze_mixes_both_versions_and_records_each(upgraded: Path) -> None:
         assert event["api_version"] == (BASIL if event["created"] >= UPGRADE_AT else "2024-06-20")
 
 
-def test_silver_and_gold_equal_the_single_version_lake(upgraded: Path, baseline) -> None:
+def _rows_without(lake: Path, folder: str, columns: tuple[str, ...]) -> list[tuple]:
+    exclude = ", ".join(columns)
+    return rows(
+        f"select * exclude ({exclude}) from read_parquet('{lake / folder}/*/*.parquet') "
+        "order by all"
+    )
+
+
+def test_silver_and_gold_equal_the_single_version_lake(upgraded: Path, baseline_lake) -> None:
+    baseline_path, baseline = baseline_lake
     mixed = content_digest(upgraded)
     assert mixed.keys() == baseline.keys()
     differ = sorted(k for k in mixed if mixed[k] != baseline[k])
-    assert differ == sorted(VERSIONED_RECORDS)
+    unexplained = sorted(set(differ) - set(VERSIONED_RECORDS) - set(PAYMENT_LINKS))
+    assert unexplained == [], unexplained
+    assert set(VERSIONED_RECORDS) <= set(differ)
+    # Where only basil's missing payment links can differ, every other column is equal.
+    for folder in set(differ) & set(PAYMENT_LINKS):
+        columns = PAYMENT_LINKS[folder]
+        got = _rows_without(upgraded, folder, columns)
+        assert got == _rows_without(baseline_path, folder, columns), folder
+        assert len(got) > 0, folder
 
 
 def test_gold_equals_the_mock_figures(upgraded: Path) -> None:
