@@ -23,7 +23,6 @@ from extractor.pipeline import (
     NO_FOLD,
     add_quarantine,
     extract,
-    freshness,
     missing_bronze,
     run_pipeline,
     transform,
@@ -35,7 +34,7 @@ from extractor.streams import (
     EVENTS,
     WATERMARKED_STREAMS,
 )
-from extractor.transform.dbt import run_dbt
+from extractor.transform.dbt import run_dbt_session
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
 # -- extract ----------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def cmd_run_transforms(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     if (missing := missing_bronze(ctx)) is not None:
         return fail(missing)
     with ctx.lock("run-transforms"):
-        build, _ = transform(ctx, getattr(args, "full_refresh", False))
+        build, _, _ = transform(ctx, getattr(args, "full_refresh", False))
     if not build.ok:
         return fail(
             f"run {ctx.run}: dbt build failed; Gold models downstream of a failure were "
@@ -135,8 +134,17 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         return fail(missing)
     with ctx.lock("run-quality"):
         started_at = now_iso()
-        tests = run_dbt("test", ctx.settings, ctx.storage, ctx.run, env=NO_FOLD.dbt_env())
-        section = quality_section(tests, freshness(ctx), started_at)
+        # Tests, then freshness whatever the tests found, in one dbt child.
+        outcomes = run_dbt_session(
+            ["test", "source freshness"],
+            ctx.settings,
+            ctx.storage,
+            ctx.run,
+            env=NO_FOLD.dbt_env(),
+            stop_after_failure=False,
+        )
+        fresh = outcomes[1] if len(outcomes) > 1 else None
+        section = quality_section(outcomes[0], fresh, started_at)
         add_quarantine(ctx, section)
         update_section(ctx.storage, ctx.run, "quality", section)
     return report_gate(ctx.run, section)

@@ -17,7 +17,7 @@ from extractor.extract.plan import Plan
 from extractor.extract.progress import Progress, summary_text
 from extractor.extract.run import Extraction
 from extractor.lake.manifest import update_section
-from extractor.transform.dbt import DbtOutcome, run_dbt
+from extractor.transform.dbt import DbtOutcome, run_dbt, run_dbt_session
 from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
     build_test_results,
@@ -50,9 +50,13 @@ def extract(ctx: RunContext, plan: Plan) -> dict[str, Any]:
     return section
 
 
-def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, FoldPlan]:
+def transform(
+    ctx: RunContext, full_refresh: bool = False, then_freshness: bool = False
+) -> tuple[DbtOutcome, FoldPlan, DbtOutcome | None]:
     """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
-    build recorded what it folded; the new fold state is written only if the build passed."""
+    build recorded what it folded; the new fold state is written only if the build passed.
+    With `then_freshness`, the same dbt child then checks source freshness if the build
+    passed (one dbt start-up per run); that outcome is returned for the gate, else None."""
     started_at = now_iso()
     plan = plan_fold(ctx.storage, full_refresh)
     logs.log(
@@ -66,7 +70,10 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
     quarantined = check_captures(ctx.storage, ctx.settings, started_at)
     if quarantined:
         print(quarantine_summary(quarantined))
-    build = run_dbt("build", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+    commands = [plan.build_command(), *(["source freshness"] if then_freshness else [])]
+    outcomes = run_dbt_session(commands, ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+    build = outcomes[0]
+    checked = outcomes[1] if len(outcomes) > 1 and build.ok else None
     if build.ok:
         # After the build only: a crash before this line refolds the same runs next time,
         # a no-op for Silver's de-duplication (ADR 0040).
@@ -91,7 +98,7 @@ def transform(ctx: RunContext, full_refresh: bool = False) -> tuple[DbtOutcome, 
         counts=build.counts,
         quarantined_captures=len(quarantined),
     )
-    return build, plan
+    return build, plan, checked
 
 
 def freshness(ctx: RunContext, plan: FoldPlan = NO_FOLD) -> DbtOutcome:
@@ -100,14 +107,22 @@ def freshness(ctx: RunContext, plan: FoldPlan = NO_FOLD) -> DbtOutcome:
     return run_dbt("source freshness", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
 
 
-def gate(ctx: RunContext, build: DbtOutcome, plan: FoldPlan, started_at: str) -> dict[str, Any]:
-    """The gate after a build: its tests, then freshness (only if the build passed), and the
-    webhook reconciliation counts, recorded as the manifest's `quality` section."""
+def gate(
+    ctx: RunContext,
+    build: DbtOutcome,
+    plan: FoldPlan,
+    started_at: str,
+    checked: DbtOutcome | None = None,
+) -> dict[str, Any]:
+    """The gate after a build: its tests, then freshness (only if the build passed; `checked`
+    when the build's dbt child already ran it), and the webhook reconciliation counts,
+    recorded as the manifest's `quality` section."""
     if not build.ok:
         section = quality_section(build_test_results(build), None, started_at)
         section["status"] = "failed"
     else:
-        section = quality_section(build_test_results(build), freshness(ctx, plan), started_at)
+        fresh = checked if checked is not None else freshness(ctx, plan)
+        section = quality_section(build_test_results(build), fresh, started_at)
         con = ctx.connect_warehouse()
         try:
             section["webhook_reconciliation"] = reconciliation_counts(con)
@@ -146,8 +161,8 @@ def run_pipeline(ctx: RunContext, plan: Plan, full_refresh: bool = False) -> Exi
         raise
     with ctx.lock("run-pipeline"):
         started_at = now_iso()
-        build, fold = transform(ctx, full_refresh)
-        section = gate(ctx, build, fold, started_at)
+        build, fold, checked = transform(ctx, full_refresh, then_freshness=True)
+        section = gate(ctx, build, fold, started_at, checked)
     if not build.ok:
         return fail(
             f"run {ctx.run}: pipeline stopped at transform; Gold models downstream of a "

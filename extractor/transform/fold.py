@@ -12,6 +12,11 @@ run id can gain parts later (`RUN_ID` fixed across several `run-batch` calls).
 The file also holds a fingerprint of the dbt code that shapes Silver (the staging models,
 the macros, dbt_project.yml). Folding new runs into Silver written by different code would
 mix two versions of a table, so a changed fingerprint makes the next build a full one.
+
+And a fingerprint of the whole dbt project with the pinned dependencies: dbt's unit tests
+check the models' code against fixed rows, never the lake, so an incremental build whose
+project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
+every small run); a full build, or any change to the project or the pins, runs them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ STATE_KEY = layout.FOLD_STATE_KEY
 RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 # What decides Silver's content: a change to any of these makes the next build full.
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
+# What decides a unit test's result: the whole project and the pinned dbt and DuckDB.
+PROJECT_CODE = ("dbt_project.yml", "profiles.yml", "requirements.lock", "dbt_project")
 
 
 class FoldStateError(PipelineError):
@@ -50,6 +57,13 @@ class FoldPlan:
     parts: dict[str, list[str]] = field(default_factory=dict)
     # The Silver code this build runs (silver_code_fingerprint), recorded with the parts.
     code: str = ""
+    # The whole project's fingerprint, and whether this build runs dbt's unit tests.
+    project_code: str = ""
+    unit_tests: bool = True
+
+    def build_command(self) -> str:
+        """`dbt build`, without the unit tests when the project is unchanged."""
+        return "build" if self.unit_tests else "build --exclude-resource-type unit_test"
 
     def dbt_env(self) -> dict[str, str | None]:
         """The environment dbt gets: the run ids, or the variable removed (a full build)."""
@@ -61,13 +75,16 @@ class FoldPlan:
             "reason": self.reason,
             "bronze_run_ids": self.run_ids if self.incremental else None,
             "bronze_runs_listed": len(self.parts),
+            "unit_tests": "run"
+            if self.unit_tests
+            else "skipped: project unchanged since the last passing build",
         }
 
 
-def silver_code_fingerprint(root: Path = REPO_ROOT) -> str:
-    """sha256 over the paths and bytes of every file under SILVER_CODE, in path order."""
+def silver_code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_CODE) -> str:
+    """sha256 over the paths and bytes of every file under `entries`, in path order."""
     digest = hashlib.sha256()
-    for entry in SILVER_CODE:
+    for entry in entries:
         base = root / entry
         files = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else [base]
         for path in files:
@@ -89,15 +106,16 @@ def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
     return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
 
 
-def read_state(storage: Storage) -> tuple[dict[str, list[str]], str] | None:
-    """The folded parts by run id and the Silver code fingerprint they were folded with."""
+def read_state(storage: Storage) -> tuple[dict[str, list[str]], str, str] | None:
+    """The folded parts by run id, the Silver code fingerprint they were folded with and
+    the project fingerprint of that build ("" in a file written before it was recorded)."""
     raw = storage.get(STATE_KEY)
     if raw is None:
         return None
     try:
         document = json.loads(raw)
         runs = {str(run_id): list(keys) for run_id, keys in document["runs"].items()}
-        return runs, str(document.get("silver_code", ""))
+        return runs, str(document.get("silver_code", "")), str(document.get("project_code", ""))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FoldStateError(
             f"{storage.uri_for(STATE_KEY)} is not a fold state file ({exc}): delete it, or run "
@@ -110,23 +128,28 @@ def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = N
     full refresh was asked."""
     parts = list_bronze_parts(storage)
     code = silver_code_fingerprint() if code is None else code
+    project = silver_code_fingerprint(entries=PROJECT_CODE)
+    full = {"parts": parts, "code": code, "project_code": project}
     if full_refresh:
-        return FoldPlan(False, "--full-refresh", parts=parts, code=code)
+        return FoldPlan(False, "--full-refresh", **full)
     state = read_state(storage)
     if state is None:
-        return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, parts=parts, code=code)
-    folded, folded_code = state
+        return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, **full)
+    folded, folded_code, folded_project = state
     if folded_code != code:
-        return FoldPlan(
-            False,
-            "the Silver models or macros changed since the last build",
-            parts=parts,
-            code=code,
-        )
+        return FoldPlan(False, "the Silver models or macros changed since the last build", **full)
     new_runs = [
         run_id for run_id, keys in parts.items() if not set(keys) <= set(folded.get(run_id, ()))
     ]
-    return FoldPlan(True, f"{len(new_runs)} Bronze runs not yet folded", new_runs, parts, code)
+    return FoldPlan(
+        True,
+        f"{len(new_runs)} Bronze runs not yet folded",
+        new_runs,
+        parts,
+        code,
+        project_code=project,
+        unit_tests=folded_project != project,
+    )
 
 
 def forget_fold(storage: Storage) -> None:
@@ -138,5 +161,5 @@ def forget_fold(storage: Storage) -> None:
 
 def record_fold(storage: Storage, plan: FoldPlan) -> None:
     """After a successful build only: every part listed before it is now in Silver."""
-    document = {"runs": plan.parts, "silver_code": plan.code}
+    document = {"runs": plan.parts, "silver_code": plan.code, "project_code": plan.project_code}
     storage.put(STATE_KEY, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())

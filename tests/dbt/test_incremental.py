@@ -88,6 +88,10 @@ def test_the_second_run_folds_only_its_own_bronze(lakes) -> None:
     fold = manifest(incremental, "B")["transform"]["fold"]
     assert fold["mode"] == "incremental"
     assert fold["bronze_run_ids"] == ["B"]
+    # The project did not change between A and B: B's build leaves dbt's unit tests out.
+    assert fold["unit_tests"].startswith("skipped")
+    assert "unit_test" not in manifest(incremental, "B")["transform"]["counts_by_kind"]
+    assert manifest(incremental, "A")["transform"]["counts_by_kind"]["unit_test"]["pass"] > 0
     assert manifest(full, "F")["transform"]["fold"]["mode"] == "full"
     state = json.loads((incremental / STATE).read_text())["runs"]
     assert sorted(state) == ["A", "B"]

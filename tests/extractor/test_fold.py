@@ -108,3 +108,42 @@ def test_the_fingerprint_follows_the_staging_models_and_macros(tmp_path: Path) -
     assert silver_code_fingerprint(tmp_path) != first
     # The repository's own fingerprint is stable between calls.
     assert silver_code_fingerprint() == silver_code_fingerprint()
+
+
+def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
+    storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extractor.transform import fold
+
+    project = tmp_path / "project"
+    for folder in ("models/marts", "models/staging", "macros"):
+        (project / "dbt_project" / folder).mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    (project / "requirements.lock").write_text("dbt-core==1.11.0\n")
+    (project / "profiles.yml").write_text("x: {}\n")
+    real = fold.silver_code_fingerprint
+    monkeypatch.setattr(
+        fold,
+        "silver_code_fingerprint",
+        lambda root=project, entries=fold.SILVER_CODE: real(project, entries),
+    )
+    part(storage, "charges", "A")
+    first = plan_fold(storage)
+    assert (first.unit_tests, first.build_command()) == (True, "build")
+    record_fold(storage, first)
+
+    part(storage, "charges", "B")
+    unchanged = plan_fold(storage)
+    assert unchanged.incremental and not unchanged.unit_tests
+    assert unchanged.build_command() == "build --exclude-resource-type unit_test"
+    assert unchanged.as_dict()["unit_tests"].startswith("skipped: project unchanged")
+    assert plan_fold(storage, full_refresh=True).unit_tests is True
+
+    # A Gold model (which does not make the build full) or a new dbt pin runs them again.
+    (project / "dbt_project/models/marts/fct.sql").write_text("select 2")
+    gold_changed = plan_fold(storage)
+    assert gold_changed.incremental and gold_changed.unit_tests
+    record_fold(storage, gold_changed)
+    assert plan_fold(storage).unit_tests is False
+    (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
+    assert plan_fold(storage).unit_tests is True

@@ -26,7 +26,7 @@ def fake_dbt(tmp_path: Path, body: str) -> str:
 
 
 def test_dbt_killed_by_a_signal_is_named_not_called_a_project_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(dbt, "dbt_executable", lambda: fake_dbt(tmp_path, "kill -9 $$"))
+    monkeypatch.setattr(dbt, "session_command", lambda: [fake_dbt(tmp_path, "kill -9 $$")])
     storage = LocalStorage(tmp_path / "lake")
     with pytest.raises(DbtError) as caught:
         run_dbt("build", Settings(lake_root=str(tmp_path / "lake")), storage, "r1")
@@ -51,7 +51,7 @@ def test_a_warehouse_held_by_another_client_is_named_before_dbt_starts(tmp_path,
     try:
         assert holder.stdout.readline().strip() == "held"
         started: list[str] = []
-        monkeypatch.setattr(dbt, "dbt_executable", lambda: started.append("dbt") or "true")
+        monkeypatch.setattr(dbt, "session_command", lambda: started.append("dbt") or ["true"])
         with pytest.raises(DbtError) as caught:
             run_dbt("build", Settings(lake_root=str(storage.root)), storage, "r1")
     finally:
@@ -113,3 +113,72 @@ def test_a_killed_cli_takes_its_dbt_child_with_it(tmp_path):
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)], "dbt outlived the killed CLI"
+
+
+FAKE_SESSION = """#!{python}
+import json, sys
+from pathlib import Path
+plan = json.loads(Path(sys.argv[1]).read_text())
+with open({starts!r}, "a") as starts:
+    starts.write(" + ".join(c["command"] for c in plan["commands"]) + "\\n")
+codes = []
+for command in plan["commands"]:
+    code = {codes!r}.get(command["command"], 0)
+    status = "fail" if code else "pass"
+    Path(command["save_as"]).write_text(json.dumps({{
+        "elapsed_time": 1.5,
+        "results": [{{"unique_id": "test.p." + command["command"].split()[-1] + ".x",
+                      "status": status}}]}}))
+    codes.append(code)
+    Path(plan["status"]).write_text(json.dumps(codes))
+    if code and plan["stop_after_failure"]:
+        break
+"""
+
+
+def fake_session(tmp_path: Path, codes: dict[str, int]) -> tuple[list[str], Path]:
+    starts = tmp_path / "starts.txt"
+    script = tmp_path / "session"
+    script.write_text(FAKE_SESSION.format(python=sys.executable, starts=str(starts), codes=codes))
+    script.chmod(0o755)
+    return [str(script)], starts
+
+
+def test_a_run_starts_one_dbt_child_for_build_and_freshness(tmp_path, monkeypatch):
+    command, starts = fake_session(tmp_path, {})
+    monkeypatch.setattr(dbt, "session_command", lambda: command)
+    storage = LocalStorage(tmp_path / "lake")
+    build, fresh = dbt.run_dbt_session(
+        ["build", "source freshness"], Settings(lake_root=str(storage.root)), storage, "r1"
+    )
+    assert starts.read_text() == "build + source freshness\n"
+    assert (build.command, build.counts, build.ok) == ("build", {"pass": 1}, True)
+    assert (fresh.command, fresh.counts, fresh.elapsed_seconds) == (
+        "source freshness",
+        {"pass": 1},
+        1.5,
+    )
+
+
+def test_a_failed_build_ends_the_child_before_freshness(tmp_path, monkeypatch):
+    command, starts = fake_session(tmp_path, {"build": 1})
+    monkeypatch.setattr(dbt, "session_command", lambda: command)
+    storage = LocalStorage(tmp_path / "lake")
+    outcomes = dbt.run_dbt_session(
+        ["build", "source freshness"], Settings(lake_root=str(storage.root)), storage, "r1"
+    )
+    assert [(o.command, o.ok, o.counts) for o in outcomes] == [("build", False, {"fail": 1})]
+
+
+def test_run_quality_checks_freshness_even_after_failed_tests(tmp_path, monkeypatch):
+    command, _ = fake_session(tmp_path, {"test": 1})
+    monkeypatch.setattr(dbt, "session_command", lambda: command)
+    storage = LocalStorage(tmp_path / "lake")
+    outcomes = dbt.run_dbt_session(
+        ["test", "source freshness"],
+        Settings(lake_root=str(storage.root)),
+        storage,
+        "r1",
+        stop_after_failure=False,
+    )
+    assert [(o.command, o.ok) for o in outcomes] == [("test", False), ("source freshness", True)]

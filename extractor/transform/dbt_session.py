@@ -1,0 +1,69 @@
+"""The dbt child process: several dbt commands in one process, one parse (issue 19).
+
+    python -m extractor.transform.dbt_session <plan.json>
+
+The CLI starts this instead of the `dbt` executable once per run, so a run-pipeline pays
+dbt's start-up (imports, adapter, project and profile load, manifest) once for its build
+and its freshness check, not twice. The manifest is parsed once (partial parsing kept in
+the lake's target folder) and handed to every command.
+
+The plan (written by extractor/transform/dbt.py) is JSON:
+    {"commands": [{"args": [...], "common_args": [...], "artifact": "run_results.json",
+                   "save_as": "..."}],
+     "stop_after_failure": true, "status": "<path>"}
+After each command its artifact is copied to `save_as`, where a later command cannot
+overwrite it (dbt's own file stays for whoever reads target/ by hand), and the status file
+gets that command's exit code (0 success, 1 failures or errors, 2 dbt could not run). With
+`stop_after_failure` a failed command ends the session (no freshness after a failed build).
+
+A separate process, not dbt inside the CLI: dbt's global state and memory stay out of
+the CLI, and a killed dbt is reported as such (dbt dies with its parent, see dbt.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run(plan: dict[str, Any]) -> list[int]:
+    from dbt.cli.main import dbtRunner  # here: importing dbt takes seconds
+
+    codes: list[int] = []
+    status = Path(plan["status"])
+    manifest = None
+    for command in plan["commands"]:
+        if manifest is None:
+            # --no-write-json: the parse keeps partial_parse.msgpack, and the command that
+            # follows writes manifest.json (writing it twice cost ~1 s).
+            parsed = dbtRunner().invoke(["parse", "--no-write-json", *command["common_args"]])
+            if not parsed.success:
+                codes.append(2)
+                status.write_text(json.dumps(codes))
+                return codes
+            manifest = parsed.result
+        result = dbtRunner(manifest=manifest).invoke(command["args"])
+        artifact = Path(command["artifact"])
+        if artifact.exists():
+            shutil.copyfile(artifact, command["save_as"])
+        code = 0 if result.success else (1 if result.exception is None else 2)
+        codes.append(code)
+        status.write_text(json.dumps(codes))
+        if code and plan.get("stop_after_failure", True):
+            break
+    return codes
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m extractor.transform.dbt_session <plan.json>", file=sys.stderr)
+        return 2
+    codes = run(json.loads(Path(argv[0]).read_text()))
+    return max(codes, default=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
