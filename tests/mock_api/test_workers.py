@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -99,6 +100,24 @@ def test_per_process_state_is_refused(servers, method: str, path: str) -> None:
     assert response.status_code == 409
     assert "needs one process" in response.json()["error"]["message"]
     assert requests.get(f"{two.url}/_mock/clock", timeout=5).json()["now"] == NOW
+
+
+def test_workers_share_rendered_pages_and_remove_them_at_the_end(tmp_path) -> None:
+    server = start_mock_api(ENV, tmp_path, workers=2)
+    try:
+        for _ in range(2):  # each connection lands on either process
+            for path in page_paths(server, "charges"):
+                fetch(server, path)
+        stats = [requests.get(f"{server.url}/_mock/cache", timeout=5).json() for _ in range(40)]
+        by_pid = {s["pid"]: s for s in stats}
+        assert len(by_pid) == 2
+        # No page was rendered twice: what one process rendered the other read.
+        assert sum(s["misses"] for s in by_pid.values()) == len(page_paths(server, "charges"))
+        shared = stats[0]["shared_dir"]
+        assert Path(shared).is_dir()
+    finally:
+        server.stop()
+    assert not Path(shared).exists()
 
 
 def test_counting_faults_with_workers_stop_the_start(tmp_path) -> None:
