@@ -7,7 +7,8 @@ socket (the webhook receiver's supervisor, `webhook_app.serve.supervise`).
 
 Each process then holds its own copy of the mock's mutable state: the clock, the fault
 settings with their counters and token bucket, the request log, its page cache (pages one
-renders are shared with the others through files, `PageCache.share`). What would differ between processes is refused: changing the clock or the faults over HTTP, reading the
+renders are shared with the others through files, `PageCache.share`). What would differ
+between processes is refused: changing the clock or the faults over HTTP, reading the
 request log, and starting with faults whose outcome depends on counting requests (a rate
 limit would allow N times its rate, a script's `nth` would count per process, random faults
 would no longer follow the order of requests). A fixed `latency_ms` is the same everywhere.
