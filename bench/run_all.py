@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/run_all.py [--only NAME ...] [size options]
 
-Order: extraction (ceiling, extractor, dlt), the 25 req/s run, extractor memory, dbt vs the
+Order: the mock's own ceiling (before vs after its fast serving), extraction (ceiling,
+extractor, dlt), the 25 req/s run, extractor memory, dbt vs the
 DuckDB script, the incremental run, webhooks, webhooks while 250 idle half-open connections
 are held open. Each writes bench/results/<name>.json; its output goes to
 bench/results/logs/<name>.log. A benchmark that fails is reported as failed in the table and
@@ -31,6 +32,7 @@ PY = sys.executable
 
 def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     return {
+        "mock_ceiling": [PY, "bench/mock_ceiling.py", "--runs", str(args.runs)],
         "extract": [
             PY,
             "bench/extract_bench.py",
@@ -99,7 +101,9 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=ORDER, help="run these benchmarks only")
-    parser.add_argument("--runs", type=int, default=3, help="rounds for extraction, rate limit")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="rounds for mock ceiling, extraction, rate limit"
+    )
     parser.add_argument("--extract-charges", type=int, default=10_000)
     parser.add_argument("--extract-days", type=int, default=5)
     parser.add_argument("--ratelimit-seconds", type=float, default=15)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -25,19 +26,20 @@ from mock_api.dataset import (
     versions,
 )
 from mock_api.docs import DOCS_HTML, docs_asset, openapi_spec
+from mock_api.page_cache import DEFAULT_MAX_BYTES, PageCache
+from mock_api.workers import check_faults, one_process_only
 
 LIST_RESOURCES = (*RESOURCES, "events")
 _CREATED_KEY = re.compile(r"^created(?:\[(gt|gte|lt|lte)\])?$")
 _ARRAY_KEY = re.compile(r"^(expand|types)\[\d*\]$")
 
 
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status=status,
-        mimetype="application/json",
-        headers=headers,
-    )
+    return Response(_encode(body), status=status, mimetype="application/json", headers=headers)
 
 
 def _error(exc: MockError, headers: dict[str, str] | None = None) -> Response:
@@ -104,21 +106,44 @@ def _api_key(header: str) -> str | None:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; `config` may set MOCK_CONFIG, MOCK_NOW, MOCK_FAULTS, MOCK_API_KEYS."""
+    """Build the app; `config` may set MOCK_CONFIG, MOCK_NOW, MOCK_FAULTS, MOCK_API_KEYS,
+    MOCK_PAGE_CACHE_MB and MOCK_WORKERS (how many processes will serve it: state that one
+    process keeps for itself is refused when more than one serves, `mock_api.workers`)."""
     config = dict(config or {})
     env = os.environ
     mock_config = config.get("MOCK_CONFIG") or MockConfig.from_env()
     now_raw = config.get("MOCK_NOW", env.get("MOCK_NOW"))
     faults_raw = config.get("MOCK_FAULTS", env.get("MOCK_FAULTS"))
     keys_raw = config.get("MOCK_API_KEYS", env.get("MOCK_API_KEYS", ""))
+    cache_mb = config.get("MOCK_PAGE_CACHE_MB", env.get("MOCK_PAGE_CACHE_MB"))
+    workers = int(config.get("MOCK_WORKERS", 1))
 
     app = Flask(__name__)
     dataset = Dataset(mock_config)
     clock = Clock(parse_time(str(now_raw)) if now_raw not in (None, "") else None)
     faults = Faults(json.loads(faults_raw) if isinstance(faults_raw, str) else faults_raw or {})
+    check_faults(faults.config, workers)
     log = RequestLog()
     api_keys = {k.strip() for k in str(keys_raw).split(",") if k.strip()}
-    app.extensions["mock"] = {"dataset": dataset, "clock": clock, "faults": faults, "log": log}
+    cache = PageCache(
+        DEFAULT_MAX_BYTES if cache_mb in (None, "") else int(float(cache_mb) * 1024 * 1024)
+    )
+    app.extensions["mock"] = {
+        "dataset": dataset,
+        "clock": clock,
+        "faults": faults,
+        "log": log,
+        "cache": cache,
+    }
+
+    def cached(now: int, build: Callable[[], Any]) -> Response:
+        """This GET's JSON body, rendered once per frozen `now` (`mock_api.page_cache`). A
+        running clock moves every second, so its pages are not worth keeping."""
+        if not clock.frozen:
+            return _json(build())
+        key = (request.path, request.query_string, request.headers.get("Stripe-Version"), now)
+        body = cache.get_or_render(key, lambda: _encode(build()))
+        return Response(body, mimetype="application/json")
 
     def authorised() -> bool:
         key = _api_key(request.headers.get("Authorization", ""))
@@ -247,100 +272,120 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/v1/balance")
     def balance() -> Response:
-        return _json(dataset.balance(clock.now()))
+        now = clock.now()
+        return cached(now, lambda: dataset.balance(now))
 
     @app.get("/v1/balance_transactions")
     def list_balance_transactions() -> Response:
         args = request.args
-        page = dataset.balance_transactions(
-            clock.now(),
-            limit=_limit(args),
-            starting_after=args.get("starting_after") or None,
-            ending_before=args.get("ending_before") or None,
-            created=_created_filter(args),
-            txn_type=args.get("type") or None,
-            payout=args.get("payout") or None,
-            currency=(args.get("currency") or "").lower() or None,
-        )
-        return _json(
-            {
+        now = clock.now()
+
+        def build() -> dict:
+            page = dataset.balance_transactions(
+                now,
+                limit=_limit(args),
+                starting_after=args.get("starting_after") or None,
+                ending_before=args.get("ending_before") or None,
+                created=_created_filter(args),
+                txn_type=args.get("type") or None,
+                payout=args.get("payout") or None,
+                currency=(args.get("currency") or "").lower() or None,
+            )
+            return {
                 "object": "list",
                 "url": "/v1/balance_transactions",
                 "has_more": page.has_more,
                 "data": page.data,
             }
-        )
+
+        return cached(now, build)
 
     @app.get("/v1/balance_transactions/<txn_id>")
     def retrieve_balance_transaction(txn_id: str) -> Response:
-        return _json(dataset.balance_transaction(txn_id, clock.now()))
+        now = clock.now()
+        return cached(now, lambda: dataset.balance_transaction(txn_id, now))
 
     @app.get("/v1/invoices/<invoice_id>/lines")
     def invoice_lines(invoice_id: str) -> Response:
         args = request.args
         now = clock.now()
-        page = dataset.invoice_lines(
-            invoice_id,
-            now,
-            limit=_limit(args),
-            starting_after=args.get("starting_after") or None,
-            ending_before=args.get("ending_before") or None,
-            version=request_version(now),
-        )
-        return _json(
-            {
+
+        def build() -> dict:
+            page = dataset.invoice_lines(
+                invoice_id,
+                now,
+                limit=_limit(args),
+                starting_after=args.get("starting_after") or None,
+                ending_before=args.get("ending_before") or None,
+                version=request_version(now),
+            )
+            return {
                 "object": "list",
                 "url": f"/v1/invoices/{invoice_id}/lines",
                 "has_more": page.has_more,
                 "data": page.data,
             }
-        )
+
+        return cached(now, build)
 
     @app.get("/v1/<resource>")
     def list_resource(resource: str) -> Response:
         if resource not in LIST_RESOURCES:
             raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}).")
         args = request.args
-        limit = _limit(args)
         now = clock.now()
-        version = request_version(now)
-        page = dataset.list_page(
-            resource,
-            now,
-            limit=limit,
-            starting_after=args.get("starting_after") or None,
-            ending_before=args.get("ending_before") or None,
-            created=_created_filter(args),
-            customer=args.get("customer")
-            if resource in ("charges", "payment_intents", "invoices")
-            else None,
-            types=_event_types(args) if resource == "events" else None,
-            version=version,
-            status=args.get("status") or None if resource == "subscriptions" else None,
-        )
-        expand = [p[len("data.") :] for p in _array(args, "expand") if p.startswith("data.")]
-        data = (
-            [dataset.expand(resource, obj, expand, now, version) for obj in page.data]
-            if expand
-            else page.data
-        )
-        return _json(
-            {"object": "list", "url": f"/v1/{resource}", "has_more": page.has_more, "data": data}
-        )
+
+        def build() -> dict:
+            limit = _limit(args)
+            version = request_version(now)
+            page = dataset.list_page(
+                resource,
+                now,
+                limit=limit,
+                starting_after=args.get("starting_after") or None,
+                ending_before=args.get("ending_before") or None,
+                created=_created_filter(args),
+                customer=args.get("customer")
+                if resource in ("charges", "payment_intents", "invoices")
+                else None,
+                types=_event_types(args) if resource == "events" else None,
+                version=version,
+                status=args.get("status") or None if resource == "subscriptions" else None,
+            )
+            expand = [p[len("data.") :] for p in _array(args, "expand") if p.startswith("data.")]
+            data = (
+                [dataset.expand(resource, obj, expand, now, version) for obj in page.data]
+                if expand
+                else page.data
+            )
+            return {
+                "object": "list",
+                "url": f"/v1/{resource}",
+                "has_more": page.has_more,
+                "data": data,
+            }
+
+        return cached(now, build)
 
     @app.get("/v1/<resource>/<object_id>")
     def retrieve(resource: str, object_id: str) -> Response:
         if resource not in LIST_RESOURCES:
             raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}/{object_id}).")
         now = clock.now()
-        version = request_version(now)
-        obj = dataset.retrieve(object_id, now, resource, version)
-        expand = _array(request.args, "expand")
-        return _json(dataset.expand(resource, obj, expand, now, version) if expand else obj)
+
+        def build() -> dict:
+            version = request_version(now)
+            obj = dataset.retrieve(object_id, now, resource, version)
+            expand = _array(request.args, "expand")
+            return dataset.expand(resource, obj, expand, now, version) if expand else obj
+
+        return cached(now, build)
 
     @app.route("/_mock/clock", methods=["GET", "POST"])
     def mock_clock() -> Response:
         if request.method == "POST":
+            if workers > 1:
+                return one_process_only("moving the clock", workers)
             body = request.get_json(silent=True) or {}
             if "now" in body:
                 clock.set(parse_time(str(body["now"])))
@@ -355,6 +400,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.route("/_mock/faults", methods=["GET", "POST"])
     def mock_faults() -> Response:
         if request.method == "POST":
+            if workers > 1:
+                return one_process_only("changing the faults", workers)
             try:
                 faults.replace(request.get_json(silent=True) or {})
             except (ValueError, TypeError, KeyError) as exc:
@@ -363,9 +410,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.route("/_mock/requests", methods=["GET", "DELETE"])
     def mock_requests() -> Response:
+        if workers > 1:
+            return one_process_only("the request log", workers)
         if request.method == "DELETE":
             log.clear()
             return _json({"cleared": True})
         return _json({"data": log.last(int(request.args.get("limit", "100")))})
+
+    @app.get("/_mock/cache")
+    def mock_cache() -> Response:
+        return _json({**cache.stats(), "pid": os.getpid()})
 
     return app

@@ -290,10 +290,13 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) -> int:
+def supervise(
+    workers: int, run_worker: Callable[[], int], sock: socket.socket, name: str = "webhook"
+) -> int:
     """Fork `workers` processes running `run_worker`; forward stop signals; reap them all.
 
-    Returns 0 after a requested stop, EXIT_WORKER_DIED if a worker ended on its own.
+    Returns 0 after a requested stop, EXIT_WORKER_DIED if a worker ended on its own. `name`
+    prefixes the log events (the mock API's `--workers` runs under this supervisor too).
     """
     parent = os.getpid()
     children: set[int] = set()
@@ -302,7 +305,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
     def stop_all(reason: str) -> None:
         if state["stopping"] is None:
             state["stopping"] = reason
-            logs.log("webhook_server_stopping", reason=reason, workers=sorted(children))
+            logs.log(f"{name}_server_stopping", reason=reason, workers=sorted(children))
             # Whatever does not stop in time is killed (SIGALRM interrupts os.wait()).
             signal.alarm(STOP_GRACE_SECONDS)
         for pid in list(children):
@@ -314,7 +317,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
 
     def on_alarm(_signum: int, _frame: object) -> None:
         for pid in list(children):
-            logs.error("webhook_worker_killed", worker_pid=pid, grace_seconds=STOP_GRACE_SECONDS)
+            logs.error(f"{name}_worker_killed", worker_pid=pid, grace_seconds=STOP_GRACE_SECONDS)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -337,7 +340,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else EXIT_WORKER_DIED
             except BaseException as exc:  # a worker must never return into the CLI's code
-                logs.error("webhook_worker_failed", error=f"{type(exc).__name__}: {exc}")
+                logs.error(f"{name}_worker_failed", error=f"{type(exc).__name__}: {exc}")
             finally:
                 with contextlib.suppress(Exception):
                     sys.stdout.flush()
@@ -357,7 +360,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
         code = os.waitstatus_to_exitcode(status)
         if state["stopping"] is None:
             logs.error(
-                "webhook_worker_died",
+                f"{name}_worker_died",
                 worker_pid=pid,
                 exit_code=code,
                 message="a worker stopped on its own; stopping the others",
@@ -365,7 +368,7 @@ def supervise(workers: int, run_worker: Callable[[], int], sock: socket.socket) 
             state["code"] = EXIT_WORKER_DIED
             stop_all("worker_died")
         else:
-            logs.log("webhook_worker_exited", worker_pid=pid, exit_code=code)
+            logs.log(f"{name}_worker_exited", worker_pid=pid, exit_code=code)
             if code != 0:
                 state["code"] = EXIT_WORKER_DIED
     signal.alarm(0)

@@ -100,12 +100,17 @@ def start_moto(log_dir: Path | None = None) -> ServerProcess:
     )
 
 
-def start_mock_api(env: dict[str, str] | None = None, log_dir: Path | None = None) -> ServerProcess:
-    """The mock Stripe API (`python -m mock_api serve`) on a free port, configured by MOCK_* env."""
+def start_mock_api(
+    env: dict[str, str] | None = None, log_dir: Path | None = None, workers: int = 1
+) -> ServerProcess:
+    """The mock Stripe API (`python -m mock_api serve`) on a free port, configured by MOCK_* env;
+    `workers` > 1 serves it from that many processes (`--workers`)."""
     port = free_port()
+    command = [sys.executable, "-m", "mock_api", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
     return start_server(
         "mock-api",
-        [sys.executable, "-m", "mock_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        command,
         port,
         env=env,
         log_dir=log_dir,
