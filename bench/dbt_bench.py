@@ -38,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -47,16 +48,23 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
-from bench.harness import cmdline, write_result  # noqa: E402
+from bench.harness import (  # noqa: E402
+    MOCK_NOW,
+    cmdline,
+    write_result,
+)
 from extractor.lake import layout  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
+from tests.support.servers import start_mock_api  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 BASELINE_GENERATOR = REPO / "bench" / "baseline_sql.py"
 DAY = 86_400
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 SPAN_DAYS = 30
+# An extracted lake's window (the mock's volume is per day).
+EXTRACT_DAYS = 5
 LOADED_AT = "2026-02-10T12:00:00.123456Z"
 FAILED_SHARE = 0.08
 REFUND_SHARE = 0.08
@@ -273,11 +281,16 @@ def write_mock_entities(lake: Path, dataset: Dataset, now: int) -> dict:
     return counts
 
 
-def ensure_lake(work: Path, n: int, seed: int) -> tuple[Path, dict]:
-    """The Bronze lake for N charges, generated once per parameter set."""
-    lake = work / f"lake-{n}"
+def ensure_lake(work: Path, n: int, seed: int, source: str = "extract") -> tuple[Path, dict]:
+    """The Bronze lake for N charges, generated once per parameter set: extracted from the
+    real mock (every resource, consistent: the ledger, billing and payouts of those charges;
+    the default) or synthetic (charges and payment intents templated from the mock's, for
+    sizes whose extraction would take hours; no ledger or billing at scale)."""
+    lake = work / f"lake-{n}" if source == "synthetic" else work / f"lake-{n}-extracted"
     marker = lake / "_bench_params.json"
     params = {"charges": n, "seed": seed, "span_days": SPAN_DAYS, "generator": 1}
+    if source == "extract":
+        params = {"charges": n, "days": EXTRACT_DAYS, "mock_now": MOCK_NOW, "generator": 2}
     if marker.exists():
         stored = json.loads(marker.read_text())
         if stored.get("params") == params:
@@ -285,16 +298,48 @@ def ensure_lake(work: Path, n: int, seed: int) -> tuple[Path, dict]:
             return lake, stored["counts"]
     shutil.rmtree(lake, ignore_errors=True)
     started = time.perf_counter()
-    dataset = Dataset(MockConfig(seed=42, start_date="2026-01-01", volume=200))
-    now = START + 15 * DAY
-    ok, failed, _ = mock_templates(dataset, now)
-    counts = write_mock_entities(lake, dataset, now)
-    counts |= write_charges(lake, n, ok, failed, seed)
-    counts["templates"] = len(ok) + len(failed)
+    if source == "extract":
+        counts = extract_lake(lake, n)
+    else:
+        dataset = Dataset(MockConfig(seed=42, start_date="2026-01-01", volume=200))
+        now = START + 15 * DAY
+        ok, failed, _ = mock_templates(dataset, now)
+        counts = write_mock_entities(lake, dataset, now)
+        counts |= write_charges(lake, n, ok, failed, seed)
+        counts["templates"] = len(ok) + len(failed)
     counts["bronze_mib"] = round(dir_bytes(lake / "bronze") / 2**20)
     marker.write_text(json.dumps({"params": params, "counts": counts}, indent=2))
     print(f"generated {lake} in {time.perf_counter() - started:.0f} s: {counts}", flush=True)
     return lake, counts
+
+
+def extract_lake(lake: Path, n: int) -> dict:
+    """`payments-pipeline run-all` (extraction only) of EXTRACT_DAYS days from the real mock,
+    its clock frozen at MOCK_NOW and its volume set so that about N charges fall in them."""
+    volume = max(1, n // EXTRACT_DAYS)
+    with tempfile.TemporaryDirectory(prefix="dbt-bench-mock-") as logs:
+        server = start_mock_api(
+            {"MOCK_NOW": MOCK_NOW, "MOCK_VOLUME": str(volume)}, log_dir=Path(logs)
+        )
+        try:
+            env = {
+                **os.environ,
+                "STRIPE_API_BASE": server.url,
+                "LAKE_ROOT": str(lake),
+                "STRIPE_RATE_LIMIT_RPS": "100000",
+                "EXTRACT_MAX_WORKERS": "4",
+                "RUN_ID": "bench-extract",
+            }
+            command = [sys.executable, "-m", "extractor", "run-all", "--days", str(EXTRACT_DAYS)]
+            subprocess.run(command, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        finally:
+            server.stop()
+    manifest = json.loads((lake / "_state/manifests/run_bench-extract.json").read_text())
+    entities = manifest["extract"].get("entities", {})
+    return {
+        name: (entity.get("records") if isinstance(entity, dict) else entity)
+        for name, entity in entities.items()
+    }
 
 
 def dir_bytes(folder: Path) -> int:
@@ -335,9 +380,29 @@ def run_baseline(sql: Path) -> None:
     con.execute("set partitioned_write_max_open_files = 10000")
     for name, sql in steps:
         started = time.perf_counter()
-        con.execute(sql)
+        run_step(con, sql)
         step = {"step": name, "seconds": round(time.perf_counter() - started, 3)}
         print(json.dumps(step), flush=True)
+
+
+def run_step(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """One model's COPY and view. A model with no rows gets dbt-duckdb's treatment: one row
+    of nulls written (so the folder has its columns) and a view that shows no row."""
+    copy_sql, found, view_sql = sql.partition(";\ncreate view ")
+    if not found or not copy_sql.startswith("copy ("):
+        con.execute(sql)
+        return
+    if con.execute(copy_sql).fetchone()[0] == 0:
+        query, _, target = copy_sql[len("copy (") :].rpartition("\n) to '")
+        con.execute(
+            "copy (select m.* from (select 1) as one left join ("
+            + query
+            + "\n) as m on true) to '"
+            + target
+        )
+        name, _, body = view_sql.partition(" as\n")
+        view_sql = f"{name} as select * from ({body.rstrip().rstrip(';')}) where false"
+    con.execute("create view " + view_sql)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -405,7 +470,10 @@ def dbt_env(lake: Path) -> dict[str, str]:
 def reset(root: Path, folders: tuple[str, ...]) -> None:
     """Empty the output folders (and recreate them: DuckDB does not create parents)."""
     for folder in folders:
-        shutil.rmtree(root / folder, ignore_errors=True)
+        path = root / folder
+        if path.is_file():
+            path.unlink()
+        shutil.rmtree(path, ignore_errors=True)
     for folder in layout.EXTERNAL_ROOTS:
         (root / folder).mkdir(parents=True, exist_ok=True)
 
@@ -442,7 +510,7 @@ def one_round(
     env = dbt_env(lake)
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
-    reset(lake, ("silver", "gold", "_state"))
+    reset(lake, ("silver", "gold", "_state/warehouse.duckdb", "_state/transforms"))
     build = measure(dbt_command("build", work, project), env, logs / f"dbt-build-{index}.log")
     build["node_seconds"] = node_seconds(work)
     rounds = {"dbt build": build}
@@ -548,6 +616,12 @@ def parse_args() -> argparse.Namespace:
         help="dbt project to measure (default: the repo's dbt files as committed at HEAD)",
     )
     parser.add_argument("--no-dbt-run", action="store_true", help="measure dbt build only")
+    parser.add_argument(
+        "--lake",
+        choices=("extract", "synthetic"),
+        default="extract",
+        help="Bronze extracted from the mock (every resource; default) or synthetic charges",
+    )
     parser.add_argument("--generate-only", action="store_true", help="make the lake and stop")
     parser.add_argument(
         "--memory-limit",
@@ -566,7 +640,7 @@ def main() -> None:
         return
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    lake, counts = ensure_lake(work, args.charges, args.seed)
+    lake, counts = ensure_lake(work, args.charges, args.seed, args.lake)
     if args.generate_only:
         return
     if args.memory_limit:
@@ -580,7 +654,7 @@ def main() -> None:
         project, commit = snapshot_project(work)
     print(f"dbt project: {project} ({commit})", flush=True)
     # Untimed: a first parse fills dbt's partial-parse cache, as on any machine that ran dbt.
-    reset(lake, ("silver", "gold", "_state"))
+    reset(lake, ("silver", "gold", "_state/warehouse.duckdb", "_state/transforms"))
     subprocess.run(dbt_command("parse", work, project), env=dbt_env(lake), cwd=REPO, check=True)
     baseline_sql = generate_baseline(lake, base_out, work, project)
     rounds = []

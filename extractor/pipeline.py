@@ -17,7 +17,7 @@ from extractor.extract.plan import Plan
 from extractor.extract.progress import Progress, summary_text
 from extractor.extract.run import Extraction
 from extractor.lake.manifest import update_section
-from extractor.transform.dbt import DbtOutcome, run_dbt, run_dbt_session
+from extractor.transform.dbt import DbtOutcome, run_dbt, run_dbt_session, warehouse_path
 from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
     build_test_results,
@@ -59,6 +59,10 @@ def transform(
     passed (one dbt start-up per run); that outcome is returned for the gate, else None."""
     started_at = now_iso()
     plan = plan_fold(ctx.storage, full_refresh)
+    if plan.nothing_new and not warehouse_path(ctx.storage).exists():
+        # A warehouse file made anew (deleted, or an S3 lake on another machine) needs the
+        # models' views, so the models run even with nothing new.
+        plan.nothing_new = False
     logs.log(
         "transform_started",
         step="transform",

@@ -213,7 +213,9 @@ def run_dbt_session(
         )
     )
     prepare_lake(storage)
-    if any(command.split()[0] in ("build", "run") for command in commands):
+    # Only before a build that rewrites every model: a selective one (nothing new, ADR 0054)
+    # would leave an empty model's folder without its placeholder.
+    if any(c.split()[0] in ("build", "run") and "--select" not in c for c in commands):
         remove_null_partitions(storage)
     check_warehouse_free(storage)
     started = time.monotonic()

@@ -17,6 +17,12 @@ And a fingerprint of the whole dbt project with the pinned dependencies: dbt's u
 check the models' code against fixed rows, never the lake, so an incremental build whose
 project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
 every small run); a full build, or any change to the project or the pins, runs them.
+
+When nothing is new at all (no unfolded part, the same webhook captures, the same project,
+every Silver and Gold file the last passing build left still there) the build would rewrite
+Silver and Gold with the same content and rerun the same tests on them, so it is left out
+(ADR 0054): dbt runs only the tests tagged `time_dependent` (their answer moves with the
+clock), and the gate's freshness check runs as always.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
 # What decides a unit test's result: the whole project and the pinned dbt and DuckDB.
 PROJECT_CODE = ("dbt_project.yml", "profiles.yml", "requirements.lock", "dbt_project")
+# What a build with nothing new still runs: the tests whose answer depends on the time.
+TIME_DEPENDENT_SELECTOR = "tag:time_dependent"
 
 
 class FoldStateError(PipelineError):
@@ -60,9 +68,16 @@ class FoldPlan:
     # The whole project's fingerprint, and whether this build runs dbt's unit tests.
     project_code: str = ""
     unit_tests: bool = True
+    # The webhook captures' fingerprint (captures_fingerprint), and whether anything at all
+    # changed since the last passing build (else the models are not rebuilt).
+    captures: str = ""
+    nothing_new: bool = False
 
     def build_command(self) -> str:
-        """`dbt build`, without the unit tests when the project is unchanged."""
+        """`dbt build`; without the unit tests when the project is unchanged; only the
+        time-dependent tests when nothing is new."""
+        if self.nothing_new:
+            return f"build --select {TIME_DEPENDENT_SELECTOR}"
         return "build" if self.unit_tests else "build --exclude-resource-type unit_test"
 
     def dbt_env(self) -> dict[str, str | None]:
@@ -78,6 +93,10 @@ class FoldPlan:
             "unit_tests": "run"
             if self.unit_tests
             else "skipped: project unchanged since the last passing build",
+            "models": "skipped: nothing new since the last passing build (only the "
+            "time-dependent tests ran)"
+            if self.nothing_new
+            else "built",
         }
 
 
@@ -106,16 +125,51 @@ def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
     return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
 
 
-def read_state(storage: Storage) -> tuple[dict[str, list[str]], str, str] | None:
-    """The folded parts by run id, the Silver code fingerprint they were folded with and
-    the project fingerprint of that build ("" in a file written before it was recorded)."""
+def captures_fingerprint(storage: Storage) -> str:
+    """sha256 over the keys of every webhook capture (a capture is written once, never
+    changed, so its key stands for its content)."""
+    digest = hashlib.sha256()
+    for key in sorted(storage.list(layout.bronze_entity(layout.WEBHOOK_ENTITY))):
+        digest.update(key.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def outputs_fingerprint(storage: Storage) -> str:
+    """sha256 over the keys of every Silver and Gold file: a build with nothing new is left
+    out only while the files the last passing build left are all still there."""
+    digest = hashlib.sha256()
+    for layer in (layout.SILVER, layout.GOLD):
+        for key in sorted(storage.list(layer)):
+            digest.update(key.encode() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass
+class FoldState:
+    """What the last passing build recorded ("" for a fingerprint a file predates)."""
+
+    runs: dict[str, list[str]]
+    silver_code: str
+    project_code: str
+    captures: str
+    outputs: str
+
+
+def read_state(storage: Storage) -> FoldState | None:
+    """The last passing build's folded parts by run id and its fingerprints."""
     raw = storage.get(STATE_KEY)
     if raw is None:
         return None
     try:
         document = json.loads(raw)
         runs = {str(run_id): list(keys) for run_id, keys in document["runs"].items()}
-        return runs, str(document.get("silver_code", "")), str(document.get("project_code", ""))
+        return FoldState(
+            runs,
+            str(document.get("silver_code", "")),
+            str(document.get("project_code", "")),
+            str(document.get("captures", "")),
+            str(document.get("outputs", "")),
+        )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FoldStateError(
             f"{storage.uri_for(STATE_KEY)} is not a fold state file ({exc}): delete it, or run "
@@ -129,18 +183,24 @@ def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = N
     parts = list_bronze_parts(storage)
     code = silver_code_fingerprint() if code is None else code
     project = silver_code_fingerprint(entries=PROJECT_CODE)
-    full = {"parts": parts, "code": code, "project_code": project}
+    full = {
+        "parts": parts,
+        "code": code,
+        "project_code": project,
+        "captures": captures_fingerprint(storage),
+    }
     if full_refresh:
         return FoldPlan(False, "--full-refresh", **full)
     state = read_state(storage)
     if state is None:
         return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, **full)
-    folded, folded_code, folded_project = state
-    if folded_code != code:
+    if state.silver_code != code:
         return FoldPlan(False, "the Silver models or macros changed since the last build", **full)
     new_runs = [
-        run_id for run_id, keys in parts.items() if not set(keys) <= set(folded.get(run_id, ()))
+        run_id for run_id, keys in parts.items() if not set(keys) <= set(state.runs.get(run_id, ()))
     ]
+    captures = full["captures"]
+    same_project = state.project_code == project
     return FoldPlan(
         True,
         f"{len(new_runs)} Bronze runs not yet folded",
@@ -148,7 +208,12 @@ def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = N
         parts,
         code,
         project_code=project,
-        unit_tests=folded_project != project,
+        unit_tests=not same_project,
+        captures=captures,
+        nothing_new=not new_runs
+        and same_project
+        and state.captures == captures
+        and state.outputs == outputs_fingerprint(storage),
     )
 
 
@@ -161,5 +226,12 @@ def forget_fold(storage: Storage) -> None:
 
 def record_fold(storage: Storage, plan: FoldPlan) -> None:
     """After a successful build only: every part listed before it is now in Silver."""
-    document = {"runs": plan.parts, "silver_code": plan.code, "project_code": plan.project_code}
+    document = {
+        "runs": plan.parts,
+        "silver_code": plan.code,
+        "project_code": plan.project_code,
+        "captures": plan.captures,
+        # After the build: what it left in Silver and Gold.
+        "outputs": outputs_fingerprint(storage),
+    }
     storage.put(STATE_KEY, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())

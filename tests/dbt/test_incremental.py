@@ -127,6 +127,11 @@ def test_rerunning_with_nothing_new_or_refolding_a_run_changes_nothing(lakes) ->
     assert again.returncode == 0, again.stderr[-4000:]
     fold = manifest(incremental, "again")["transform"]["fold"]
     assert (fold["mode"], fold["bronze_run_ids"]) == ("incremental", [])
+    # Nothing new: no model rebuilt, only the time-dependent test ran (ADR 0054).
+    assert fold["models"].startswith("skipped: nothing new")
+    assert manifest(incremental, "again")["transform"]["models"] == []
+    tests = manifest(incremental, "again")["transform"]["counts_by_kind"]["test"]
+    assert sum(tests.values()) == 1
     assert content_digest(incremental) == before
 
     # As after a crash between the Silver writes and the state write: B is folded again.

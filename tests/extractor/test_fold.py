@@ -147,3 +147,41 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
     assert plan_fold(storage).unit_tests is False
     (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
     assert plan_fold(storage).unit_tests is True
+
+
+def test_a_build_with_nothing_new_runs_only_the_time_dependent_tests(
+    storage: LocalStorage,
+) -> None:
+    part(storage, "charges", "A")
+    first = plan_fold(storage)
+    assert first.nothing_new is False
+    record_fold(storage, first)
+
+    same = plan_fold(storage)
+    assert same.nothing_new is True
+    assert same.build_command() == "build --select tag:time_dependent"
+    assert same.as_dict()["models"].startswith("skipped: nothing new")
+    assert plan_fold(storage, full_refresh=True).nothing_new is False
+
+    # A new webhook capture (stg_stripe__webhook_events rebuilds from all of them) is new.
+    storage.put("bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_2.json", b"{}")
+    captured = plan_fold(storage)
+    assert (captured.nothing_new, captured.build_command()) == (
+        False,
+        "build --exclude-resource-type unit_test",
+    )
+    record_fold(storage, captured)
+    assert plan_fold(storage).nothing_new is True
+    # So is a new Bronze part.
+    part(storage, "charges", "B")
+    assert plan_fold(storage).nothing_new is False
+
+
+def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalStorage) -> None:
+    part(storage, "charges", "A")
+    storage.put("silver/source=stripe/entity=charges/dt=2026-01-20/data_0.parquet", b"x")
+    storage.put("gold/model=fct_payments/dt=2026-01-20/data_0.parquet", b"x")
+    record_fold(storage, plan_fold(storage))
+    assert plan_fold(storage).nothing_new is True
+    storage.delete("gold/model=fct_payments/dt=2026-01-20/data_0.parquet")
+    assert plan_fold(storage).nothing_new is False
