@@ -58,6 +58,9 @@ def transform(
     With `then_freshness`, the same dbt child then checks source freshness if the build
     passed (one dbt start-up per run); that outcome is returned for the gate, else None."""
     started_at = now_iso()
+    # Unreadable captures are left out of the build, visibly, instead of failing it. Checked
+    # before the plan: a capture leaving the quarantine is something new to build.
+    quarantined = check_captures(ctx.storage, ctx.settings, started_at)
     plan = plan_fold(ctx.storage, full_refresh)
     if plan.nothing_new and not warehouse_path(ctx.storage).exists():
         # A warehouse file made anew (deleted, or an S3 lake on another machine) needs the
@@ -70,8 +73,6 @@ def transform(
         mode=plan.as_dict()["mode"],
         bronze_runs=len(plan.run_ids) if plan.incremental else None,
     )
-    # Unreadable captures are left out of the build, visibly, instead of failing it.
-    quarantined = check_captures(ctx.storage, ctx.settings, started_at)
     if quarantined:
         print(quarantine_summary(quarantined))
     commands = [plan.build_command(), *(["source freshness"] if then_freshness else [])]

@@ -126,11 +126,20 @@ def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
 
 
 def captures_fingerprint(storage: Storage) -> str:
-    """sha256 over the keys of every webhook capture (a capture is written once, never
-    changed, so its key stands for its content)."""
+    """sha256 over the keys of every webhook capture and the captures the last quarantine
+    check left out. The receiver writes a capture once and never changes it, so its key
+    stands for its content; a capture fixed in place by hand (issue 16's way out of the
+    quarantine) leaves the quarantine list, which changes the fingerprint."""
     digest = hashlib.sha256()
     for key in sorted(storage.list(layout.bronze_entity(layout.WEBHOOK_ENTITY))):
         digest.update(key.encode() + b"\0")
+    record = storage.get(layout.QUARANTINE_KEY)
+    if record is not None:
+        try:  # the files only: `checked_at` changes on every check
+            files = json.loads(record).get("files", [])
+        except (ValueError, AttributeError):
+            files = record.decode(errors="replace")
+        digest.update(json.dumps(files, sort_keys=True).encode())
     return digest.hexdigest()
 
 

@@ -185,3 +185,25 @@ def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalS
     assert plan_fold(storage).nothing_new is True
     storage.delete("gold/model=fct_payments/dt=2026-01-20/data_0.parquet")
     assert plan_fold(storage).nothing_new is False
+
+
+def test_a_capture_leaving_the_quarantine_is_new_but_a_new_check_time_is_not(
+    storage: LocalStorage,
+) -> None:
+    from extractor.lake import layout
+
+    bad = "bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_bad.json"
+    storage.put(bad, b"{")
+
+    def quarantine(files: list[str], checked_at: str) -> None:
+        record = {"checked_at": checked_at, "files": [{"key": k, "reason": "x"} for k in files]}
+        storage.put(layout.QUARANTINE_KEY, json.dumps(record).encode())
+
+    quarantine([bad], "2026-01-20T00:00:00Z")
+    record_fold(storage, plan_fold(storage))
+    quarantine([bad], "2026-01-21T00:00:00Z")
+    assert plan_fold(storage).nothing_new is True
+    # Fixed in place by hand: same key, and the check no longer quarantines it.
+    storage.put(bad, b"{}")
+    quarantine([], "2026-01-22T00:00:00Z")
+    assert plan_fold(storage).nothing_new is False
