@@ -61,11 +61,9 @@ def transform(
     # Unreadable captures are left out of the build, visibly, instead of failing it. Checked
     # before the plan: a capture leaving the quarantine is something new to build.
     quarantined = check_captures(ctx.storage, ctx.settings, started_at)
-    plan = plan_fold(ctx.storage, full_refresh)
-    if plan.nothing_new and not warehouse_path(ctx.storage).exists():
-        # A warehouse file made anew (deleted, or an S3 lake on another machine) needs the
-        # models' views, so the models run even with nothing new.
-        plan.nothing_new = False
+    plan = plan_fold(
+        ctx.storage, full_refresh, warehouse_present=warehouse_path(ctx.storage).exists()
+    )
     logs.log(
         "transform_started",
         step="transform",

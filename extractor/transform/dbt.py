@@ -199,7 +199,6 @@ def run_dbt_session(
             {
                 "command": command,
                 "args": [*command.split(), *common],
-                "common_args": common,
                 "artifact": str(target / artifact),
                 "save_as": str(saved),
             }
@@ -209,7 +208,12 @@ def run_dbt_session(
     plan = target / "session-plan.json"
     plan.write_text(
         json.dumps(
-            {"commands": steps, "stop_after_failure": stop_after_failure, "status": str(status)}
+            {
+                "commands": steps,
+                "parse_args": common,
+                "stop_after_failure": stop_after_failure,
+                "status": str(status),
+            }
         )
     )
     prepare_lake(storage)

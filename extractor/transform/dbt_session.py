@@ -8,9 +8,10 @@ and its freshness check, not twice. The manifest is parsed once (partial parsing
 the lake's target folder) and handed to every command.
 
 The plan (written by extractor/transform/dbt.py) is JSON:
-    {"commands": [{"args": [...], "common_args": [...], "artifact": "run_results.json",
-                   "save_as": "..."}],
-     "stop_after_failure": true, "status": "<path>"}
+    {"commands": [{"args": [...], "artifact": "run_results.json", "save_as": "..."}],
+     "parse_args": [...], "stop_after_failure": true, "status": "<path>"}
+`parse_args` (project, profiles and target folders) are the parse's; each command's `args`
+carry them too.
 After each command its artifact is copied to `save_as`, where a later command cannot
 overwrite it (dbt's own file stays for whoever reads target/ by hand), and the status file
 gets that command's exit code (0 success, 1 failures or errors, 2 dbt could not run). With
@@ -39,7 +40,7 @@ def run(plan: dict[str, Any]) -> list[int]:
         if manifest is None:
             # --no-write-json: the parse keeps partial_parse.msgpack, and the command that
             # follows writes manifest.json (writing it twice cost ~1 s).
-            parsed = dbtRunner().invoke(["parse", "--no-write-json", *command["common_args"]])
+            parsed = dbtRunner().invoke(["parse", "--no-write-json", *plan["parse_args"]])
             if not parsed.success:
                 codes.append(2)
                 status.write_text(json.dumps(codes))

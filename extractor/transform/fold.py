@@ -63,7 +63,7 @@ class FoldPlan:
     run_ids: list[str] = field(default_factory=list)
     # Every batch Bronze part listed before the build, by run id: the state after success.
     parts: dict[str, list[str]] = field(default_factory=dict)
-    # The Silver code this build runs (silver_code_fingerprint), recorded with the parts.
+    # The Silver code this build runs (code_fingerprint), recorded with the parts.
     code: str = ""
     # The whole project's fingerprint, and whether this build runs dbt's unit tests.
     project_code: str = ""
@@ -100,7 +100,7 @@ class FoldPlan:
         }
 
 
-def silver_code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_CODE) -> str:
+def code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_CODE) -> str:
     """sha256 over the paths and bytes of every file under `entries`, in path order."""
     digest = hashlib.sha256()
     for entry in entries:
@@ -186,12 +186,19 @@ def read_state(storage: Storage) -> FoldState | None:
         ) from exc
 
 
-def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = None) -> FoldPlan:
+def plan_fold(
+    storage: Storage,
+    full_refresh: bool = False,
+    code: str | None = None,
+    warehouse_present: bool = True,
+) -> FoldPlan:
     """Incremental when an earlier build recorded its parts, with the same Silver code, and no
-    full refresh was asked."""
+    full refresh was asked. `warehouse_present` False (the warehouse file deleted, or an S3
+    lake's warehouse on another machine) makes the models run even with nothing new: a
+    warehouse made anew needs their views."""
     parts = list_bronze_parts(storage)
-    code = silver_code_fingerprint() if code is None else code
-    project = silver_code_fingerprint(entries=PROJECT_CODE)
+    code = code_fingerprint() if code is None else code
+    project = code_fingerprint(entries=PROJECT_CODE)
     full = {
         "parts": parts,
         "code": code,
@@ -220,6 +227,7 @@ def plan_fold(storage: Storage, full_refresh: bool = False, code: str | None = N
         unit_tests=not same_project,
         captures=captures,
         nothing_new=not new_runs
+        and warehouse_present
         and same_project
         and state.captures == captures
         and state.outputs == outputs_fingerprint(storage),

@@ -12,10 +12,10 @@ from extractor.transform.fold import (
     RUN_IDS_ENV,
     STATE_KEY,
     FoldStateError,
+    code_fingerprint,
     list_bronze_parts,
     plan_fold,
     record_fold,
-    silver_code_fingerprint,
 )
 
 
@@ -97,17 +97,17 @@ def test_the_fingerprint_follows_the_staging_models_and_macros(tmp_path: Path) -
     (tmp_path / "dbt_project.yml").write_text("name: x\n")
     model = tmp_path / "dbt_project/models/staging/stg.sql"
     model.write_text("select 1")
-    first = silver_code_fingerprint(tmp_path)
+    first = code_fingerprint(tmp_path)
     # A Gold model does not shape Silver.
     (tmp_path / "dbt_project/models/marts/fct.sql").write_text("select 2")
-    assert silver_code_fingerprint(tmp_path) == first
+    assert code_fingerprint(tmp_path) == first
     model.write_text("select 1 as id")
-    assert silver_code_fingerprint(tmp_path) != first
+    assert code_fingerprint(tmp_path) != first
     model.write_text("select 1")
     (tmp_path / "dbt_project/macros/new.sql").write_text("{% macro m() %}{% endmacro %}")
-    assert silver_code_fingerprint(tmp_path) != first
+    assert code_fingerprint(tmp_path) != first
     # The repository's own fingerprint is stable between calls.
-    assert silver_code_fingerprint() == silver_code_fingerprint()
+    assert code_fingerprint() == code_fingerprint()
 
 
 def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
@@ -121,10 +121,10 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
     (project / "dbt_project.yml").write_text("name: x\n")
     (project / "requirements.lock").write_text("dbt-core==1.11.0\n")
     (project / "profiles.yml").write_text("x: {}\n")
-    real = fold.silver_code_fingerprint
+    real = fold.code_fingerprint
     monkeypatch.setattr(
         fold,
-        "silver_code_fingerprint",
+        "code_fingerprint",
         lambda root=project, entries=fold.SILVER_CODE: real(project, entries),
     )
     part(storage, "charges", "A")
@@ -185,6 +185,13 @@ def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalS
     assert plan_fold(storage).nothing_new is True
     storage.delete("gold/model=fct_payments/dt=2026-01-20/data_0.parquet")
     assert plan_fold(storage).nothing_new is False
+
+
+def test_a_missing_warehouse_makes_the_build_run_again(storage: LocalStorage) -> None:
+    part(storage, "charges", "A")
+    record_fold(storage, plan_fold(storage))
+    assert plan_fold(storage, warehouse_present=True).nothing_new is True
+    assert plan_fold(storage, warehouse_present=False).nothing_new is False
 
 
 def test_a_capture_leaving_the_quarantine_is_new_but_a_new_check_time_is_not(
