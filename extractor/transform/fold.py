@@ -18,11 +18,13 @@ check the models' code against fixed rows, never the lake, so an incremental bui
 project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
 every small run); a full build, or any change to the project or the pins, runs them.
 
-When nothing is new at all (no unfolded part, the same webhook captures, the same project,
-every Silver and Gold file the last passing build left still there) the build would rewrite
-Silver and Gold with the same content and rerun the same tests on them, so it is left out
-(ADR 0054): dbt runs only the tests tagged `time_dependent` (their answer moves with the
-clock), and the gate's freshness check runs as always.
+A model's output is a function of the Bronze it reads, the captures and the project. So when
+the project, the warehouse and every Silver and Gold file are as the last passing build left
+them, only the sources with new Bronze (unfolded parts; the webhook captures if they
+changed) and everything downstream of them are rebuilt and tested, plus the tests tagged
+`time_dependent` (their answer moves with the clock) (ADR 0056). When no source has
+anything new that is those tests alone (ADR 0054); the gate's freshness check runs as
+always.
 """
 
 from __future__ import annotations
@@ -68,17 +70,26 @@ class FoldPlan:
     # The whole project's fingerprint, and whether this build runs dbt's unit tests.
     project_code: str = ""
     unit_tests: bool = True
-    # The webhook captures' fingerprint (captures_fingerprint), and whether anything at all
-    # changed since the last passing build (else the models are not rebuilt).
+    # The webhook captures' fingerprint (captures_fingerprint).
     captures: str = ""
-    nothing_new: bool = False
+    # The dbt sources with new Bronze since the last passing build, when that build's
+    # outputs can be kept for the rest; None: rebuild every model.
+    changed_sources: list[str] | None = None
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.changed_sources == []
 
     def build_command(self) -> str:
-        """`dbt build`; without the unit tests when the project is unchanged; only the
-        time-dependent tests when nothing is new."""
-        if self.nothing_new:
-            return f"build --select {TIME_DEPENDENT_SELECTOR}"
-        return "build" if self.unit_tests else "build --exclude-resource-type unit_test"
+        """`dbt build`; only downstream of the changed sources, and the time-dependent tests,
+        when the rest can be kept; without the unit tests when the project is unchanged."""
+        command = "build"
+        if self.changed_sources is not None:
+            selectors = [f"source:{layout.SOURCE}.{name}+" for name in self.changed_sources]
+            command += " --select " + " ".join([*selectors, TIME_DEPENDENT_SELECTOR])
+        if not self.unit_tests:
+            command += " --exclude-resource-type unit_test"
+        return command
 
     def dbt_env(self) -> dict[str, str | None]:
         """The environment dbt gets: the run ids, or the variable removed (a full build)."""
@@ -93,11 +104,23 @@ class FoldPlan:
             "unit_tests": "run"
             if self.unit_tests
             else "skipped: project unchanged since the last passing build",
-            "models": "skipped: nothing new since the last passing build (only the "
-            "time-dependent tests ran)"
-            if self.nothing_new
-            else "built",
+            "changed_sources": self.changed_sources,
+            "models": self._models_note(),
         }
+
+    def _models_note(self) -> str:
+        if self.changed_sources is None:
+            return "built"
+        if not self.changed_sources:
+            return (
+                "skipped: nothing new since the last passing build (only the time-dependent "
+                "tests ran)"
+            )
+        return (
+            "built downstream of the sources with new data ("
+            + ", ".join(self.changed_sources)
+            + "); the rest unchanged since the last passing build"
+        )
 
 
 def code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_CODE) -> str:
@@ -217,6 +240,9 @@ def plan_fold(
     ]
     captures = full["captures"]
     same_project = state.project_code == project
+    keeps_outputs = (
+        same_project and warehouse_present and state.outputs == outputs_fingerprint(storage)
+    )
     return FoldPlan(
         True,
         f"{len(new_runs)} Bronze runs not yet folded",
@@ -226,12 +252,21 @@ def plan_fold(
         project_code=project,
         unit_tests=not same_project,
         captures=captures,
-        nothing_new=not new_runs
-        and warehouse_present
-        and same_project
-        and state.captures == captures
-        and state.outputs == outputs_fingerprint(storage),
+        changed_sources=changed_sources(state, parts, captures) if keeps_outputs else None,
     )
+
+
+def changed_sources(state: FoldState, parts: dict[str, list[str]], captures: str) -> list[str]:
+    """The dbt sources (entities) with a Bronze part the last passing build did not fold, and
+    the webhook captures when they changed."""
+    changed = {
+        layout.entity_of(key)
+        for run_id, keys in parts.items()
+        for key in set(keys) - set(state.runs.get(run_id, ()))
+    }
+    if state.captures != captures:
+        changed.add(layout.WEBHOOK_ENTITY)
+    return sorted(name for name in changed if name)
 
 
 def forget_fold(storage: Storage) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extractor.streams import ENTITY_NAMES as ENTITIES
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
 from tests.dbt.test_partition_rewrites import set_clock
@@ -93,6 +94,19 @@ def test_the_second_run_folds_only_its_own_bronze(lakes) -> None:
     assert "unit_test" not in manifest(incremental, "B")["transform"]["counts_by_kind"]
     assert manifest(incremental, "A")["transform"]["counts_by_kind"]["unit_test"]["pass"] > 0
     assert manifest(full, "F")["transform"]["fold"]["mode"] == "full"
+    # Only the sources B wrote Bronze for, and what lies downstream of them, were rebuilt
+    # (ADR 0056); the equality with a full rebuild below is what proves that safe.
+    written = sorted(
+        {
+            p.parent.parent.parent.name.removeprefix("entity=")
+            for p in incremental.glob("bronze/source=stripe/entity=*/dt=*/run_id=B/part-*")
+        }
+    )
+    assert fold["changed_sources"] == written
+    built = {m["name"] for m in manifest(incremental, "B")["transform"]["models"]}
+    for entity in set(ENTITIES) - set(written):
+        assert f"stg_stripe__{entity}" not in built, entity
+    assert {f"stg_stripe__{entity}" for entity in written} <= built
     state = json.loads((incremental / STATE).read_text())["runs"]
     assert sorted(state) == ["A", "B"]
 

@@ -135,7 +135,9 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
     part(storage, "charges", "B")
     unchanged = plan_fold(storage)
     assert unchanged.incremental and not unchanged.unit_tests
-    assert unchanged.build_command() == "build --exclude-resource-type unit_test"
+    assert unchanged.build_command() == (
+        "build --select source:stripe.charges+ tag:time_dependent --exclude-resource-type unit_test"
+    )
     assert unchanged.as_dict()["unit_tests"].startswith("skipped: project unchanged")
     assert plan_fold(storage, full_refresh=True).unit_tests is True
 
@@ -143,6 +145,8 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
     (project / "dbt_project/models/marts/fct.sql").write_text("select 2")
     gold_changed = plan_fold(storage)
     assert gold_changed.incremental and gold_changed.unit_tests
+    # A changed project rebuilds every model (its outputs may differ).
+    assert (gold_changed.changed_sources, gold_changed.build_command()) == (None, "build")
     record_fold(storage, gold_changed)
     assert plan_fold(storage).unit_tests is False
     (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
@@ -159,7 +163,9 @@ def test_a_build_with_nothing_new_runs_only_the_time_dependent_tests(
 
     same = plan_fold(storage)
     assert same.nothing_new is True
-    assert same.build_command() == "build --select tag:time_dependent"
+    assert same.build_command() == (
+        "build --select tag:time_dependent --exclude-resource-type unit_test"
+    )
     assert same.as_dict()["models"].startswith("skipped: nothing new")
     assert plan_fold(storage, full_refresh=True).nothing_new is False
 
@@ -168,13 +174,36 @@ def test_a_build_with_nothing_new_runs_only_the_time_dependent_tests(
     captured = plan_fold(storage)
     assert (captured.nothing_new, captured.build_command()) == (
         False,
-        "build --exclude-resource-type unit_test",
+        "build --select source:stripe.webhook_events+ tag:time_dependent "
+        "--exclude-resource-type unit_test",
     )
     record_fold(storage, captured)
     assert plan_fold(storage).nothing_new is True
     # So is a new Bronze part.
     part(storage, "charges", "B")
     assert plan_fold(storage).nothing_new is False
+
+
+def test_only_the_sources_with_new_parts_are_rebuilt_while_the_outputs_are_kept(
+    storage: LocalStorage,
+) -> None:
+    part(storage, "charges", "A")
+    part(storage, "customers", "A")
+    record_fold(storage, plan_fold(storage))
+    # Run B brings charges and events; run A gains a customers part later (RUN_ID fixed).
+    part(storage, "charges", "B")
+    part(storage, "events", "B")
+    part(storage, "customers", "A", n=1)
+    plan = plan_fold(storage)
+    assert plan.changed_sources == ["charges", "customers", "events"]
+    assert plan.as_dict()["models"].startswith("built downstream of the sources with new data")
+    # Dbt still folds whole runs: the runs holding new parts.
+    assert plan.run_ids == ["A", "B"]
+    # Without the last build's outputs, or its warehouse, every model is rebuilt.
+    assert plan_fold(storage, warehouse_present=False).changed_sources is None
+    storage.put("gold/model=fct_payments/dt=2026-01-20/data_0.parquet", b"x")
+    assert plan_fold(storage).changed_sources is None
+    assert plan_fold(storage).as_dict()["models"] == "built"
 
 
 def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalStorage) -> None:
