@@ -463,6 +463,9 @@ def dbt_env(lake: Path) -> dict[str, str]:
         WAREHOUSE_PATH=str(lake / "_state" / "warehouse.duckdb"),
         DUCKDB_EXTENSIONS_HOME=str(REPO / "target" / "duckdb"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        # As the pipeline runs dbt (extractor/transform/dbt.py, ADR 0054): dbt's own default
+        # file log level is debug, which costs 5-10% of a build's CPU.
+        DBT_LOG_LEVEL_FILE=os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
     )
     return env
 
