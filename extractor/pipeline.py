@@ -74,7 +74,14 @@ def transform(
     if quarantined:
         print(quarantine_summary(quarantined))
     commands = [plan.build_command(), *(["source freshness"] if then_freshness else [])]
-    outcomes = run_dbt_session(commands, ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+    outcomes = run_dbt_session(
+        commands,
+        ctx.settings,
+        ctx.storage,
+        ctx.run,
+        env=plan.dbt_env(),
+        remove_placeholders=plan.rebuilds_models,
+    )
     build = outcomes[0]
     checked = outcomes[1] if len(outcomes) > 1 and build.ok else None
     if build.ok:

@@ -89,6 +89,11 @@ def is_part(key: str) -> bool:
     return key.startswith(BRONZE) and "/part-" in key and run_id_of(key) is not None
 
 
+def gold_model_of(key: str) -> str | None:
+    """The model of a Gold key (`gold/model=<model>/...`), None for anything else."""
+    return _folder_value(key, "model=") if key.startswith(GOLD) else None
+
+
 def silver_entity(entity: str) -> str:
     return f"{SILVER}entity={entity}/"
 

@@ -176,10 +176,12 @@ def run_dbt_session(
     run_id: str,
     env: dict[str, str | None] | None = None,
     stop_after_failure: bool = True,
+    remove_placeholders: bool = False,
 ) -> list[DbtOutcome]:
     """Run several dbt commands (`build`, `source freshness`, ...) in one dbt child with one
     parse, in order; with `stop_after_failure` a failed command is the last one run. One
-    outcome per command run."""
+    outcome per command run. `remove_placeholders`: the commands rebuild every model that
+    has a placeholder (remove_null_partitions), so those go first."""
     target = lake_target_dir(storage)
     target.mkdir(parents=True, exist_ok=True)
     common = [
@@ -217,9 +219,7 @@ def run_dbt_session(
         )
     )
     prepare_lake(storage)
-    # Only before a build that rewrites every model: a selective one (nothing new, ADR 0054)
-    # would leave an empty model's folder without its placeholder.
-    if any(c.split()[0] in ("build", "run") and "--select" not in c for c in commands):
+    if remove_placeholders:
         remove_null_partitions(storage)
     check_warehouse_free(storage)
     started = time.monotonic()

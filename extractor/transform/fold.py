@@ -75,10 +75,18 @@ class FoldPlan:
     # The dbt sources with new Bronze since the last passing build, when that build's
     # outputs can be kept for the rest; None: rebuild every model.
     changed_sources: list[str] | None = None
+    # With changed sources: the empty models, whose placeholders the build removes and
+    # so must write again (placeholder_models).
+    placeholders: list[str] = field(default_factory=list)
 
     @property
     def nothing_new(self) -> bool:
         return self.changed_sources == []
+
+    @property
+    def rebuilds_models(self) -> bool:
+        """Whether the build writes models (then the empty models' placeholders go first)."""
+        return not self.nothing_new
 
     def build_command(self) -> str:
         """`dbt build`; only downstream of the changed sources, and the time-dependent tests,
@@ -86,6 +94,8 @@ class FoldPlan:
         command = "build"
         if self.changed_sources is not None:
             selectors = [f"source:{layout.SOURCE}.{name}+" for name in self.changed_sources]
+            if selectors:
+                selectors += self.placeholders
             command += " --select " + " ".join([*selectors, TIME_DEPENDENT_SELECTOR])
         if not self.unit_tests:
             command += " --exclude-resource-type unit_test"
@@ -166,14 +176,35 @@ def captures_fingerprint(storage: Storage) -> str:
     return digest.hexdigest()
 
 
-def outputs_fingerprint(storage: Storage) -> str:
-    """sha256 over the keys of every Silver and Gold file: a build with nothing new is left
-    out only while the files the last passing build left are all still there."""
+def list_outputs(storage: Storage) -> list[str]:
+    """The keys of every Silver and Gold file, sorted."""
+    return [key for layer in (layout.SILVER, layout.GOLD) for key in sorted(storage.list(layer))]
+
+
+def outputs_fingerprint(storage: Storage, keys: list[str] | None = None) -> str:
+    """sha256 over the keys of every Silver and Gold file: models are left out of a build
+    only while the files the last passing build left are all still there."""
     digest = hashlib.sha256()
-    for layer in (layout.SILVER, layout.GOLD):
-        for key in sorted(storage.list(layer)):
-            digest.update(key.encode() + b"\0")
+    for key in list_outputs(storage) if keys is None else keys:
+        digest.update(key.encode() + b"\0")
     return digest.hexdigest()
+
+
+def placeholder_models(keys: list[str]) -> list[str]:
+    """The models whose folder holds dbt-duckdb's placeholder for an empty model (a null `dt`
+    partition). The CLI removes those before a build that rebuilds models
+    (dbt.remove_null_partitions), so such a build must rebuild each of them. The folder of
+    `stg_stripe__<entity>` is Silver's entity=<entity>, any other model's Gold's
+    model=<name> (the macro lake_location)."""
+    models = set()
+    for key in keys:
+        if layout.NULL_PARTITION not in key:
+            continue
+        if key.startswith(layout.SILVER) and (entity := layout.entity_of(key)):
+            models.add(f"stg_stripe__{entity}")
+        elif key.startswith(layout.GOLD) and (model := layout.gold_model_of(key)):
+            models.add(model)
+    return sorted(models)
 
 
 @dataclass
@@ -240,9 +271,8 @@ def plan_fold(
     ]
     captures = full["captures"]
     same_project = state.project_code == project
-    keeps_outputs = (
-        same_project and warehouse_present and state.outputs == outputs_fingerprint(storage)
-    )
+    outputs = list_outputs(storage) if same_project and warehouse_present else None
+    keeps_outputs = outputs is not None and state.outputs == outputs_fingerprint(storage, outputs)
     return FoldPlan(
         True,
         f"{len(new_runs)} Bronze runs not yet folded",
@@ -253,6 +283,7 @@ def plan_fold(
         unit_tests=not same_project,
         captures=captures,
         changed_sources=changed_sources(state, parts, captures) if keeps_outputs else None,
+        placeholders=placeholder_models(outputs) if keeps_outputs and outputs else [],
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
 from extractor.transform.fold import (
     RUN_IDS_ENV,
@@ -204,6 +205,31 @@ def test_only_the_sources_with_new_parts_are_rebuilt_while_the_outputs_are_kept(
     storage.put("gold/model=fct_payments/dt=2026-01-20/data_0.parquet", b"x")
     assert plan_fold(storage).changed_sources is None
     assert plan_fold(storage).as_dict()["models"] == "built"
+
+
+def test_a_build_of_new_data_also_rebuilds_the_empty_models(storage: LocalStorage) -> None:
+    """Their placeholders (a null `dt` partition) are removed before any build that writes
+    models, so that such a build must write them again, even when their sources are old."""
+    part(storage, "charges", "A")
+    storage.put("silver/source=stripe/entity=charges/dt=2026-01-20/data_0.parquet", b"x")
+    storage.put(f"silver/source=stripe/entity=coupons{layout.NULL_PARTITION}data_0.parquet", b"x")
+    storage.put(f"gold/model=dim_products{layout.NULL_PARTITION}data_0.parquet", b"x")
+    record_fold(storage, plan_fold(storage))
+    part(storage, "charges", "B")
+    plan = plan_fold(storage)
+    assert plan.placeholders == ["dim_products", "stg_stripe__coupons"]
+    assert plan.rebuilds_models
+    assert plan.build_command() == (
+        "build --select source:stripe.charges+ dim_products stg_stripe__coupons "
+        "tag:time_dependent --exclude-resource-type unit_test"
+    )
+    # Nothing new: no model is written, so the placeholders stay where they are.
+    record_fold(storage, plan)
+    idle = plan_fold(storage)
+    assert idle.nothing_new and not idle.rebuilds_models
+    assert idle.build_command() == (
+        "build --select tag:time_dependent --exclude-resource-type unit_test"
+    )
 
 
 def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalStorage) -> None:
