@@ -2,6 +2,13 @@
 
 Callers reserve a token and sleep outside the lock for their share of the deficit, so
 waiting workers queue fairly and the long-run rate never exceeds `rate` per second.
+
+The default burst is half a second of requests, not a whole second. The server's limiter
+(Stripe's, or the mock's bucket of burst = rps) counts a request when it arrives, this one
+when it is sent: with equal buckets, both full at the start, both run empty together at the
+end of the burst and any request that reaches the server sooner after its predecessor than
+1/rate (network, thread scheduling) is answered 429. A smaller burst leaves the server's
+bucket the difference as slack for the whole run, at the same sustained rate.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ class TokenBucket:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.capacity = burst if burst is not None else max(1.0, rate / 2)
         self.clock = clock
         self.sleep = sleep
         self._tokens = self.capacity
