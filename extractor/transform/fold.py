@@ -13,7 +13,8 @@ The file also holds a fingerprint of the dbt code that shapes Silver (the stagin
 the macros, dbt_project.yml). Folding new runs into Silver written by different code would
 mix two versions of a table, so a changed fingerprint makes the next build a full one.
 
-And a fingerprint of the whole dbt project with the pinned dependencies: dbt's unit tests
+And a fingerprint of the whole dbt project with the pinned dependencies and the settings
+it reads (PROJECT_ENV): dbt's unit tests
 check the models' code against fixed rows, never the lake, so an incremental build whose
 project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
 every small run); a full build, or any change to the project or the pins, runs them.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,9 @@ RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
 # What decides a unit test's result: the whole project and the pinned dbt and DuckDB.
 PROJECT_CODE = ("dbt_project.yml", "profiles.yml", "requirements.lock", "dbt_project")
+# The environment variables the dbt project reads that change a model's or a test's answer
+# (docs/architecture.md, settings): part of the project's fingerprint.
+PROJECT_ENV = ("LEDGER_WHOLE_HISTORY",)
 # What a build with nothing new still runs: the tests whose answer depends on the time.
 TIME_DEPENDENT_SELECTOR = "tag:time_dependent"
 
@@ -143,6 +148,13 @@ def code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_C
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def project_fingerprint() -> str:
+    """The whole project's code and the environment it reads (PROJECT_ENV)."""
+    settings = json.dumps({name: os.environ.get(name) for name in PROJECT_ENV}, sort_keys=True)
+    code = code_fingerprint(entries=PROJECT_CODE)
+    return hashlib.sha256(f"{code}\0{settings}".encode()).hexdigest()
 
 
 def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
@@ -252,7 +264,7 @@ def plan_fold(
     warehouse made anew needs their views."""
     parts = list_bronze_parts(storage)
     code = code_fingerprint() if code is None else code
-    project = code_fingerprint(entries=PROJECT_CODE)
+    project = project_fingerprint()
     full = {
         "parts": parts,
         "code": code,

@@ -232,6 +232,23 @@ def test_a_build_of_new_data_also_rebuilds_the_empty_models(storage: LocalStorag
     )
 
 
+def test_a_setting_the_tests_read_counts_as_a_project_change(
+    storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEDGER_WHOLE_HISTORY", raising=False)
+    part(storage, "charges", "A")
+    record_fold(storage, plan_fold(storage))
+    assert plan_fold(storage).nothing_new is True
+    # The ledger test's answer changes with it: everything runs again, unit tests included.
+    monkeypatch.setenv("LEDGER_WHOLE_HISTORY", "true")
+    changed = plan_fold(storage)
+    assert (changed.nothing_new, changed.unit_tests, changed.build_command()) == (
+        False,
+        True,
+        "build",
+    )
+
+
 def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalStorage) -> None:
     part(storage, "charges", "A")
     storage.put("silver/source=stripe/entity=charges/dt=2026-01-20/data_0.parquet", b"x")
