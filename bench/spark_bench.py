@@ -4,8 +4,9 @@
 
 Why: docs/spark.md says when Spark is worth its cost; this measures the cost on this machine.
 The lake is dbt_bench.py's (same generator, same parameters, reused when present). Both
-engines run `dbt build` without dbt's data and unit tests (they stay DuckDB-only, ADR 0030),
-so both do the same work: the seed and the 11 models. DuckDB writes into the lake itself;
+engines run `dbt build` without dbt's data and unit tests (unit tests are DuckDB-only, ADR
+0030; `make build-spark` runs the data tests), so both do the same work: the seed and the
+11 models. DuckDB writes into the lake itself;
 Spark (`--target spark`, in-process `session`, local[2]) into a second root whose `bronze`
 is a symlink to the same files. Each command runs in dbt_bench's wrapper process (wall time,
 peak RSS). Spark's peak RSS is not reported: the JVM is pyspark's child and is not waited

@@ -36,3 +36,48 @@
 {%- endmacro %}
 {% macro duckdb__contract_raise(message) -%} error({{ message }}) {%- endmacro %}
 {% macro spark__contract_raise(message) -%} raise_error({{ message }}) {%- endmacro %}
+
+{# The `missing` rows of the contract test: per batch (in `batches`, with a has_<field> column
+   per field) and field its version always carries, a problem when no object of the batch
+   has it. DuckDB: one select per version and field. On Spark that union's cost followed its
+   number of branches (204 s for the 16 contract tests on the demo lake, docs/spark.md), so
+   Spark checks every (version, field) rule of a batch in one pass instead (47 s): the same
+   rows. #}
+{% macro contract_missing(entity, contract) -%}
+  {{ return(adapter.dispatch('contract_missing')(entity, contract)) }}
+{%- endmacro %}
+
+{% macro duckdb__contract_missing(entity, contract) -%}
+    {%- for key, entities in contract.items() %}
+    {%- for field in entities.get(entity, []) %}
+    select
+        '{{ entity }}: field {{ field }} is missing from all ' || cast(objects as {{ dbt.type_string() }})
+            || ' objects of run ' || coalesce(_run_id, '(webhook)') || ' in API version ' || api_version
+            || ', which always carries it (docs/architecture.md#api-versions). See docs/runbook.md.'
+            as problem
+    from batches
+    where contract_key = '{{ key }}' and not has_{{ field }}
+    union all
+    {%- endfor %}
+    {%- endfor %}
+    select cast(null as {{ dbt.type_string() }}) as problem from batches where false
+{%- endmacro %}
+
+{% macro spark__contract_missing(entity, contract) -%}
+  {%- set rules = [] -%}
+  {%- for key, entities in contract.items() -%}
+    {%- for field in entities.get(entity, []) -%}
+      {%- do rules.append("named_struct('contract_key', '" ~ key ~ "', 'field', '" ~ field ~ "', 'present', has_" ~ field ~ ")") -%}
+    {%- endfor -%}
+  {%- endfor %}
+    select
+        '{{ entity }}: field ' || rule.field || ' is missing from all ' || cast(objects as {{ dbt.type_string() }})
+            || ' objects of run ' || coalesce(_run_id, '(webhook)') || ' in API version ' || api_version
+            || ', which always carries it (docs/architecture.md#api-versions). See docs/runbook.md.'
+            as problem
+    from batches
+    lateral view explode(array(
+        {{ rules | join(',\n        ') }}
+    )) contract_rules as rule
+    where rule.contract_key = batches.contract_key and not rule.present
+{%- endmacro %}

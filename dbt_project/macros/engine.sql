@@ -331,6 +331,23 @@
   (unix_micros(cast({{ expression }} as timestamp_ltz)) / 1e6)
 {%- endmacro %}
 
+{# The current UTC wall time minus `hours` hours, a `timestamp` (wall time, like the models'
+   columns); `hours` is a number or a SQL expression. #}
+{% macro utc_hours_ago(hours) -%}
+  {{ return(adapter.dispatch('utc_hours_ago')(hours)) }}
+{%- endmacro %}
+
+{% macro duckdb__utc_hours_ago(hours) -%}
+  cast(now() at time zone 'UTC' as timestamp)
+        - interval ({{ hours }}) hour
+{%- endmacro %}
+
+{# The session zone is UTC and `timestamp` means TIMESTAMP_NTZ (profile): the cast gives
+   UTC wall time. An interval times a number also takes a fraction of an hour. #}
+{% macro spark__utc_hours_ago(hours) -%}
+  cast(current_timestamp() as timestamp) - ({{ hours }}) * interval 1 hour
+{%- endmacro %}
+
 {# `*` without some columns: DuckDB says exclude, Spark 4 says except. #}
 {% macro star_except(columns) -%}
   {{ return(adapter.dispatch('star_except')(columns)) }}

@@ -80,6 +80,25 @@
   {{ return(lake_root() ~ '/' ~ lake_layout().watermarks ~ '/' ~ entity ~ '.json') }}
 {%- endmacro %}
 
+{# A watermark file (watermark_file; one JSON document) as a relation with its `watermark`
+   (unix seconds, bigint). Ask lake_files_exist first: a missing file fails on both engines. #}
+{% macro read_watermark(path) -%}
+  {{ return(adapter.dispatch('read_watermark')(path)) }}
+{%- endmacro %}
+
+{% macro duckdb__read_watermark(path) -%}
+  read_json('{{ path }}', columns={'watermark': 'BIGINT'})
+{%- endmacro %}
+
+{# The whole (pretty-printed) document is one row of binaryFile, parsed with an explicit
+   schema like Bronze. #}
+{% macro spark__read_watermark(path) -%}
+  (
+    select from_json(cast(content as string), 'watermark bigint').watermark as watermark
+    from binaryFile.`{{ spark_lake_root() ~ path[lake_root() | length:] }}`
+  ) as watermark_file
+{%- endmacro %}
+
 {# The glob of an entity's Bronze files: every run's batch parts (or one run's, `run_id`),
    or for the capture entity its webhook captures (they have no runs). #}
 {% macro bronze_glob(entity, run_id='*', root=none) -%}
@@ -157,19 +176,26 @@
 {%- endmacro %}
 
 {# Spark fails on a glob that matches nothing, so list the Bronze tree instead (file
-   names only, binaryFile reads no content for a count) and match the paths with LIKE. #}
+   names only, binaryFile reads no content for a count) and match the paths with LIKE.
+   One file outside Bronze (a watermark under `_state/`, a folder Spark never lists) is
+   looked for as quarantined_captures looks for its record: a glob of two alternatives,
+   the file itself and the Bronze folder (which exists whenever a test asks). #}
 {% macro spark__lake_files_exist(glob_pattern) -%}
   {%- set root = lake_root() -%}
   {%- set bronze = lake_layout().bronze -%}
-  {%- if not glob_pattern.startswith(root ~ '/' ~ bronze ~ '/') -%}
-    {% do exceptions.raise_compiler_error("lake_files_exist on Spark looks under Bronze only: " ~ glob_pattern) %}
-  {%- endif -%}
   {%- set tail = glob_pattern[root | length:] -%}
+  {%- if glob_pattern.startswith(root ~ '/' ~ bronze ~ '/') -%}
+    {%- set listed = bronze -%}
+  {%- elif glob_pattern.startswith(root ~ '/') and not modules.re.search('[*?\\[{]', tail) -%}
+    {%- set listed = '{' ~ tail[1:] ~ ',' ~ bronze ~ '}' -%}
+  {%- else -%}
+    {% do exceptions.raise_compiler_error("lake_files_exist on Spark looks for a glob under Bronze or one file of the lake: " ~ glob_pattern) %}
+  {%- endif -%}
   {% call statement('bronze_files') -%}
     create or replace temporary view lake_bronze_files
     using binaryFile
     options (
-        path '{{ spark_lake_root() }}/{{ bronze }}',
+        path '{{ spark_lake_root() }}/{{ listed }}',
         recursiveFileLookup 'true',
         pathGlobFilter '{{ tail.split('/')[-1] }}'
     )

@@ -9,5 +9,4 @@ select *
 from {{ ref('rpt_webhook_reconciliation') }}
 where reconciliation_status in ('missing_webhook', 'missing_in_batch', 'state_mismatch')
     and is_in_webhook_coverage
-    and created_at < cast(now() at time zone 'UTC' as timestamp)
-        - interval ({{ var('webhook_mismatch_warn_after_hours', 1) }}) hour
+    and created_at < {{ utc_hours_ago(var('webhook_mismatch_warn_after_hours', 1)) }}

@@ -2,9 +2,11 @@
 
 One demo lake: the real mock over HTTP -> Bronze, plus webhook captures written by the
 receiver's own capture code. DuckDB builds it in place (`run-transforms`, tests included);
-Spark (`--target spark`, dbt-spark `session`) builds a copy of its Bronze in a second lake.
-Both sides' Parquet is then read with DuckDB and compared row by row. One Spark build only:
-its start-up and metastore cost minutes on a 2-core box.
+Spark (`--target spark`, dbt-spark `session`) builds a copy of its Bronze in a second lake,
+running the same data tests (generic, built-in and singular; unit tests stay DuckDB-only).
+Both sides' Parquet is then read with DuckDB and compared row by row, and every data test's
+status and failure count on Spark with DuckDB's. One Spark build only: its start-up costs
+minutes on a 2-core box.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
+from extractor.transform.dbt import lake_target_dir
 from mock_api.dataset import parse_time
 from tests.dbt.expected import major
 from tests.support.cli import child_env, run_cli
@@ -75,6 +78,8 @@ SILVER = {
 
 TRUNCATED = layout.webhook_event_key("2026-02-19", "evt_cut")
 QUARANTINE = Path(layout.QUARANTINE_KEY)
+# The extractor's watermarks: a data test reads one (assert_ledger_ties_to_balance_snapshot).
+WATERMARKS = Path(layout.WATERMARKS)
 
 
 def capture_webhooks(lake: Path) -> int:
@@ -120,16 +125,22 @@ def lakes(tmp_path_factory) -> dict:
     (duck / TRUNCATED).parent.mkdir(parents=True, exist_ok=True)
     (duck / TRUNCATED).write_text('{"_source": "webhook", "_event_id": "evt_cut", "data": {"id"')
     shutil.copytree(duck / "bronze", spark / "bronze")
+    shutil.copytree(duck / WATERMARKS, spark / WATERMARKS)
 
     started = time.monotonic()
     duck_build = run_cli("run-transforms", env=env)
     duck_seconds = time.monotonic() - started
     assert duck_build.returncode == 0, duck_build.stderr[-4000:]
+    # run-transforms' own artifacts: the build's results, tests included.
+    duck_results = json.loads(
+        (lake_target_dir(LocalStorage(duck)) / "run_results.json").read_text()
+    )
     shutil.copytree(duck / QUARANTINE.parent, spark / QUARANTINE.parent)
 
     state = base / "spark_state"
     started = time.monotonic()
-    # The README's command: `make build-spark` (-o: the outer `make test` already set it up).
+    # The README's command: `make build-spark` (-o: the outer `make test` already set it up):
+    # seed, models and the data tests in one dbt build.
     spark_build = subprocess.run(
         ["make", "-s", "-o", "setup-spark", "build-spark"],
         cwd=REPO_ROOT,
@@ -140,12 +151,13 @@ def lakes(tmp_path_factory) -> dict:
     )
     spark_seconds = time.monotonic() - started
     assert spark_build.returncode == 0, spark_build.stdout[-6000:]
-    print(f"\nbuild seconds: duckdb {duck_seconds:.1f} (with tests), spark {spark_seconds:.1f}")
+    print(f"\nbuild seconds (with tests): duckdb {duck_seconds:.1f}, spark {spark_seconds:.1f}")
     return {
         "duckdb": duck,
         "spark": spark,
         "state": state,
         "webhooks": webhooks,
+        "duckdb_results": duck_results,
         # build-spark's --target-path in the Makefile.
         "spark_results": json.loads(
             (REPO_ROOT / "target" / "spark" / "dbt" / "run_results.json").read_text()
@@ -157,10 +169,50 @@ def test_spark_builds_every_model_and_the_seed(lakes) -> None:
     results = {
         r["unique_id"].split(".")[-1]: r["status"]
         for r in lakes["spark_results"]["results"]
-        if not r["unique_id"].startswith("operation.")  # the on-run-start hook
+        if r["unique_id"].startswith(("model.", "seed."))
     }
     expected = {f"stg_stripe__{entity}" for entity in SILVER} | set(GOLD) | {"currency_exponents"}
     assert results == dict.fromkeys(expected, "success")
+
+
+def data_tests(run_results: dict) -> dict[str, tuple[str, int | None]]:
+    """Every data test's (status, failure count) by node id: generic (ours and dbt's
+    built-in ones) and singular; unit tests are `unit_test.` nodes and not among them."""
+    return {
+        r["unique_id"]: (r["status"], r["failures"])
+        for r in run_results["results"]
+        if r["unique_id"].startswith("test.")
+    }
+
+
+def test_spark_runs_every_data_test_with_duckdbs_results(lakes) -> None:
+    duck = data_tests(lakes["duckdb_results"])
+    spark = data_tests(lakes["spark_results"])
+    assert sorted(spark) == sorted(duck)
+    differing = {test: (duck[test], spark[test]) for test in duck if spark[test] != duck[test]}
+    assert differing == {}, "(duckdb, spark) status and failures"
+    # What the equality covers: every singular test file, the generic tests that read Bronze
+    # themselves, dbt's built-in ones, and warnings with their counts (not only passes).
+    names = {test.split(".")[2] for test in spark}
+    tests_dir = REPO_ROOT / "dbt_project" / "tests"
+    singular = {
+        p.stem for p in tests_dir.rglob("*.sql") if p.relative_to(tests_dir).parts[0] != "generic"
+    }
+    assert singular and singular <= names
+    for prefix in (
+        "source_api_version_contract_",
+        "ids_reconcile_bronze_silver_gold_",
+        "unique_",
+        "not_null_",
+        "accepted_values_",
+        "relationships_",
+    ):
+        assert any(name.startswith(prefix) for name in names), prefix
+    assert any(status == "warn" and failures for status, failures in spark.values())
+    # Unit tests stay on DuckDB (`--exclude-resource-type unit_test`, docs/spark.md).
+    assert not [
+        r for r in lakes["spark_results"]["results"] if r["unique_id"].startswith("unit_test.")
+    ]
 
 
 def test_spark_writes_the_same_lake_layout(lakes) -> None:

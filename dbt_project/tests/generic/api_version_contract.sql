@@ -74,21 +74,7 @@ batches as {{ contract_materialized() }} (
 ),
 
 missing as (
-
-    {%- for key, entities in contract.items() %}
-    {%- for field in entities.get(entity, []) %}
-    select
-        '{{ entity }}: field {{ field }} is missing from all ' || cast(objects as {{ dbt.type_string() }})
-            || ' objects of run ' || coalesce(_run_id, '(webhook)') || ' in API version ' || api_version
-            || ', which always carries it (docs/architecture.md#api-versions). See docs/runbook.md.'
-            as problem
-    from batches
-    where contract_key = '{{ key }}' and not has_{{ field }}
-    union all
-    {%- endfor %}
-    {%- endfor %}
-    select cast(null as {{ dbt.type_string() }}) as problem from batches where false
-
+    {{ contract_missing(entity, contract) }}
 ),
 {%- endif %}
 

@@ -17,7 +17,7 @@
     very second its run started (always so on the mock's frozen clock) and failed the gate
     on a transaction created in that second.
     No snapshot (a lake extracted before the balance was read): no rows, nothing to tie.
-    dbt tests run on DuckDB only (ADR 0030), so the watermark is read with read_json. #}
+    The watermark file is read through the engine's macro (read_watermark). #}
 
 {%- set whole_history = env_var('LEDGER_WHOLE_HISTORY', 'false') | lower in ('1', 'true', 'yes') %}
 {%- set watermark = watermark_file('balance_transactions') %}
@@ -66,7 +66,7 @@ ledger_horizon as (
 
     {% if lake_files_exist(watermark) -%}
     select {{ epoch_to_timestamp('max(watermark)') }} as extracted_until
-    from read_json('{{ watermark }}', columns={'watermark': 'BIGINT'})
+    from {{ read_watermark(watermark) }}
     {%- else -%}
     -- Built without the extractor's state (plain dbt on copied Bronze): every snapshot.
     select cast(null as timestamp) as extracted_until
