@@ -110,16 +110,27 @@ NO_BILLING_ADDRESS_SHARE = 0.04
 EMPTY_ADDRESS = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
 
 
+# The reference tables as `payment_facts` draws from them, built once (the first row of a
+# currency, as a scan would find it).
+_CURRENCY_ROW = {}
+for _row in CURRENCIES:
+    _CURRENCY_ROW.setdefault(_row[0], _row)
+_BRAND_NAMES = [b for b, _ in BRANDS]
+_BRAND_WEIGHTS = [w for _, w in BRANDS]
+_DISPUTE_NAMES = [r for r, _ in DISPUTE_REASONS]
+_DISPUTE_WEIGHTS = [w for _, w in DISPUTE_REASONS]
+
+
 def payment_facts(ds: Dataset, i: int) -> dict:
     """Everything charge i and payment intent i share."""
     customer, cust_facts, cust_now = owning_customer(ds, "charges", i)
     currency = cust_facts["currency"]
-    row = next(r for r in CURRENCIES if r[0] == currency)
+    row = _CURRENCY_ROW[currency]
     rng = ds.keys.rng("charge", i)
     low, high = row[3]
     step = row[4]
     amount = rng.randint(low // step, high // step) * step
-    brand = rng.weighted([b for b, _ in BRANDS], [w for _, w in BRANDS])
+    brand = rng.weighted(_BRAND_NAMES, _BRAND_WEIGHTS)
     failed = charge_failed(ds, i)
     flow = payment_flow(ds, i)
     failure = rng.choice(FAILURES)
@@ -147,9 +158,7 @@ def payment_facts(ds: Dataset, i: int) -> dict:
         "order": f"ord_{rng.token(10)}",
         "receipt": rng.token(24),
         "secret": rng.token(24),
-        "dispute_reason": rng.weighted(
-            [r for r, _ in DISPUTE_REASONS], [w for _, w in DISPUTE_REASONS]
-        ),
+        "dispute_reason": rng.weighted(_DISPUTE_NAMES, _DISPUTE_WEIGHTS),
         "ticket": f"T-{rng.randint(1000, 99999)}",
         "flow": flow,
         "captured_amount": captured_amount(ds, i, amount, step),
@@ -168,7 +177,7 @@ def money_facts(ds: Dataset, i: int) -> dict:
     cust_rng = ds.keys.rng("customer", k)
     currency_row = _currency_row(cust_rng)
     country = cust_rng.choice(currency_row[5])
-    row = next(r for r in CURRENCIES if r[0] == currency_row[0])
+    row = _CURRENCY_ROW[currency_row[0]]
     rng = ds.keys.rng("charge", i)
     low, high = row[3]
     step = row[4]

@@ -47,7 +47,20 @@ def customer_currency(ds: Dataset, k: int) -> str:
 
 
 def customer_facts(ds: Dataset, k: int) -> dict:
-    """What never changes about customer k (and what its update changes to)."""
+    """What never changes about customer k (and what its update changes to). Kept per
+    dataset (bounded): each customer owns many payments. Callers only read it."""
+    found = ds.customer_cache.get(k)
+    if found is None:
+        if len(ds.customer_cache) >= CUSTOMER_MEMO_MAX:
+            ds.customer_cache.clear()
+        found = ds.customer_cache[k] = _customer_facts(ds, k)
+    return found
+
+
+CUSTOMER_MEMO_MAX = 1 << 16
+
+
+def _customer_facts(ds: Dataset, k: int) -> dict:
     rng = ds.keys.rng("customer", k)
     currency_row = _currency_row(rng)
     country = rng.choice(currency_row[5])

@@ -91,6 +91,7 @@ class Dataset:
         self.ledger_cache: dict = _shared_ledger_cache(self.config)
         self.flow_cache: dict = {}  # see payment_flows.payment_flow
         self.billing_cache: dict = {}  # see subscriptions.lifecycle
+        self.customer_cache: dict = {}  # see customers.customer_facts
         self._changes: dict[tuple[str, int], tuple[tuple[int, EventKind], ...]] = {}
         self._lookback = max(1, min(CUSTOMER_LOOKBACK, 3 * self.per_day["customers"]))
         # Bound once: the event streams call a rule per candidate index.

@@ -7,7 +7,7 @@ shifts the values of the others.
 
 from __future__ import annotations
 
-from mock_api.ids import Rng, mix64, salt
+from mock_api.ids import GOLDEN, M64, Rng, mix64, salt
 
 # The four original resources key per-object decisions (lateness, customer pick, drift score)
 # by `index * 4 + slot`. These keys are part of every existing dataset, so they stay; the
@@ -33,7 +33,14 @@ class Keys:
         self._key = mix64(seed ^ salt("seed"))
 
     def h(self, name: str, index: int) -> int:
-        return mix64(self._key ^ _SALT[name] ^ mix64(index))
+        # mix64(self._key ^ _SALT[name] ^ mix64(index)), both mixes inlined (hottest path).
+        x = (index + GOLDEN) & M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+        x = ((self._key ^ _SALT[name] ^ x ^ (x >> 31)) + GOLDEN) & M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+        return x ^ (x >> 31)
 
     def u(self, name: str, index: int) -> float:
         return (self.h(name, index) >> 11) / 9007199254740992.0

@@ -189,6 +189,9 @@ EPOCH_WEEKDAY = 3
 SUNDAY = 6
 
 
+CREATED_MEMO_MAX = 1 << 18
+
+
 @dataclass
 class Timeline:
     """Creation times of one resource: index i lands in day-slot i at a keyed offset.
@@ -210,10 +213,18 @@ class Timeline:
     def __post_init__(self) -> None:
         # A start on a closed day opens at the next open midnight.
         self._open_start = self._to_open(self.start) + self._is_closed(self.start // DAY)
+        # created(i), kept (bounded): a page asks it of one object many times.
+        self._created: dict[int, int] = {}
 
     def created(self, index: int) -> int:
-        jitter = 0 if index == 0 else mix64(self.key ^ mix64(index)) % DAY
-        return self._to_real(self._open_start + (index * DAY + jitter) // self.per_day)
+        found = self._created.get(index)
+        if found is None:
+            jitter = 0 if index == 0 else mix64(self.key ^ mix64(index)) % DAY
+            found = self._to_real(self._open_start + (index * DAY + jitter) // self.per_day)
+            if len(self._created) >= CREATED_MEMO_MAX:
+                self._created.clear()
+            self._created[index] = found
+        return found
 
     def last_at_or_before(self, t: int) -> int:
         """The greatest index created at or before t, or -1."""

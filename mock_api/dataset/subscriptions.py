@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from mock_api.dataset.base import ResourceSpec
@@ -64,6 +65,7 @@ RECOVERED_AFTER = PAST_DUE_AFTER + 3 * DAY
 UNPAID_AFTER = PAST_DUE_AFTER + 15 * DAY
 
 
+@lru_cache(maxsize=1 << 17)  # pure; an event stream asks it of every subscription it walks
 def add_months(ts: int, months: int) -> int:
     """`ts` plus calendar months, Stripe's way: the anchor's day of month, or the month's last
     day when it is shorter (an anchor on the 31st bills on Feb 28, then Mar 31)."""
