@@ -36,6 +36,7 @@ from extractor.transform.quarantine import (
     quarantine_warnings,
     read_quarantine,
 )
+from extractor.transform.warehouse import views_read_this_lake
 
 # A full read of Bronze, for commands that run no build of their own (run-quality).
 NO_FOLD = FoldPlan(incremental=False, reason="not a build")
@@ -62,7 +63,9 @@ def transform(
     # before the plan: a capture leaving the quarantine is something new to build.
     quarantined = check_captures(ctx.storage, ctx.settings, started_at)
     plan = plan_fold(
-        ctx.storage, full_refresh, warehouse_present=warehouse_path(ctx.storage).exists()
+        ctx.storage,
+        full_refresh,
+        warehouse_current=views_read_this_lake(warehouse_path(ctx.storage), ctx.storage),
     )
     logs.log(
         "transform_started",

@@ -256,12 +256,12 @@ def plan_fold(
     storage: Storage,
     full_refresh: bool = False,
     code: str | None = None,
-    warehouse_present: bool = True,
+    warehouse_current: bool = True,
 ) -> FoldPlan:
     """Incremental when an earlier build recorded its parts, with the same Silver code, and no
-    full refresh was asked. `warehouse_present` False (the warehouse file deleted, or an S3
-    lake's warehouse on another machine) makes the models run even with nothing new: a
-    warehouse made anew needs their views."""
+    full refresh was asked. `warehouse_current` False (the warehouse file deleted, an S3
+    lake's warehouse on another machine, or views over the lake's root spelled otherwise)
+    makes every model run: the models a build keeps keep their views."""
     parts = list_bronze_parts(storage)
     code = code_fingerprint() if code is None else code
     project = project_fingerprint()
@@ -283,7 +283,7 @@ def plan_fold(
     ]
     captures = full["captures"]
     same_project = state.project_code == project
-    outputs = list_outputs(storage) if same_project and warehouse_present else None
+    outputs = list_outputs(storage) if same_project and warehouse_current else None
     keeps_outputs = outputs is not None and state.outputs == outputs_fingerprint(storage, outputs)
     return FoldPlan(
         True,

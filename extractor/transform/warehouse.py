@@ -89,20 +89,45 @@ S3_ENV_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token
 _VIEW_LAKE = re.compile(r"'([^']*?)/(?:silver|gold)/")
 
 
+def _foreign_view_lake(con: duckdb.DuckDBPyConnection, storage: Storage) -> str | None:
+    """The lake a dbt view of the warehouse reads when it is not this one, else None."""
+    for (sql,) in con.sql("select sql from duckdb_views() where not internal").fetchall():
+        found = _VIEW_LAKE.search(sql or "")
+        if found and found.group(1) != storage.root:
+            return found.group(1)
+    return None
+
+
 def _refuse_views_of_another_lake(
     con: duckdb.DuckDBPyConnection, path: Path, storage: Storage
 ) -> None:
     """dbt writes each view with the lake's absolute path; after the lake is moved or copied
     they would read the old files (or none). Say so instead of answering from them."""
-    for (sql,) in con.sql("select sql from duckdb_views() where not internal").fetchall():
-        found = _VIEW_LAKE.search(sql or "")
-        if found and found.group(1) != storage.root:
-            con.close()
-            raise DuckDBSetupError(
-                f"the warehouse {path} holds views over the lake at {found.group(1)}, not "
-                f"{storage.root} (the lake was moved or copied): run `payments-pipeline "
-                "run-transforms` to rebuild them; Silver and Gold are not touched"
-            )
+    if (other := _foreign_view_lake(con, storage)) is not None:
+        con.close()
+        raise DuckDBSetupError(
+            f"the warehouse {path} holds views over the lake at {other}, not "
+            f"{storage.root} (the lake was moved or copied): run `payments-pipeline "
+            "run-transforms` to rebuild them; Silver and Gold are not touched"
+        )
+
+
+def views_read_this_lake(path: Path, storage: Storage) -> bool:
+    """Whether the warehouse file exists and every dbt view in it reads this lake's root as
+    spelled now. A build that keeps some models (ADR 0054, 0056) keeps their views, so it
+    needs this; else every model is rebuilt, which rewrites every view."""
+    import duckdb
+
+    if not path.exists():
+        return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        return _foreign_view_lake(con, storage) is None
+    finally:
+        con.close()
 
 
 def connect(

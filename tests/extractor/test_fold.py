@@ -201,7 +201,7 @@ def test_only_the_sources_with_new_parts_are_rebuilt_while_the_outputs_are_kept(
     # Dbt still folds whole runs: the runs holding new parts.
     assert plan.run_ids == ["A", "B"]
     # Without the last build's outputs, or its warehouse, every model is rebuilt.
-    assert plan_fold(storage, warehouse_present=False).changed_sources is None
+    assert plan_fold(storage, warehouse_current=False).changed_sources is None
     storage.put("gold/model=fct_payments/dt=2026-01-20/data_0.parquet", b"x")
     assert plan_fold(storage).changed_sources is None
     assert plan_fold(storage).as_dict()["models"] == "built"
@@ -262,8 +262,8 @@ def test_a_deleted_silver_or_gold_file_makes_the_build_run_again(storage: LocalS
 def test_a_missing_warehouse_makes_the_build_run_again(storage: LocalStorage) -> None:
     part(storage, "charges", "A")
     record_fold(storage, plan_fold(storage))
-    assert plan_fold(storage, warehouse_present=True).nothing_new is True
-    assert plan_fold(storage, warehouse_present=False).nothing_new is False
+    assert plan_fold(storage, warehouse_current=True).nothing_new is True
+    assert plan_fold(storage, warehouse_current=False).nothing_new is False
 
 
 def test_a_capture_leaving_the_quarantine_is_new_but_a_new_check_time_is_not(
@@ -286,3 +286,24 @@ def test_a_capture_leaving_the_quarantine_is_new_but_a_new_check_time_is_not(
     storage.put(bad, b"{}")
     quarantine([], "2026-01-22T00:00:00Z")
     assert plan_fold(storage).nothing_new is False
+
+
+def test_a_warehouse_is_current_only_when_its_views_read_this_lake(tmp_path: Path) -> None:
+    import duckdb
+
+    from extractor.transform.warehouse import views_read_this_lake
+
+    lake = LocalStorage(tmp_path / "lake")
+    path = tmp_path / "warehouse.duckdb"
+    assert views_read_this_lake(path, lake) is False  # no warehouse yet
+
+    def view_over(root: str) -> None:
+        con = duckdb.connect(str(path))
+        con.execute(f"create or replace view v as select '{root}/silver/x' as folder")
+        con.close()
+
+    view_over(lake.root)
+    assert views_read_this_lake(path, lake) is True
+    # The same lake with its root spelled otherwise (`make demo`'s ./_local_data), or moved.
+    view_over("./_local_data")
+    assert views_read_this_lake(path, lake) is False
