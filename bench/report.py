@@ -177,8 +177,10 @@ def reasons(name: str, document: dict[str, Any]) -> list[str]:
                 f"{runs['full']['records_received']:,} and its Silver models read only its own "
                 "Bronze (ADR 0040), so what remains is fixed cost that does not shrink with the "
                 "data: one dbt start-up and parse (build and freshness share it, ADR 0054), "
-                "Gold rebuilt from Silver and the ~315 data tests of the gate over all of Silver "
-                "and Gold, each costing dbt ~80 ms of its own work. The full run grows with "
+                "Gold rebuilt from Silver whenever its sources have new rows (every run on the "
+                "mock; ADR 0056 leaves out only what lies downstream of unchanged sources), and "
+                "the gate's data tests on what was rebuilt, each costing dbt 50-150 ms of its "
+                "own work. The full run grows with "
                 "the lake and these barely do, so the ratio falls as the lake grows (see the "
                 "notes for larger sizes)."
             )
