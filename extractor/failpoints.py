@@ -22,6 +22,7 @@ POINTS = (
     "extract.before_manifest",  # every part durable, manifest not yet saying succeeded
     "extract.before_watermarks",  # manifest says succeeded, no watermark moved yet
     "extract.between_watermarks",  # the first watermark moved, the others not yet
+    "extract.before_rereads",  # every watermark moved, the re-read versions not yet stored
 )
 
 _lock = threading.Lock()

@@ -46,6 +46,9 @@ class EntityWindow:
 
     window: Window
     commit_watermark: bool
+    # The window starts in the last good run's safety overlap: objects it reads again may
+    # be in Bronze already, and an unchanged one is not written twice (extract/rereads.py).
+    rereads_last_run: bool = False
 
 
 def plan_windows(
@@ -88,7 +91,7 @@ def plan_windows(
                     plan.days,
                     safety_window_seconds,
                 )
-            windows[stream.name] = EntityWindow(window, True)
+            windows[stream.name] = EntityWindow(window, True, rereads_last_run=before is not None)
             if before is not None:
                 logs.log(
                     "continuing_incrementally",
@@ -145,6 +148,7 @@ def _events_window(
     safety_window_seconds: int,
 ) -> EntityWindow:
     oldest = run_start - EVENTS_RETENTION_SECONDS + 60  # a minute of margin for clocks
+    rereads = False
     if plan.backfill:
         window = backfill_window(*plan.backfill, run_start)
         commit = _reaches(window, before, run_start)
@@ -167,6 +171,7 @@ def _events_window(
             safety_window_seconds,
         )
         commit = True
+        rereads = before is not None
     if window.gte < oldest:
         logs.warn(
             "events_window_clamped",
@@ -176,4 +181,4 @@ def _events_window(
             detail="Stripe keeps 30 days of events",
         )
         window = Window(oldest, window.lt)
-    return EntityWindow(window, commit)
+    return EntityWindow(window, commit, rereads_last_run=rereads)

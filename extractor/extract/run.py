@@ -27,6 +27,7 @@ from extractor.extract.bronze import SOURCE_LIST, PartWriter, envelope_line, loa
 from extractor.extract.children import commit_listed, read_listed
 from extractor.extract.plan import Plan, plan_windows
 from extractor.extract.progress import Progress
+from extractor.extract.rereads import KnownVersions, commit_known, read_known
 from extractor.extract.route import object_lines, route_events
 from extractor.extract.windows import Window, split
 from extractor.lake.lock import RunLock
@@ -65,6 +66,10 @@ class EntityRun:
     tombstones: int = 0
     files: list[dict[str, Any]] = field(default_factory=list)
     watermark_after: int | None = None
+    # The versions of its objects already in Bronze, and whether this run's window reads
+    # some of them again (extract/rereads.py); None for an entity this run only routes to.
+    versions: KnownVersions | None = None
+    drop_rereads: bool = False
     # A child stream: the parents this run saw that have children to list, each with
     # whether some version of it says its children are final; then the parents it lists.
     candidates: dict[str, bool] = field(default_factory=dict)
@@ -99,6 +104,7 @@ class EntityRun:
             "records_list": self.records_list,
             "records_event": self.records_event,
             "tombstones": self.tombstones,
+            "unchanged_rereads": self.versions.dropped if self.versions else 0,
             "files": self.files,
             "watermark_before": before.watermark if before else None,
             "watermark_after": self.watermark_after,
@@ -174,6 +180,8 @@ class Extraction:
                 failpoints.hit("extract.before_watermarks")
                 self._commit_watermarks(run_start)
                 self._commit_children()
+                failpoints.hit("extract.before_rereads")
+                self._commit_rereads()
             except BaseException as exc:
                 self.stop.set()
                 self._abort_writers()
@@ -204,6 +212,21 @@ class Extraction:
             entity_run = self._entity_run(BY_NAME[name])
             entity_run.window = planned.window
             entity_run.commit_watermark = planned.commit_watermark
+            entity_run.versions = read_known(
+                self.storage, name, self._overlap_start(entity_run, run_start)
+            )
+            entity_run.drop_rereads = planned.rereads_last_run
+        for stream in SNAPSHOT_STREAMS:
+            self.runs[stream.name].versions = read_known(self.storage, stream.name, run_start)
+
+    def _overlap_start(self, entity_run: EntityRun, run_start: int) -> int | None:
+        """Where the next run's window will start (as `_entities_dict` moves the watermark),
+        or None when this run leaves the watermark where it is."""
+        if not entity_run.commit_watermark:
+            return None
+        before = entity_run.watermark_before
+        watermark_after = max(run_start, before.watermark if before else run_start)
+        return watermark_after - self.settings.safety_window_seconds
 
     def _entity_run(self, stream: Stream) -> EntityRun:
         if stream.name not in self.runs:
@@ -306,6 +329,8 @@ class Extraction:
                 stream.path, params, entity_run.stats, should_stop=self.stop.is_set
             ):
                 failpoints.hit("extract.page_fetched")
+                if entity_run.versions is not None:
+                    page = entity_run.versions.unchanged_dropped(page, entity_run.drop_rereads)
                 if stream.is_change_feed:
                     records += self._write_events(entity_run, page)
                 else:
@@ -348,8 +373,11 @@ class Extraction:
         """One object per run (`GET /v1/balance`), observed when it was served."""
         stream = entity_run.stream
         snapshot = self.client.get_object(stream.path, entity_run.stats)
+        text = one_line(snapshot.text.strip())
+        if entity_run.versions is not None and entity_run.versions.snapshot_unchanged(text):
+            return  # the last snapshot in Bronze says the same
         line = envelope_line(
-            one_line(snapshot.text.strip()),
+            text,
             run_id=self.run_id,
             loaded_at=loaded_at_iso(self.wall_clock()),
             observed_at=snapshot.served_at,
@@ -433,6 +461,7 @@ class Extraction:
             "pages": sum(r.stats.pages for r in runs),
             "api_calls": sum(r.stats.api_calls for r in runs) + self.probe_stats.api_calls,
             "retries": sum(r.stats.retries for r in runs) + self.probe_stats.retries,
+            "unchanged_rereads": sum(r.versions.dropped for r in runs if r.versions),
             "files": sum(len(r.files) for r in runs),
             "bytes": sum(f["bytes"] for r in runs for f in r.files),
             "records_per_second": round(records / seconds, 1) if seconds > 0 else 0.0,
@@ -469,6 +498,18 @@ class Extraction:
             listed = self.listed[child.name] | final
             commit_listed(self.storage, child.name, listed, self.run_id)
             logs.log("children_committed", step="extract", entity=child.name, parents=len(listed))
+
+    def _commit_rereads(self) -> None:
+        """Last: the versions the next run's overlap will read again (extract/rereads.py).
+        After the watermarks, so the file only names versions a succeeded run committed."""
+        for name, entity_run in self.runs.items():
+            versions = entity_run.versions
+            if versions is None or versions.keep_since is None:
+                continue  # only routed to, or a backfill that left the watermark as it was
+            if versions.seen == versions.known:
+                continue  # the file already says this (a quiet entity: no write at all)
+            commit_known(self.storage, versions, self.run_id)
+            logs.log("rereads_committed", step="extract", entity=name, versions=len(versions.seen))
 
     def _fail(self, started: float, exc: BaseException) -> None:
         """Record the failure in the manifest (best effort: the original error wins)."""

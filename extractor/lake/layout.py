@@ -10,7 +10,7 @@ Nothing else in the Python code spells a lake path.
     silver/source=stripe/entity=<entity>/dt=<object created date>/*.parquet
     gold/model=<model>/dt=<business date>/*.parquet
     _state/watermarks/<entity>.json, _state/children/<entity>.json,
-    _state/manifests/run_<run id>.json, _state/lock.json,
+    _state/rereads/<entity>.json, _state/manifests/run_<run id>.json, _state/lock.json,
     _state/transforms/folded_bronze.json, _state/warehouse.duckdb, _state/reports/,
     _state/quarantine/webhook_events.json
 """
@@ -35,6 +35,8 @@ LOCK_KEY = f"{STATE}lock.json"
 WATERMARKS = f"{STATE}watermarks/"
 # A child stream's state: the parents whose children are listed (extract/children.py).
 CHILD_STATE = f"{STATE}children/"
+# The object versions the next run's safety window reads again (extract/rereads.py).
+REREADS = f"{STATE}rereads/"
 MANIFESTS = f"{STATE}manifests/"
 FOLD_STATE_KEY = f"{STATE}transforms/folded_bronze.json"
 WAREHOUSE_KEY = f"{STATE}warehouse.duckdb"
@@ -108,6 +110,10 @@ def watermark_key(entity: str) -> str:
 
 def child_state_key(entity: str) -> str:
     return f"{CHILD_STATE}{validate_entity(entity)}.json"
+
+
+def reread_state_key(entity: str) -> str:
+    return f"{REREADS}{validate_entity(entity)}.json"
 
 
 def manifest_key(run_id: str) -> str:

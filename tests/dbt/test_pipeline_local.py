@@ -286,17 +286,20 @@ def test_rebuild_and_rerun_leave_silver_and_gold_identical(lake: Path, mock) -> 
     rebuilt = run_cli("run-transforms", "--run-id", "rebuild", lake=lake, api=mock.url)
     assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
     assert content_digest(lake) == before
-    # The mock's clock has not moved: a second pipeline re-fetches the safety window
-    # (duplicates in Bronze on purpose) and must change nothing downstream.
-    bronze_before = len(list(lake.glob("bronze/**/*.jsonl")))
+    # The mock's clock has not moved: a second pipeline re-reads the safety window and the
+    # balance, finds them unchanged, writes no Bronze (ADR 0057) and changes nothing downstream.
+    bronze_before = sorted(lake.glob("bronze/**/*.jsonl"))
     rerun = run_cli(
         "run-pipeline", "--days", str(DAYS), "--run-id", "second", lake=lake, api=mock.url
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert len(list(lake.glob("bronze/**/*.jsonl"))) > bronze_before
-    # Every run reads /v1/balance once: the rerun adds its snapshot, and nothing else moves.
+    assert sorted(lake.glob("bronze/**/*.jsonl")) == bronze_before
+    second = json.loads((lake / "_state/manifests/run_second.json").read_text())
+    assert second["extract"]["totals"]["records"] == 0
+    assert second["extract"]["totals"]["unchanged_rereads"] > 0
+    assert second["transform"]["fold"]["changed_sources"] == []
     assert content_digest(lake) == before
-    assert snapshot_count(snapshots) == 2
+    assert snapshot_count(snapshots) == 1
 
 
 def snapshot_count(folder: Path) -> int:

@@ -11,7 +11,7 @@ from extractor.api.errors import FatalApiError, MalformedPage
 from extractor.extract.plan import EventsTooOld, Plan
 from extractor.lake.lock import LockHeld, RunLock
 from extractor.lake.manifest import read_manifest
-from extractor.lake.watermarks import read_watermark
+from extractor.lake.watermarks import StateError, read_watermark
 from tests.extractor.conftest import (
     API_KEY,
     DAY,
@@ -67,21 +67,59 @@ def test_first_run_then_incremental_with_boundary_overlap(fake, settings):
     event_types = {r["query"].get("type") for r in fake.requests if r["path"] == "/v1/events"}
     assert event_types >= {"customer.*", "charge.*", "payment_intent.*", "invoice.*"}
 
-    # Two hours later: only the new window, plus the safety window's overlap on purpose.
+    # Two hours later: only the new window, plus the safety window's overlap on purpose. The
+    # boundary records are read again; only the one that changed meanwhile is written again
+    # (ADR 0057: an unchanged copy would be new Bronze for nothing).
     fake.now = NOW + 2 * HOUR
     seed(fake, NOW, NOW + 2 * HOUR, step=600, tag="new")
+    changed = next(o for o in fake.objects["/v1/customers"] if o["id"] == "customers_boundary")
+    changed["name"] = "renamed after run1"
     fake.requests.clear()
     section = extract(settings, run_all(days=3), "run2")
     for name, path in ENTITY_PATHS.items():
         got = [r["data"]["id"] for r in landed(storage, name, "run2")]
         expected = ids_between(fake, path, NOW - settings.safety_window_seconds, NOW + 2 * HOUR)
-        assert sorted(got) == sorted(expected)
         assert len(expected) == 12 + 1  # 12 new + the boundary record, fetched again
-        assert f"{name}_boundary" in got
+        if name == "customers":
+            assert sorted(got) == sorted(expected)
+            assert section["entities"][name]["unchanged_rereads"] == 0
+        else:
+            assert sorted(got) == sorted(set(expected) - {f"{name}_boundary"})
+            assert section["entities"][name]["unchanged_rereads"] == 1
         assert read_watermark(storage, name).watermark == NOW + 2 * HOUR
     assert section["entities"]["charges"]["watermark_before"] == NOW
     gte = {int(r["query"]["created[gte]"]) for r in fake.requests if r["path"] == "/v1/charges"}
     assert min(gte) == NOW - 600
+
+
+def test_a_quiet_rerun_writes_nothing_and_a_lost_rereads_file_costs_only_a_copy(fake, settings):
+    storage = lake_of(settings)
+    for name, path in ENTITY_PATHS.items():
+        fake.add(path, {"id": f"{name}_boundary", "created": NOW - 300})
+    extract(settings, run_all(days=1), "run1")
+    fake.now = NOW + 60  # nothing new since run1: its overlap is read again, unchanged
+    section = extract(settings, run_all(days=1), "run2")
+    assert section["status"] == "succeeded"
+    assert section["totals"]["records"] == 0 and section["totals"]["files"] == 0
+    assert all(section["entities"][name]["unchanged_rereads"] == 1 for name in ENTITY_PATHS)
+    assert section["entities"]["balance"]["unchanged_rereads"] == 1  # the same balance
+    assert all(landed(storage, name, "run2") == [] for name in ENTITY_PATHS)
+    assert read_watermark(storage, "charges").watermark == NOW + 60
+
+    # A broken state file stops the next run before it reads anything; nothing moves.
+    key = "_state/rereads/charges.json"
+    storage.put(key, b"{not json")
+    fake.now = NOW + 120
+    with pytest.raises(StateError, match=r"rereads/charges\.json is unreadable .*delet"):
+        extract(settings, run_all(days=1), "run3")
+    assert read_watermark(storage, "charges").watermark == NOW + 60
+    assert read_manifest(storage, "run3")["extract"]["status"] == "failed"
+
+    # Deleting it (as the message says) only makes the next run write its overlap again.
+    storage.delete(key)
+    section = extract(settings, run_all(days=1), "run4")
+    assert [r["data"]["id"] for r in landed(storage, "charges", "run4")] == ["charges_boundary"]
+    assert landed(storage, "customers", "run4") == []
 
 
 def test_updates_and_deletes_arrive_through_events(fake, settings):

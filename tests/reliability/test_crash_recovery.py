@@ -38,6 +38,7 @@ EXTRACT_KILLS = [
     ("extract.before_manifest", "nothing"),
     ("extract.before_watermarks", "nothing"),
     ("extract.between_watermarks", "one"),
+    ("extract.before_rereads", "one"),
 ]
 
 

@@ -1,4 +1,5 @@
-{#- One row per `GET /v1/balance` snapshot (one per extraction run). A balance has no id:
+{#- One row per `GET /v1/balance` snapshot (one per extraction run whose balance changed,
+    ADR 0057). A balance has no id:
     the run that read it is the key; `available` and `pending` stay JSON arrays of
     {amount, currency, source_types}, one element per settlement currency. #}
 {% call staging_model('balance', 'snapshot_run_id') -%}
