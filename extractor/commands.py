@@ -8,6 +8,7 @@ exit code and one message (ADR 0050).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from extractor.streams import (
     WATERMARKED_STREAMS,
 )
 from extractor.transform.dbt import run_dbt_session
+from extractor.transform.fold import FRESHNESS_ENV, freshness_runs
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
 # -- extract ----------------------------------------------------------------------------------
@@ -140,7 +142,10 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
             ctx.settings,
             ctx.storage,
             ctx.run,
-            env=NO_FOLD.dbt_env(),
+            env={
+                **NO_FOLD.dbt_env(),
+                FRESHNESS_ENV: json.dumps(freshness_runs(ctx.storage), sort_keys=True),
+            },
             stop_after_failure=False,
         )
         fresh = outcomes[1] if len(outcomes) > 1 else None

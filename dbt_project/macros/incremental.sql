@@ -94,11 +94,36 @@
   ) as bronze_{{ entity }}_new
 {%- endmacro %}
 
-{# The sources' freshness query (`loaded_at_query`): the newest `_loaded_at`. After an
-   incremental build the newest lines are in the runs it just folded, so only those are
-   read; an entity none of them wrote to (or a full build, or Spark) reads all its Bronze. #}
+{# Per entity, the Bronze runs holding its newest lines, from the CLI (environment
+   PIPELINE_FRESHNESS_RUN_IDS, a JSON object of entity -> run ids, read at execution time
+   like bronze_run_ids; extractor/transform/fold.py newest_runs, ADR 0057); none when it is
+   not set (dbt by hand) or on Spark. #}
+{% macro freshness_run_ids(entity) -%}
+  {%- if not execute or target.type != 'duckdb' -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set raw = env_var('PIPELINE_FRESHNESS_RUN_IDS', '') -%}
+  {%- set ids = fromjson(raw).get(entity) if raw else none -%}
+  {%- if ids is none -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- for run_id in ids -%}
+    {%- if not modules.re.fullmatch(run_id_pattern(), run_id | string) -%}
+      {% do exceptions.raise_compiler_error("PIPELINE_FRESHNESS_RUN_IDS: not a run id: " ~ run_id) %}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(ids) }}
+{%- endmacro %}
+
+{# The sources' freshness query (`loaded_at_query`): the newest `_loaded_at`. Only the runs
+   that hold an entity's newest lines are read (freshness_run_ids; by hand, the runs a
+   `bronze_run_ids` var names); an entity with none of them (a full build by hand, or Spark)
+   reads all its Bronze. #}
 {% macro bronze_loaded_at() -%}
-  {%- set run_ids = bronze_run_ids() -%}
+  {%- set run_ids = freshness_run_ids(source_node.name) -%}
+  {%- if run_ids is none -%}
+    {%- set run_ids = bronze_run_ids() -%}
+  {%- endif -%}
   {%- set found = bronze_run_globs(source_node.name, run_ids) if run_ids else [] -%}
   {%- if found -%}
     select max(_loaded_at) from {{ bronze_runs(source_node.name, run_ids) }}

@@ -26,6 +26,12 @@ changed) and everything downstream of them are rebuilt and tested, plus the test
 `time_dependent` (their answer moves with the clock) (ADR 0056). When no source has
 anything new that is those tests alone (ADR 0054); the gate's freshness check runs as
 always.
+
+Freshness (`max(_loaded_at)` per source) needs only the newest Bronze lines, which are in the
+runs the latest build with new parts of that source folded: the state records those runs per
+entity (`latest_runs`), and dbt's freshness query reads only them (environment
+PIPELINE_FRESHNESS_RUN_IDS, a JSON object of entity -> run ids; ADR 0057). Without that, a
+run with nothing new read all of each source's Bronze again, which grows with the lake.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ from extractor.transform.warehouse import REPO_ROOT
 STATE_KEY = layout.FOLD_STATE_KEY
 # The environment variable dbt's macro bronze_run_ids() reads.
 RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
+# And the one its macro freshness_run_ids() reads: per entity, the runs with its newest lines.
+FRESHNESS_ENV = "PIPELINE_FRESHNESS_RUN_IDS"
 # What decides Silver's content: a change to any of these makes the next build full.
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
 # What decides a unit test's result: the whole project and the pinned dbt and DuckDB.
@@ -83,6 +91,8 @@ class FoldPlan:
     # With changed sources: the empty models, whose placeholders the build removes and
     # so must write again (placeholder_models).
     placeholders: list[str] = field(default_factory=list)
+    # Per entity, the Bronze runs that hold its newest lines (newest_runs).
+    latest_runs: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def nothing_new(self) -> bool:
@@ -107,8 +117,14 @@ class FoldPlan:
         return command
 
     def dbt_env(self) -> dict[str, str | None]:
-        """The environment dbt gets: the run ids, or the variable removed (a full build)."""
-        return {RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None}
+        """The environment dbt gets: the run ids, or the variable removed (a full build), and
+        the runs freshness reads (removed when unknown: it then reads all of Bronze)."""
+        return {
+            RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None,
+            FRESHNESS_ENV: json.dumps(self.latest_runs, sort_keys=True)
+            if self.latest_runs
+            else None,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -228,6 +244,7 @@ class FoldState:
     project_code: str
     captures: str
     outputs: str
+    latest_runs: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_state(storage: Storage) -> FoldState | None:
@@ -238,12 +255,17 @@ def read_state(storage: Storage) -> FoldState | None:
     try:
         document = json.loads(raw)
         runs = {str(run_id): list(keys) for run_id, keys in document["runs"].items()}
+        latest = {
+            str(entity): [str(run_id) for run_id in run_ids]
+            for entity, run_ids in document.get("latest_runs", {}).items()
+        }
         return FoldState(
             runs,
             str(document.get("silver_code", "")),
             str(document.get("project_code", "")),
             str(document.get("captures", "")),
             str(document.get("outputs", "")),
+            latest,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FoldStateError(
@@ -272,8 +294,9 @@ def plan_fold(
         "captures": captures_fingerprint(storage),
     }
     if full_refresh:
-        return FoldPlan(False, "--full-refresh", **full)
+        return FoldPlan(False, "--full-refresh", **full, latest_runs=newest_runs(parts, None))
     state = read_state(storage)
+    full["latest_runs"] = newest_runs(parts, state)
     if state is None:
         return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, **full)
     if state.silver_code != code:
@@ -296,7 +319,47 @@ def plan_fold(
         captures=captures,
         changed_sources=changed_sources(state, parts, captures) if keeps_outputs else None,
         placeholders=placeholder_models(outputs) if keeps_outputs and outputs else [],
+        latest_runs=full["latest_runs"],
     )
+
+
+def newest_runs(parts: dict[str, list[str]], state: FoldState | None) -> dict[str, list[str]]:
+    """Per entity, Bronze runs that together hold its newest lines: the runs with a part the
+    last passing build did not fold (they were written after it); else the runs the state
+    recorded for it, while they are all still in Bronze; else every run with a part of it
+    (a superset is always right). Runs are written one at a time under the lake lock, so a
+    later run's `_loaded_at` is later."""
+    every: dict[str, set[str]] = {}
+    unfolded: dict[str, set[str]] = {}
+    for run_id, keys in parts.items():
+        folded = set(state.runs.get(run_id, ())) if state else set()
+        for key in keys:
+            entity = layout.entity_of(key)
+            if entity is None:
+                continue
+            every.setdefault(entity, set()).add(run_id)
+            if key not in folded:
+                unfolded.setdefault(entity, set()).add(run_id)
+    newest = {}
+    for entity, run_ids in every.items():
+        recorded = set(state.latest_runs.get(entity, ())) if state else set()
+        if entity in unfolded:
+            newest[entity] = sorted(unfolded[entity])
+        elif recorded and recorded <= run_ids:
+            newest[entity] = sorted(recorded)
+        else:
+            newest[entity] = sorted(run_ids)
+    return dict(sorted(newest.items()))
+
+
+def freshness_runs(storage: Storage) -> dict[str, list[str]]:
+    """newest_runs for a freshness check outside a build (`run-quality`); {} (read all of
+    Bronze) when the fold state is unreadable: the check must not depend on it."""
+    try:
+        state = read_state(storage)
+    except FoldStateError:
+        state = None
+    return newest_runs(list_bronze_parts(storage), state)
 
 
 def changed_sources(state: FoldState, parts: dict[str, list[str]], captures: str) -> list[str]:
@@ -328,5 +391,6 @@ def record_fold(storage: Storage, plan: FoldPlan) -> None:
         "captures": plan.captures,
         # After the build: what it left in Silver and Gold.
         "outputs": outputs_fingerprint(storage),
+        "latest_runs": plan.latest_runs,
     }
     storage.put(STATE_KEY, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode())

@@ -10,11 +10,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from extractor.lake.storage import storage_for
+from extractor.settings import Settings
 from extractor.streams import WATERMARKED_STREAMS
+from extractor.transform.dbt import lake_target_dir
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from mock_api.dataset.mrr import subscription_mrr_at
 from tests.dbt.expected import expected_after_first_run, major
@@ -300,6 +304,19 @@ def test_rebuild_and_rerun_leave_silver_and_gold_identical(lake: Path, mock) -> 
     assert second["transform"]["fold"]["changed_sources"] == []
     assert content_digest(lake) == before
     assert snapshot_count(snapshots) == 1
+    # Its freshness check read only the runs holding each source's newest lines (ADR 0057),
+    # and found the newest `_loaded_at` of all of Bronze, source by source.
+    storage = storage_for(Settings.from_env({"LAKE_ROOT": str(lake)}))
+    checked = json.loads((lake_target_dir(storage) / "session-1-sources.json").read_text())
+    found = {r["unique_id"].rsplit(".", 1)[1]: r["max_loaded_at"] for r in checked["results"]}
+    assert set(found) == {s.name for s in WATERMARKED_STREAMS}
+    for entity, max_loaded_at in found.items():
+        newest = max(
+            json.loads(line)["_loaded_at"]
+            for part in lake.glob(f"bronze/source=stripe/entity={entity}/*/*/*.jsonl")
+            for line in part.read_text().splitlines()
+        )
+        assert datetime.fromisoformat(max_loaded_at) == datetime.fromisoformat(newest), entity
 
 
 def snapshot_count(folder: Path) -> int:

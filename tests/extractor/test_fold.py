@@ -10,6 +10,7 @@ import pytest
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
 from extractor.transform.fold import (
+    FRESHNESS_ENV,
     RUN_IDS_ENV,
     STATE_KEY,
     FoldStateError,
@@ -37,19 +38,46 @@ def test_first_build_is_full_then_only_new_runs_fold(storage: LocalStorage) -> N
     storage.put("bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_1.json", b"{}")
 
     first = plan_fold(storage)
-    assert (first.incremental, first.dbt_env()) == (False, {RUN_IDS_ENV: None})
+    assert (first.incremental, first.dbt_env()[RUN_IDS_ENV]) == (False, None)
     assert list(first.parts) == ["A"]
     record_fold(storage, first)
 
     nothing = plan_fold(storage)
     assert (nothing.incremental, nothing.run_ids) == (True, [])
-    assert nothing.dbt_env() == {RUN_IDS_ENV: "[]"}
+    assert nothing.dbt_env()[RUN_IDS_ENV] == "[]"
 
     part(storage, "charges", "B")
     second = plan_fold(storage)
     assert second.run_ids == ["B"]
     assert json.loads(second.dbt_env()[RUN_IDS_ENV]) == ["B"]
     assert plan_fold(storage, full_refresh=True).incremental is False
+
+
+def test_freshness_reads_the_runs_with_each_entitys_newest_lines(storage: LocalStorage) -> None:
+    part(storage, "charges", "A")
+    part(storage, "customers", "A")
+    first = plan_fold(storage)
+    # A first build knows no order: every run of an entity (a superset is always right).
+    assert first.latest_runs == {"charges": ["A"], "customers": ["A"]}
+    record_fold(storage, first)
+    part(storage, "charges", "B")
+    part(storage, "charges", "C")
+    second = plan_fold(storage)
+    # Charges' newest lines are in the runs written since; customers' still in A.
+    assert json.loads(second.dbt_env()[FRESHNESS_ENV]) == {
+        "charges": ["B", "C"],
+        "customers": ["A"],
+    }
+    record_fold(storage, second)
+    part(storage, "customers", "D")
+    third = plan_fold(storage)
+    assert third.latest_runs == {"charges": ["B", "C"], "customers": ["D"]}
+    record_fold(storage, third)
+    # Nothing new: what the state recorded, not all of Bronze again.
+    assert plan_fold(storage).latest_runs == {"charges": ["B", "C"], "customers": ["D"]}
+    # A recorded run gone from Bronze (deleted by hand): back to every run of the entity.
+    storage.delete("bronze/source=stripe/entity=charges/dt=2026-01-20/run_id=C/part-00000.jsonl")
+    assert plan_fold(storage).latest_runs["charges"] == ["A", "B"]
 
 
 def test_a_run_that_gains_parts_after_its_fold_is_folded_again(storage: LocalStorage) -> None:
