@@ -2,8 +2,10 @@
 
 Gold is downloaded with boto3 and read locally, so the check does not go through the code
 under test; it must equal the mock's own figures, as on local disk. (Rewrites over existing
-S3 objects are proven by the S3 crash chain in tests/reliability/.) A second run-pipeline
-re-fetches the safety window and folds it into the S3 Silver incrementally: no table changes.
+S3 objects are proven by the S3 crash chain in tests/reliability/.) A second run-pipeline,
+its re-read versions file deleted first (ADR 0057: so it writes its safety window again,
+as a lake that lost the file would), folds those copies into the S3 Silver incrementally: no
+table changes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ def download(env: dict[str, str], prefix: str, into: Path) -> list[str]:
     return sorted(keys)
 
 
+def delete_prefix(env: dict[str, str], prefix: str) -> int:
+    """Delete every object under `prefix` of the lake; returns how many."""
+    bucket, _, root = env["LAKE_ROOT"].removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{root}/{prefix}").get("Contents", [])
+    for item in listed:
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    return len(listed)
+
+
 def silver_and_gold(s3_lake: dict[str, str], folder: Path) -> dict[str, list[tuple]]:
     """Every Silver and Gold table's rows, sorted, from a download of the S3 lake."""
     download(s3_lake, "silver/", folder)
@@ -65,8 +77,10 @@ def test_pipeline_on_s3_matches_the_mock(s3_lake: dict[str, str], tmp_path: Path
         assert result.returncode == 0, result.stderr[-4000:]
         assert "quality gate passed" in result.stdout
         silver_first = silver_and_gold(s3_lake, tmp_path / "silver_first")
-        # The clock has not moved: the second run re-fetches the safety window into its own
-        # Bronze run, which the build folds into the S3 Silver incrementally (ADR 0040).
+        # The clock has not moved: without its versions file the second run writes the safety
+        # window it re-reads into its own Bronze run, which the build folds into the S3
+        # Silver incrementally (ADR 0040).
+        assert delete_prefix(s3_lake, "_state/rereads/") > 0
         again = run_cli("run-pipeline", "--days", str(DAYS), "--run-id", "s3again", env=env)
     finally:
         mock.stop()
