@@ -1,0 +1,59 @@
+"""bench/proc_tree.py: the /proc sampler that measures Spark's JVM, which getrusage misses
+(pyspark never waits for it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from bench.proc_tree import TreeSampler, descendants
+
+MIB = 2**20
+
+
+def test_descendants_walks_the_whole_tree_below_the_root_only() -> None:
+    table = {
+        1: (0, "init", 0),
+        10: (1, "wrapper", 0),
+        11: (10, "dbt", 0),
+        12: (11, "bash", 0),
+        13: (12, "java", 0),
+        14: (11, "java", 0),
+        20: (1, "other", 0),
+    }
+    assert sorted(descendants(10, table)) == [11, 12, 13, 14]
+    assert descendants(13, table) == []
+
+
+def test_sampler_sees_a_grandchild_that_is_never_waited_for(tmp_path) -> None:
+    # A process named `java` (a symlink to Python) holding 150 MiB, started by a child that
+    # does not wait for it, as pyspark starts its JVM; the root is the child's wrapper.
+    java = tmp_path / "java"
+    java.symlink_to(os.path.realpath(sys.executable))
+    ready = tmp_path / "ready"
+    grandchild = (
+        f"import pathlib, time; data = b'x' * (150 << 20); "
+        f"pathlib.Path({str(ready)!r}).touch(); time.sleep(1.5)"
+    )
+    child = textwrap.dedent(
+        f"""
+        import pathlib, subprocess, time
+        jvm = subprocess.Popen([{str(java)!r}, "-c", {grandchild!r}])
+        while not pathlib.Path({str(ready)!r}).exists():
+            time.sleep(0.02)
+        time.sleep(0.5)
+        """
+    )
+    # The root is a wrapper around the child, as spark_bench samples dbt_bench's wrapper.
+    wrapper = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    process = subprocess.Popen([sys.executable, "-c", wrapper])
+    sampler = TreeSampler(process.pid, interval=0.05).start()
+    process.wait(timeout=60)
+    sampler.stop()
+    assert sampler.named_seen
+    assert sampler.peak_named_bytes >= 150 * MIB
+    # The child's own Python is in the total, not in the JVM's part.
+    assert sampler.peak_total_bytes > sampler.peak_named_bytes
+    assert sampler.samples > 5
