@@ -14,7 +14,9 @@ Two modes, each on both engines, same work on both sides:
 - `models`: `dbt build` of the seed and the models, without dbt's tests;
 - `gate`: `dbt build --exclude-resource-type unit_test`: the seed, the models and every data
   test, as `make build-spark` runs it (the unit tests are DuckDB-only, ADR 0030, so the gate
-  here is the whole gate minus them on both engines).
+  here is the whole gate minus them on both engines). On a synthetic lake the three tests
+  of SYNTHETIC_GAPS are left out: they fail there for want of resources the generator does
+  not write (billing catalogue, ids on balance events), which would skip 27 nodes downstream.
 DuckDB writes into the lake itself; Spark (`--target spark`, in-process `session`, local[2])
 into a second root whose `bronze` is a symlink to the same files.
 
@@ -64,6 +66,17 @@ MODES = {
     "gate": ["--exclude-resource-type", "unit_test"],
 }
 MIB = 2**20
+# Data tests that fail on dbt_bench's synthetic lake because of what it does not generate,
+# not because of either engine: it has no prices, subscriptions or invoice line items past the
+# 10 an invoice embeds (the two billing tests), and it copies the mock's `balance.available`
+# events, whose object has no id (not_null on stg_stripe__events.object_id). Failing with
+# severity error they would skip 27 downstream nodes (agg_daily_revenue among them), so the
+# gate on a synthetic lake runs every other data test.
+SYNTHETIC_GAPS = (
+    "assert_invoice_lines_have_prices_and_subscriptions",
+    "assert_invoice_lines_sum_to_subtotal",
+    "not_null_stg_stripe__events",
+)
 
 
 def measure_tree(command: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
@@ -220,11 +233,16 @@ def main() -> None:
         "lake": counts,
         "modes": {},
     }
+    synthetic = not args.lake and args.source == "synthetic"
+    report["excluded_tests"] = list(SYNTHETIC_GAPS) if synthetic else []
     for mode in modes:
         runs: dict[str, list[dict]] = {"duckdb": [], "spark": []}
+        selection = [*MODES[mode]]
+        if mode == "gate" and synthetic:
+            selection += ["--exclude", *SYNTHETIC_GAPS]
         for index in range(args.runs):
             reset(lake, ("silver", "gold", "_state"))
-            command = [*dbt_command("build", work, REPO), *MODES[mode]]
+            command = [*dbt_command("build", work, REPO), *selection]
             result = measure_tree(command, dbt_env(lake), work / f"duckdb-{mode}.log")
             result["nodes"] = dbt_nodes(work)
             result["load_after"] = os.getloadavg()
@@ -233,7 +251,7 @@ def main() -> None:
             for layer in ("silver", "gold"):
                 shutil.rmtree(spark / layer, ignore_errors=True)
             env = {**dbt_env(spark), "SPARK_STATE_DIR": str(state)}
-            command = [*dbt_command("build", work, REPO), "--target", "spark", *MODES[mode]]
+            command = [*dbt_command("build", work, REPO), "--target", "spark", *selection]
             result = measure_tree(command, env, work / f"spark-{mode}.log")
             result["nodes"] = dbt_nodes(work)
             result["load_after"] = os.getloadavg()
