@@ -53,7 +53,6 @@ from dbt_bench import (  # noqa: E402
     dbt_env,
     ensure_lake,
     reset,
-    row_counts,
 )
 from proc_tree import TreeSampler  # noqa: E402
 
@@ -127,19 +126,25 @@ def spark_root(work: Path, lake: Path) -> Path:
 
 
 def gold_revenue(root: Path, spark: bool) -> list[tuple]:
-    """agg_daily_revenue in a stable order; Spark keeps `dt` in the folder name only."""
+    """agg_daily_revenue, every column by name, in a stable order, without the partition
+    columns (`dt`, and `model` that hive partitioning finds in Spark's paths; Spark keeps
+    `dt` in the folder name only)."""
     hive = "true" if spark else "false"
-    return duckdb.sql(
-        f"select revenue_date, currency, gross_minor, refunded_minor, net_minor, gross, net, "
-        f"succeeded_count, failed_count, refunded_count from read_parquet("
-        f"'{root}/{layout.gold_model('agg_daily_revenue')}*/*.parquet', "
-        f"hive_partitioning = {hive}) "
-        "order by 1, 2"
-    ).fetchall()
+    source = (
+        f"read_parquet('{root}/{layout.gold_model('agg_daily_revenue')}*/*.parquet', "
+        f"hive_partitioning = {hive})"
+    )
+    columns = sorted(
+        name for (name, *_rest) in duckdb.sql(f"describe select * from {source}").fetchall()
+    )
+    listed = ", ".join(f'"{name}"' for name in columns if name not in ("dt", "model"))
+    return duckdb.sql(f"select {listed} from {source} order by all").fetchall()
 
 
-def spark_counts(root: Path) -> dict[str, int]:
-    """Rows per model; Spark writes no file at all for an empty model."""
+def model_counts(root: Path, spark: bool) -> dict[str, int]:
+    """Rows per Silver and Gold model with rows. DuckDB writes an empty model as one all-null
+    row (`dt` null, inside the file); Spark writes no file and keeps `dt` in the folder name."""
+    hive = "true" if spark else "false"
     counts = {}
     for folder in sorted(root.glob(layout.silver_entity("*"))) + sorted(
         root.glob(layout.gold_model("*"))
@@ -148,9 +153,12 @@ def spark_counts(root: Path) -> dict[str, int]:
             continue
         name = folder.name.split("=")[1]
         model = name if folder.parent.name == "gold" else f"stg_stripe__{name}"
-        counts[model] = duckdb.sql(
-            f"select count(*) from read_parquet('{folder}/*/*.parquet', hive_partitioning = false)"
+        count = duckdb.sql(
+            f"select count(*) from read_parquet('{folder}/*/*.parquet', "
+            f"hive_partitioning = {hive}) where dt is not null"
         ).fetchone()[0]
+        if count:
+            counts[model] = count
     return counts
 
 
@@ -173,8 +181,8 @@ def summarise(runs: list[dict]) -> dict[str, Any]:
 
 
 def compare(lake: Path, spark: Path) -> dict[str, Any]:
-    duck_rows = {m: n for m, n in row_counts(lake).items() if n}
-    spark_rows = spark_counts(spark)
+    duck_rows = model_counts(lake, spark=False)
+    spark_rows = model_counts(spark, spark=True)
     return {
         "rows_duckdb": duck_rows,
         "rows_spark": spark_rows,
