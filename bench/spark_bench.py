@@ -103,9 +103,12 @@ def measure_tree(command: list[str], env: dict[str, str], log: Path) -> dict[str
     return result
 
 
-def dbt_nodes(work: Path) -> dict[str, Any]:
-    """Seconds per node kind and the count of each (kind, status) from run_results.json."""
-    results = json.loads((work / "dbt-target" / "run_results.json").read_text())["results"]
+def dbt_nodes(work: Path, keep_as: str) -> dict[str, Any]:
+    """Seconds per node kind and the count of each (kind, status) from run_results.json, which
+    is kept as `work/run_results-<keep_as>.json` (per-node times; the next build overwrites it)."""
+    run_results = work / "dbt-target" / "run_results.json"
+    shutil.copyfile(run_results, work / f"run_results-{keep_as}.json")
+    results = json.loads(run_results.read_text())["results"]
     seconds: dict[str, float] = {}
     statuses: dict[str, int] = {}
     for node in results:
@@ -252,7 +255,7 @@ def main() -> None:
             reset(lake, ("silver", "gold", "_state"))
             command = [*dbt_command("build", work, REPO), *selection]
             result = measure_tree(command, dbt_env(lake), work / f"duckdb-{mode}.log")
-            result["nodes"] = dbt_nodes(work)
+            result["nodes"] = dbt_nodes(work, f"duckdb-{mode}-{index + 1}")
             result["load_after"] = os.getloadavg()
             runs["duckdb"].append(result)
             print(f"{mode} run {index + 1} duckdb: {json.dumps(result)}", flush=True)
@@ -261,7 +264,7 @@ def main() -> None:
             env = {**dbt_env(spark), "SPARK_STATE_DIR": str(state)}
             command = [*dbt_command("build", work, REPO), "--target", "spark", *selection]
             result = measure_tree(command, env, work / f"spark-{mode}.log")
-            result["nodes"] = dbt_nodes(work)
+            result["nodes"] = dbt_nodes(work, f"spark-{mode}-{index + 1}")
             result["load_after"] = os.getloadavg()
             runs["spark"].append(result)
             print(f"{mode} run {index + 1} spark: {json.dumps(result)}", flush=True)
