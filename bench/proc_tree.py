@@ -6,6 +6,12 @@ that figure. `TreeSampler` polls /proc every `interval` seconds, sums the RSS of
 descendant of one process at that instant, and keeps the peak of that sum, and of the part of it
 whose command name is one of `names` (by default `java`, the JVM).
 
+A process that a parent has just forked or vfork'ed and that has not yet exec'd (the JVM
+starts `ls`, `chmod`, … through Hadoop's local file system: a child named after the forking
+Java thread, `Thread-11`, `ResultQueryStag`, …) shares its parent's pages and shows its
+parent's RSS; counting it would add the JVM twice. Such a child is recognised by the same
+virtual size and RSS as its parent and left out.
+
 A sample is instantaneous: a peak shorter than the interval can be missed, so the figure is a
 lower bound of the true peak (the interval is 0.25 s by default).
 """
@@ -19,8 +25,9 @@ from pathlib import Path
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def processes() -> dict[int, tuple[int, str, int]]:
-    """Every process now: pid -> (parent pid, command name, RSS bytes), from /proc/<pid>/stat."""
+def processes() -> dict[int, tuple[int, str, int, int]]:
+    """Every process now: pid -> (parent pid, command name, RSS bytes, virtual size bytes),
+    from /proc/<pid>/stat."""
     found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -32,15 +39,21 @@ def processes() -> dict[int, tuple[int, str, int]]:
         # The name is in parentheses and may hold spaces or parentheses itself.
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[0] is field 3 of proc(5) (state): ppid is field 4, rss (pages) field 24.
-        found[int(entry.name)] = (int(fields[1]), name, int(fields[21]) * PAGE_SIZE)
+        # fields[0] is field 3 of proc(5) (state): ppid is field 4, vsize (bytes) field 23,
+        # rss (pages) field 24.
+        found[int(entry.name)] = (
+            int(fields[1]),
+            name,
+            int(fields[21]) * PAGE_SIZE,
+            int(fields[20]),
+        )
     return found
 
 
-def descendants(root: int, table: dict[int, tuple[int, str, int]]) -> list[int]:
+def descendants(root: int, table: dict[int, tuple[int, str, int, int]]) -> list[int]:
     """The pids below `root` (children, their children, ...), not `root` itself."""
     children: dict[int, list[int]] = {}
-    for pid, (parent, _, _) in table.items():
+    for pid, (parent, *_) in table.items():
         children.setdefault(parent, []).append(pid)
     found: list[int] = []
     todo = list(children.get(root, []))
@@ -49,6 +62,25 @@ def descendants(root: int, table: dict[int, tuple[int, str, int]]) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
+
+
+def tree_rss(
+    root: int, table: dict[int, tuple[int, str, int, int]], names: tuple[str, ...]
+) -> tuple[int, int, bool]:
+    """(RSS of `root`'s descendants, of those named in `names`, whether any was named), leaving
+    out a child that shares its parent's memory (forked, not yet exec'd: same vsize and RSS)."""
+    total = named = 0
+    seen = False
+    for pid in descendants(root, table):
+        parent, name, rss, vsize = table[pid]
+        above = table.get(parent)
+        if above is not None and (above[2], above[3]) == (rss, vsize):
+            continue
+        total += rss
+        if name in names:
+            named += rss
+            seen = True
+    return total, named, seen
 
 
 class TreeSampler:
@@ -71,14 +103,8 @@ class TreeSampler:
         self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
 
     def sample(self) -> None:
-        table = processes()
-        total = named = 0
-        for pid in descendants(self.root, table):
-            _, name, rss = table[pid]
-            total += rss
-            if name in self.names:
-                named += rss
-                self.named_seen = True
+        total, named, seen = tree_rss(self.root, processes(), self.names)
+        self.named_seen = self.named_seen or seen
         self.peak_total_bytes = max(self.peak_total_bytes, total)
         self.peak_named_bytes = max(self.peak_named_bytes, named)
         self.samples += 1

@@ -24,8 +24,10 @@ Each command runs in dbt_bench's wrapper process (wall time; `getrusage` peak RS
 dbt's Python process but not Spark's JVM: pyspark starts it and never waits for it), while a
 thread here samples /proc every 0.25 s (`bench/proc_tree.py`) for every descendant of the
 wrapper: `peak_tree_rss_mib` is the largest sum of their RSS at one instant (dbt's Python +
-the JVM), `peak_jvm_rss_mib` the JVM's part. After each mode, Silver/Gold row counts and
-agg_daily_revenue are compared between the engines, and dbt's node statuses are recorded.
+the JVM), `peak_jvm_rss_mib` the JVM's part (a child the JVM has forked and not yet exec'd
+shares its pages and is left out, or the JVM would count twice). After each mode, Silver/Gold
+row counts and agg_daily_revenue are compared between the engines, and dbt's node statuses are
+recorded.
 """
 
 from __future__ import annotations

@@ -8,23 +8,38 @@ import subprocess
 import sys
 import textwrap
 
-from bench.proc_tree import TreeSampler, descendants
+from bench.proc_tree import TreeSampler, descendants, tree_rss
 
 MIB = 2**20
 
 
 def test_descendants_walks_the_whole_tree_below_the_root_only() -> None:
     table = {
-        1: (0, "init", 0),
-        10: (1, "wrapper", 0),
-        11: (10, "dbt", 0),
-        12: (11, "bash", 0),
-        13: (12, "java", 0),
-        14: (11, "java", 0),
-        20: (1, "other", 0),
+        1: (0, "init", 0, 0),
+        10: (1, "wrapper", 0, 0),
+        11: (10, "dbt", 0, 0),
+        12: (11, "bash", 0, 0),
+        13: (12, "java", 0, 0),
+        14: (11, "java", 0, 0),
+        20: (1, "other", 0, 0),
     }
     assert sorted(descendants(10, table)) == [11, 12, 13, 14]
     assert descendants(13, table) == []
+
+
+def test_a_child_forked_by_the_jvm_is_not_counted_twice() -> None:
+    # Seen at 1M charges: the JVM forks (Hadoop's local file system runs `ls`, `chmod`), and
+    # until it execs, the child, named after the Java thread, shows the JVM's own RSS.
+    table = {
+        10: (1, "python", 11 * MIB, 20 * MIB),
+        11: (10, "dbt", 170 * MIB, 900 * MIB),
+        12: (11, "java", 3300 * MIB, 9000 * MIB),
+        13: (12, "Thread-11", 3300 * MIB, 9000 * MIB),
+        14: (12, "ls", 2 * MIB, 8 * MIB),
+    }
+    assert tree_rss(10, table, ("java",)) == (3472 * MIB, 3300 * MIB, True)
+    assert tree_rss(11, table, ("java",)) == (3302 * MIB, 3300 * MIB, True)
+    assert tree_rss(12, table, ("java",)) == (2 * MIB, 0, False)
 
 
 def test_sampler_sees_a_grandchild_that_is_never_waited_for(tmp_path) -> None:
