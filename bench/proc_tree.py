@@ -9,8 +9,12 @@ whose command name is one of `names` (by default `java`, the JVM).
 A process that a parent has just forked or vfork'ed and that has not yet exec'd (the JVM
 starts `ls`, `chmod`, … through Hadoop's local file system: a child named after the forking
 Java thread, `Thread-11`, `ResultQueryStag`, …) shares its parent's pages and shows its
-parent's RSS; counting it would add the JVM twice. Such a child is recognised by the same
-virtual size and RSS as its parent and left out.
+parent's RSS; counting it would add the JVM twice. Such a child is recognised by its memory
+layout, the same as its parent's (start and end of code, start of stack: exec gives a new
+one), and left out. (Comparing RSS and virtual size instead missed most of them: the JVM's
+RSS moves between reading the parent's stat and the child's.) A child forked to work without
+exec, as a multiprocessing fork worker, is left out too: its pages are its parent's until
+written.
 
 A sample is instantaneous: a peak shorter than the interval can be missed, so the figure is a
 lower bound of the true peak (the interval is 0.25 s by default).
@@ -25,9 +29,12 @@ from pathlib import Path
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def processes() -> dict[int, tuple[int, str, int, int]]:
-    """Every process now: pid -> (parent pid, command name, RSS bytes, virtual size bytes),
-    from /proc/<pid>/stat."""
+Layout = tuple[int, int, int]
+
+
+def processes() -> dict[int, tuple[int, str, int, Layout | None]]:
+    """Every process now: pid -> (parent pid, command name, RSS bytes, memory layout), from
+    /proc/<pid>/stat; the layout is None where the kernel hides it (no permission: zeros)."""
     found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -39,18 +46,19 @@ def processes() -> dict[int, tuple[int, str, int, int]]:
         # The name is in parentheses and may hold spaces or parentheses itself.
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[0] is field 3 of proc(5) (state): ppid is field 4, vsize (bytes) field 23,
-        # rss (pages) field 24.
+        # fields[0] is field 3 of proc(5) (state): ppid is field 4, rss (pages) field 24,
+        # startcode, endcode and startstack fields 26-28.
+        layout = (int(fields[23]), int(fields[24]), int(fields[25]))
         found[int(entry.name)] = (
             int(fields[1]),
             name,
             int(fields[21]) * PAGE_SIZE,
-            int(fields[20]),
+            layout if any(layout) else None,
         )
     return found
 
 
-def descendants(root: int, table: dict[int, tuple[int, str, int, int]]) -> list[int]:
+def descendants(root: int, table: dict[int, tuple[int, str, int, Layout | None]]) -> list[int]:
     """The pids below `root` (children, their children, ...), not `root` itself."""
     children: dict[int, list[int]] = {}
     for pid, (parent, *_) in table.items():
@@ -65,16 +73,16 @@ def descendants(root: int, table: dict[int, tuple[int, str, int, int]]) -> list[
 
 
 def tree_rss(
-    root: int, table: dict[int, tuple[int, str, int, int]], names: tuple[str, ...]
+    root: int, table: dict[int, tuple[int, str, int, Layout | None]], names: tuple[str, ...]
 ) -> tuple[int, int, bool]:
     """(RSS of `root`'s descendants, of those named in `names`, whether any was named), leaving
-    out a child that shares its parent's memory (forked, not yet exec'd: same vsize and RSS)."""
+    out a child that shares its parent's memory (forked, not exec'd: its parent's layout)."""
     total = named = 0
     seen = False
     for pid in descendants(root, table):
-        parent, name, rss, vsize = table[pid]
+        parent, name, rss, layout = table[pid]
         above = table.get(parent)
-        if above is not None and (above[2], above[3]) == (rss, vsize):
+        if layout is not None and above is not None and above[3] == layout:
             continue
         total += rss
         if name in names:
