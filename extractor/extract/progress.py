@@ -96,6 +96,11 @@ def summary_text(section: dict[str, Any], run_id: str) -> str:
             f"total {totals.get('records', 0)} records in {totals.get('files', 0)} files, "
             f"{totals.get('api_calls', 0)} API calls, {totals.get('retries', 0)} retries, "
             f"{totals.get('records_per_second', 0)} records/s"
+            + (
+                f"; {unchanged} unchanged re-reads not written again"
+                if (unchanged := totals.get("unchanged_rereads"))
+                else ""
+            )
         )
     if section.get("error"):
         lines.append(f"error: {section['error'].get('message')}")

@@ -329,33 +329,38 @@ def test_progress_line_and_summary():
     progress.add("customers", 100)
     now[0] = 2.0
     assert progress.line() == "extract charges=300 customers=100 | 400 records, 200/s"
-    text = summary_text(
-        {
-            "status": "succeeded",
-            "command": "run-all",
-            "duration_seconds": 2.0,
-            "entities": {
-                "charges": {
-                    "records": 300,
-                    "records_event": 2,
-                    "pages": 3,
-                    "api_calls": 4,
-                    "retries": 1,
-                    "files": [{}],
-                }
-            },
-            "totals": {
+    section = {
+        "status": "succeeded",
+        "command": "run-all",
+        "duration_seconds": 2.0,
+        "entities": {
+            "charges": {
                 "records": 300,
-                "files": 1,
+                "records_event": 2,
+                "pages": 3,
                 "api_calls": 4,
                 "retries": 1,
-                "records_per_second": 150.0,
-            },
+                "files": [{}],
+            }
         },
-        "r1",
-    )
+        "totals": {
+            "records": 300,
+            "files": 1,
+            "api_calls": 4,
+            "retries": 1,
+            "records_per_second": 150.0,
+        },
+    }
+    text = summary_text(section, "r1")
     assert text.splitlines()[0] == "run r1 succeeded (run-all, 2.0s)"
     assert text.splitlines()[2].split()[:7] == ["charges", "300", "2", "3", "4", "1", "1"]
     assert text.splitlines()[-1] == (
         "total 300 records in 1 files, 4 API calls, 1 retries, 150.0 records/s"
+    )
+    # A run whose safety window held only what is in Bronze already says so (ADR 0057).
+    section = {**section, "totals": {**section["totals"], "unchanged_rereads": 7}}
+    assert (
+        summary_text(section, "r1")
+        .splitlines()[-1]
+        .endswith("150.0 records/s; 7 unchanged re-reads not written again")
     )
