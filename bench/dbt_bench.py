@@ -53,6 +53,7 @@ from bench.harness import (  # noqa: E402
     cmdline,
     write_result,
 )
+from bench.proc_tree import TreeSampler  # noqa: E402
 from extractor.lake import layout  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
@@ -408,13 +409,32 @@ def run_step(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 # ---------------------------------------------------------------------------- measuring
 
 
-def measure(command: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run `command` in a fresh wrapper process: exit code, wall seconds, peak RSS."""
+def measure(
+    command: list[str], env: dict[str, str], log: Path, sample_tree: bool = False
+) -> dict[str, Any]:
+    """Run `command` in a fresh wrapper process: exit code, wall seconds, peak RSS. With
+    `sample_tree`, also the peak RSS of the wrapper's whole process tree and of its JVM,
+    sampled from /proc (bench/proc_tree.py): getrusage misses Spark's JVM, which pyspark
+    starts and never waits for."""
     wrapper = [sys.executable, "-c", WRAPPER, str(log), *command]
-    done = subprocess.run(wrapper, env=env, cwd=REPO, capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    process = subprocess.Popen(
+        wrapper, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    sampler = TreeSampler(process.pid).start() if sample_tree else None
+    stdout, stderr = process.communicate()
+    if sampler is not None:
+        sampler.stop()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, wrapper, stdout, stderr)
+    result = json.loads(stdout.strip().splitlines()[-1])
     result["peak_rss_mib"] = round(result.pop("peak_rss_kib") / 1024, 1)
     result["wall_seconds"] = round(result["wall_seconds"], 2)
+    if sampler is not None:
+        result["peak_tree_rss_mib"] = round(sampler.peak_total_bytes / 2**20, 1)
+        result["peak_jvm_rss_mib"] = (
+            round(sampler.peak_named_bytes / 2**20, 1) if sampler.named_seen else None
+        )
+        result["samples"] = sampler.samples
     if result["exit_code"] != 0:
         print(f"  !! exit {result['exit_code']}: see {log}", flush=True)
     return result

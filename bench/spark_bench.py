@@ -22,12 +22,12 @@ into a second root whose `bronze` is a symlink to the same files.
 
 Each command runs in dbt_bench's wrapper process (wall time; `getrusage` peak RSS, which sees
 dbt's Python process but not Spark's JVM: pyspark starts it and never waits for it), while a
-thread here samples /proc every 0.25 s (`bench/proc_tree.py`) for every descendant of the
-wrapper: `peak_tree_rss_mib` is the largest sum of their RSS at one instant (dbt's Python +
-the JVM), `peak_jvm_rss_mib` the JVM's part (a child the JVM has forked and not yet exec'd
-shares its pages and is left out, or the JVM would count twice). After each mode, Silver/Gold
-row counts and agg_daily_revenue are compared between the engines, and dbt's node statuses are
-recorded.
+thread samples /proc every 0.25 s (`measure(..., sample_tree=True)`, `bench/proc_tree.py`) for
+every descendant of the wrapper: `peak_tree_rss_mib` is the largest sum of their RSS at one
+instant (dbt's Python + the JVM), `peak_jvm_rss_mib` the JVM's part (a child the JVM has forked
+and not yet exec'd shares its pages and is left out, or the JVM would count twice). After each
+mode, Silver/Gold row counts and agg_daily_revenue are compared between the engines, and dbt's
+node statuses are recorded.
 """
 
 from __future__ import annotations
@@ -50,13 +50,12 @@ sys.path.insert(0, str(REPO / "bench"))
 import duckdb  # noqa: E402
 from dbt_bench import (  # noqa: E402
     RESULTS,
-    WRAPPER,
     dbt_command,
     dbt_env,
     ensure_lake,
+    measure,
     reset,
 )
-from proc_tree import TreeSampler  # noqa: E402
 
 from extractor.lake import layout  # noqa: E402
 
@@ -66,7 +65,6 @@ MODES = {
     # The gate as `make build-spark` runs it: seed, models and every data test.
     "gate": ["--exclude-resource-type", "unit_test"],
 }
-MIB = 2**20
 # Data tests that fail on dbt_bench's synthetic lake because of what it does not generate,
 # not because of either engine: it has no prices, subscriptions or invoice line items past the
 # 10 an invoice embeds (the two billing tests), and it copies the mock's `balance.available`
@@ -78,31 +76,6 @@ SYNTHETIC_GAPS = (
     "assert_invoice_lines_sum_to_subtotal",
     "not_null_stg_stripe__events",
 )
-
-
-def measure_tree(command: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run `command` in dbt_bench's wrapper (exit code, wall, getrusage peak) while sampling
-    the RSS of the wrapper's whole process tree from /proc (the JVM included)."""
-    wrapper = [sys.executable, "-c", WRAPPER, str(log), *command]
-    process = subprocess.Popen(
-        wrapper, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    sampler = TreeSampler(process.pid).start()
-    stdout, stderr = process.communicate()
-    sampler.stop()
-    if process.returncode != 0:
-        raise RuntimeError(f"wrapper exited {process.returncode}: {stderr[-2000:]}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result["peak_rss_mib"] = round(result.pop("peak_rss_kib") / 1024, 1)
-    result["wall_seconds"] = round(result["wall_seconds"], 2)
-    result["peak_tree_rss_mib"] = round(sampler.peak_total_bytes / MIB, 1)
-    result["peak_jvm_rss_mib"] = (
-        round(sampler.peak_named_bytes / MIB, 1) if sampler.named_seen else None
-    )
-    result["samples"] = sampler.samples
-    if result["exit_code"] != 0:
-        print(f"  !! exit {result['exit_code']}: see {log}", flush=True)
-    return result
 
 
 def dbt_nodes(work: Path, keep_as: str) -> dict[str, Any]:
@@ -256,7 +229,7 @@ def main() -> None:
         for index in range(args.runs):
             reset(lake, ("silver", "gold", "_state"))
             command = [*dbt_command("build", work, REPO), *selection]
-            result = measure_tree(command, dbt_env(lake), work / f"duckdb-{mode}.log")
+            result = measure(command, dbt_env(lake), work / f"duckdb-{mode}.log", sample_tree=True)
             result["nodes"] = dbt_nodes(work, f"duckdb-{mode}-{index + 1}")
             result["load_after"] = os.getloadavg()
             runs["duckdb"].append(result)
@@ -265,7 +238,7 @@ def main() -> None:
                 shutil.rmtree(spark / layer, ignore_errors=True)
             env = {**dbt_env(spark), "SPARK_STATE_DIR": str(state)}
             command = [*dbt_command("build", work, REPO), "--target", "spark", *selection]
-            result = measure_tree(command, env, work / f"spark-{mode}.log")
+            result = measure(command, env, work / f"spark-{mode}.log", sample_tree=True)
             result["nodes"] = dbt_nodes(work, f"spark-{mode}-{index + 1}")
             result["load_after"] = os.getloadavg()
             runs["spark"].append(result)

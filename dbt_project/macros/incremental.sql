@@ -26,6 +26,13 @@
     {%- endif -%}
     {%- set ids = fromjson(raw) -%}
   {%- endif -%}
+  {{ return(checked_run_ids(ids, 'bronze_run_ids')) }}
+{%- endmacro %}
+
+{# Run ids given as a list or a comma-separated string, trimmed, blanks dropped; anything not
+   shaped like a run id stops the build (it ends up in a path glob). `origin` names where
+   they came from in the error. #}
+{% macro checked_run_ids(ids, origin) -%}
   {%- if ids is string -%}
     {%- set ids = ids.split(',') -%}
   {%- endif -%}
@@ -34,7 +41,7 @@
     {%- set run_id = run_id | string | trim -%}
     {%- if run_id -%}
       {%- if not modules.re.fullmatch(run_id_pattern(), run_id) -%}
-        {% do exceptions.raise_compiler_error("bronze_run_ids: not a run id: " ~ run_id) %}
+        {% do exceptions.raise_compiler_error(origin ~ ": not a run id: " ~ run_id) %}
       {%- endif -%}
       {% do cleaned.append(run_id) %}
     {%- endif -%}
@@ -104,15 +111,7 @@
   {%- endif -%}
   {%- set raw = env_var('PIPELINE_FRESHNESS_RUN_IDS', '') -%}
   {%- set ids = fromjson(raw).get(entity) if raw else none -%}
-  {%- if ids is none -%}
-    {{ return(none) }}
-  {%- endif -%}
-  {%- for run_id in ids -%}
-    {%- if not modules.re.fullmatch(run_id_pattern(), run_id | string) -%}
-      {% do exceptions.raise_compiler_error("PIPELINE_FRESHNESS_RUN_IDS: not a run id: " ~ run_id) %}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(ids) }}
+  {{ return(none if ids is none else checked_run_ids(ids, 'PIPELINE_FRESHNESS_RUN_IDS')) }}
 {%- endmacro %}
 
 {# The sources' freshness query (`loaded_at_query`): the newest `_loaded_at`. Only the runs

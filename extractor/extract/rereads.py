@@ -58,15 +58,21 @@ class KnownVersions:
         """The page without the objects whose version is known (when `drop`); the objects the
         next run reads again are remembered, written or not."""
         kept: list[Item] = []
+        remembered: dict[str, str] = {}
+        for item in page.items:
+            # Hashed only when needed: a first run's objects are mostly neither remembered
+            # nor known, and this is on the path of every object fetched.
+            remember = self._read_again(item.value.get("created"))
+            known = self.known.get(item.id) if drop else None
+            version = digest(item.raw) if remember or known else None
+            if remember:
+                remembered[item.id] = version
+            if known is not None and known == version:
+                continue
+            kept.append(item)
         with self._lock:
-            for item in page.items:
-                version = digest(item.raw)
-                if self._read_again(item.value.get("created")):
-                    self.seen[item.id] = version
-                if drop and self.known.get(item.id) == version:
-                    self.dropped += 1
-                else:
-                    kept.append(item)
+            self.seen.update(remembered)
+            self.dropped += len(page.items) - len(kept)
         if len(kept) == len(page.items):
             return page
         return Page(page.text, kept, page.has_more, page.served_at)

@@ -212,21 +212,21 @@ class Extraction:
             entity_run = self._entity_run(BY_NAME[name])
             entity_run.window = planned.window
             entity_run.commit_watermark = planned.commit_watermark
-            entity_run.versions = read_known(
-                self.storage, name, self._overlap_start(entity_run, run_start)
+            overlap_start = (
+                self._moved_watermark(entity_run) - self.settings.safety_window_seconds
+                if entity_run.commit_watermark
+                else None  # the watermark stays: the next overlap is not this run's to keep
             )
+            entity_run.versions = read_known(self.storage, name, overlap_start)
             entity_run.drop_rereads = planned.rereads_last_run
         for stream in SNAPSHOT_STREAMS:
             self.runs[stream.name].versions = read_known(self.storage, stream.name, run_start)
 
-    def _overlap_start(self, entity_run: EntityRun, run_start: int) -> int | None:
-        """Where the next run's window will start (as `_entities_dict` moves the watermark),
-        or None when this run leaves the watermark where it is."""
-        if not entity_run.commit_watermark:
-            return None
+    def _moved_watermark(self, entity_run: EntityRun) -> int:
+        """The watermark an entity whose window commits has after this run: the run start, or
+        the stored one if that is later (a watermark never moves back)."""
         before = entity_run.watermark_before
-        watermark_after = max(run_start, before.watermark if before else run_start)
-        return watermark_after - self.settings.safety_window_seconds
+        return max(self.run_start, before.watermark if before else self.run_start)
 
     def _entity_run(self, stream: Stream) -> EntityRun:
         if stream.name not in self.runs:
@@ -444,10 +444,7 @@ class Extraction:
         out = {}
         for name, entity_run in self.runs.items():
             if entity_run.commit_watermark:
-                before = entity_run.watermark_before
-                entity_run.watermark_after = max(
-                    self.run_start, before.watermark if before else self.run_start
-                )
+                entity_run.watermark_after = self._moved_watermark(entity_run)
             elif entity_run.watermark_before is not None:
                 entity_run.watermark_after = entity_run.watermark_before.watermark
             out[name] = entity_run.as_dict()
