@@ -80,6 +80,20 @@
   {{ return(lake_root() ~ '/' ~ lake_layout().watermarks ~ '/' ~ entity ~ '.json') }}
 {%- endmacro %}
 
+{# How far the batch has read the events feed: the extractor's events watermark (unix
+   seconds) as a scalar expression, or a null bigint where the lake has no extractor state
+   (dbt by hand on copied Bronze). A run that re-reads only unchanged events writes no page
+   but still moves it (ADR 0057), and an account without events has no page at all, so
+   the newest page read alone would stop short (rpt_webhook_reconciliation). #}
+{% macro events_read_until() -%}
+  {%- set path = watermark_file('events') -%}
+  {%- if lake_files_exist(path) -%}
+    (select max(watermark) from {{ read_watermark(path) }})
+  {%- else -%}
+    cast(null as bigint)
+  {%- endif -%}
+{%- endmacro %}
+
 {# A watermark file (watermark_file; one JSON document) as a relation with its `watermark`
    (unix seconds, bigint). Ask lake_files_exist first: a missing file fails on both engines. #}
 {% macro read_watermark(path) -%}

@@ -22,8 +22,10 @@ batch_events as (
 
 batch_horizon as (
 
-    -- The API time of the newest events page the batch has read.
-    select max(_observed_at) as observed_until from batch_events
+    -- How far the batch has read the events feed: the newest events page it wrote or the
+    -- events watermark, whichever is later (events_read_until says why both).
+    select greatest(max(_observed_at), {{ events_read_until() }}) as observed_until
+    from batch_events
 
 ),
 
