@@ -35,7 +35,7 @@ from extractor.streams import (
     EVENTS,
     WATERMARKED_STREAMS,
 )
-from extractor.transform.dbt import run_dbt_session
+from extractor.transform.dbt import DbtChild, run_dbt_session
 from extractor.transform.fold import FRESHNESS_ENV, freshness_runs
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
@@ -120,8 +120,9 @@ def duckdb_error() -> type[Exception]:
 def cmd_run_transforms(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     if (missing := missing_bronze(ctx)) is not None:
         return fail(missing)
-    with ctx.lock("run-transforms"):
-        build, _, _ = transform(ctx, getattr(args, "full_refresh", False))
+    # dbt imports while the lock is taken and the build planned (listing Bronze).
+    with DbtChild(ctx.settings, ctx.storage, ctx.run) as child, ctx.lock("run-transforms"):
+        build, _, _ = transform(ctx, getattr(args, "full_refresh", False), child=child)
     if not build.ok:
         return fail(
             f"run {ctx.run}: dbt build failed; Gold models downstream of a failure were "
@@ -134,7 +135,7 @@ def cmd_run_transforms(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
 def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
     if (missing := missing_bronze(ctx)) is not None:
         return fail(missing)
-    with ctx.lock("run-quality"):
+    with DbtChild(ctx.settings, ctx.storage, ctx.run) as child, ctx.lock("run-quality"):
         started_at = now_iso()
         # Tests, then freshness whatever the tests found, in one dbt child.
         outcomes = run_dbt_session(
@@ -147,6 +148,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
                 FRESHNESS_ENV: json.dumps(freshness_runs(ctx.storage), sort_keys=True),
             },
             stop_after_failure=False,
+            child=child,
         )
         fresh = outcomes[1] if len(outcomes) > 1 else None
         section = quality_section(outcomes[0], fresh, started_at)

@@ -17,7 +17,13 @@ from extractor.extract.plan import Plan
 from extractor.extract.progress import Progress, summary_text
 from extractor.extract.run import Extraction
 from extractor.lake.manifest import update_section
-from extractor.transform.dbt import DbtOutcome, run_dbt, run_dbt_session, warehouse_path
+from extractor.transform.dbt import (
+    DbtChild,
+    DbtOutcome,
+    run_dbt,
+    run_dbt_session,
+    warehouse_path,
+)
 from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
     build_test_results,
@@ -52,12 +58,16 @@ def extract(ctx: RunContext, plan: Plan) -> dict[str, Any]:
 
 
 def transform(
-    ctx: RunContext, full_refresh: bool = False, then_freshness: bool = False
+    ctx: RunContext,
+    full_refresh: bool = False,
+    then_freshness: bool = False,
+    child: DbtChild | None = None,
 ) -> tuple[DbtOutcome, FoldPlan, DbtOutcome | None]:
     """dbt build, recorded in the manifest's `transform` section. Incremental when an earlier
     build recorded what it folded; the new fold state is written only if the build passed.
     With `then_freshness`, the same dbt child then checks source freshness if the build
-    passed (one dbt start-up per run); that outcome is returned for the gate, else None."""
+    passed (one dbt start-up per run); that outcome is returned for the gate, else None.
+    `child`: a dbt child started earlier in this run (else one starts here)."""
     started_at = now_iso()
     # Unreadable captures are left out of the build, visibly, instead of failing it. Checked
     # before the plan: a capture leaving the quarantine is something new to build.
@@ -84,6 +94,7 @@ def transform(
         ctx.run,
         env=plan.dbt_env(),
         remove_placeholders=plan.rebuilds_models,
+        child=child,
     )
     build = outcomes[0]
     checked = outcomes[1] if len(outcomes) > 1 and build.ok else None
@@ -166,16 +177,18 @@ def missing_bronze(ctx: RunContext) -> str | None:
 
 
 def run_pipeline(ctx: RunContext, plan: Plan, full_refresh: bool = False) -> ExitCode:
-    """extract -> transform -> gate under one run id, stopping at the first failure."""
-    try:
-        extract(ctx, plan)
-    except PipelineError as exc:
-        exc.add_note("pipeline stopped at extract")  # cli.main prints notes after the error
-        raise
-    with ctx.lock("run-pipeline"):
-        started_at = now_iso()
-        build, fold, checked = transform(ctx, full_refresh, then_freshness=True)
-        section = gate(ctx, build, fold, started_at, checked)
+    """extract -> transform -> gate under one run id, stopping at the first failure. The dbt
+    child starts first: it imports dbt (2-3 s) while the extraction runs."""
+    with DbtChild(ctx.settings, ctx.storage, ctx.run) as child:
+        try:
+            extract(ctx, plan)
+        except PipelineError as exc:
+            exc.add_note("pipeline stopped at extract")  # cli.main prints it after the error
+            raise
+        with ctx.lock("run-pipeline"):
+            started_at = now_iso()
+            build, fold, checked = transform(ctx, full_refresh, then_freshness=True, child=child)
+            section = gate(ctx, build, fold, started_at, checked)
     if not build.ok:
         return fail(
             f"run {ctx.run}: pipeline stopped at transform; Gold models downstream of a "

@@ -169,6 +169,56 @@ def run_dbt(
     return run_dbt_session([command], settings, storage, run_id, env)[0]
 
 
+class DbtChild:
+    """The dbt child of one run (dbt_session.py --wait), started before its commands are
+    known: it imports dbt while the caller does something else (run-pipeline: extracts),
+    then runs the plan `run_dbt_session` writes. `stop` ends one that never got a plan."""
+
+    def __init__(self, settings: Settings, storage: Storage, run_id: str) -> None:
+        self.target = lake_target_dir(storage)
+        self.target.mkdir(parents=True, exist_ok=True)
+        self.plan = self.target / "session-plan.json"
+        parent = os.getpid()
+        self.process = subprocess.Popen(
+            [*session_command(), str(self.plan), "--wait"],
+            cwd=REPO_ROOT,
+            env=dbt_env(settings, storage, run_id),
+            stdin=subprocess.PIPE,
+            stdout=sys.stderr,
+            # dbt dies with us, even on SIGKILL (see run below for SIGTERM and Ctrl-C).
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM, parent),
+        )
+
+    def run(self, environment: dict[str, str]) -> int:
+        """Send the environment (the plan is written by now); wait for the child's exit."""
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write((json.dumps(environment) + "\n").encode())
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it ended already (killed, or it read no environment); its code says so
+        try:
+            return self.process.wait()
+        except BaseException:
+            self.stop()  # Ctrl-C or SIGTERM of the CLI: no build outlives it
+            raise
+
+    def __enter__(self) -> DbtChild:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the child if it still runs: after a run that stopped before its build, or
+        after an interrupted one."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+
+
 def run_dbt_session(
     commands: list[str],
     settings: Settings,
@@ -177,13 +227,41 @@ def run_dbt_session(
     env: dict[str, str | None] | None = None,
     stop_after_failure: bool = True,
     remove_placeholders: bool = False,
+    child: DbtChild | None = None,
 ) -> list[DbtOutcome]:
     """Run several dbt commands (`build`, `source freshness`, ...) in one dbt child with one
     parse, in order; with `stop_after_failure` a failed command is the last one run. One
     outcome per command run. `remove_placeholders`: the commands rebuild every model that
-    has a placeholder (remove_null_partitions), so those go first."""
-    target = lake_target_dir(storage)
-    target.mkdir(parents=True, exist_ok=True)
+    has a placeholder (remove_null_partitions), so those go first. `child`: one started
+    earlier for this lake and run (else it starts here)."""
+    if child is None:
+        child = DbtChild(settings, storage, run_id)
+    try:
+        return _run_session(
+            child,
+            commands,
+            settings,
+            storage,
+            run_id,
+            env,
+            stop_after_failure,
+            remove_placeholders,
+        )
+    finally:
+        child.stop()
+
+
+def _run_session(
+    child: DbtChild,
+    commands: list[str],
+    settings: Settings,
+    storage: Storage,
+    run_id: str,
+    env: dict[str, str | None] | None,
+    stop_after_failure: bool,
+    remove_placeholders: bool,
+) -> list[DbtOutcome]:
+    target = child.target
     common = [
         "--project-dir",
         str(REPO_ROOT),
@@ -207,8 +285,7 @@ def run_dbt_session(
         )
     status = target / "session-status.json"
     status.unlink(missing_ok=True)
-    plan = target / "session-plan.json"
-    plan.write_text(
+    child.plan.write_text(
         json.dumps(
             {
                 "commands": steps,
@@ -223,20 +300,11 @@ def run_dbt_session(
         remove_null_partitions(storage)
     check_warehouse_free(storage)
     started = time.monotonic()
-    parent = os.getpid()
-    completed = subprocess.run(
-        [*session_command(), str(plan)],
-        cwd=REPO_ROOT,
-        env=dbt_env(settings, storage, run_id, env),
-        stdout=sys.stderr,
-        check=False,
-        # dbt dies with us, even on SIGKILL; on SIGTERM or Ctrl-C subprocess.run kills it.
-        preexec_fn=lambda: die_with_parent(signal.SIGTERM, parent),
-    )
+    returncode = child.run(dbt_env(settings, storage, run_id, env))
     elapsed = time.monotonic() - started
     label = " + ".join(f"dbt {command}" for command in commands)
-    if completed.returncode < 0:
-        name = signal.Signals(-completed.returncode).name
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
         raise DbtError(
             f"{label} was killed by {name} (out of memory, or stopped by someone); "
             "a build that did not finish changed no fold state, so rerun the same command"
@@ -254,10 +322,11 @@ def run_dbt_session(
         outcomes.append(summarise(name, code, seconds, artifact))
     if not outcomes:
         raise DbtError(
-            f"{label} exited {completed.returncode} without writing its results: "
+            f"{label} exited {returncode} without writing its results: "
             "a project or profile error; dbt's message is above"
         )
-    # The child's start-up and parse belong to the first command.
+    # The child's parse (and whatever of its start-up the caller did not overlap) belong
+    # to the first command.
     outcomes[0].elapsed_seconds = max(elapsed - sum(o.elapsed_seconds for o in outcomes[1:]), 0.0)
     return outcomes
 

@@ -1,11 +1,17 @@
 """The dbt child process: several dbt commands in one process, one parse (issue 19).
 
-    python -m extractor.transform.dbt_session <plan.json>
+    python -m extractor.transform.dbt_session <plan.json> [--wait]
 
 The CLI starts this instead of the `dbt` executable once per run, so a run-pipeline pays
 dbt's start-up (imports, adapter, project and profile load, manifest) once for its build
 and its freshness check, not twice. The manifest is parsed once (partial parsing kept in
 the lake's target folder) and handed to every command.
+
+With `--wait` (how the CLI starts it) the child imports dbt, then waits for one line on
+stdin: the JSON environment to run with; only then does it read the plan. run-pipeline
+starts it before extracting, so dbt's import (2-3 s here) overlaps the extraction instead
+of following it (issue 19; a run with nothing new is ~5 s in all). End of input instead
+of that line ends the child without running anything: the run stopped before its build.
 
 The plan (written by extractor/transform/dbt.py) is JSON:
     {"commands": [{"args": [...], "artifact": "run_results.json", "save_as": "..."}],
@@ -28,7 +34,9 @@ the CLI, and a killed dbt is reported as such (dbt dies with its parent, see dbt
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,10 +72,33 @@ def run(plan: dict[str, Any]) -> list[int]:
     return codes
 
 
+def wait_for_environment() -> bool:
+    """Import dbt, then take the environment from stdin's first line; False on end of input.
+    Ctrl-C is ignored meanwhile: the CLI decides whether the run goes on, and stops us if not
+    (a traceback from an import it interrupted would only hide the CLI's own message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import dbt.adapters.duckdb  # noqa: F401 - the adapter: half of the import
+    import dbt.cli.main  # noqa: F401
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return False
+    environment = json.loads(line)
+    os.environ.clear()
+    os.environ.update(environment)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return True
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m extractor.transform.dbt_session <plan.json>", file=sys.stderr)
+    if len(argv) not in (1, 2) or argv[1:] not in ([], ["--wait"]):
+        print(
+            "usage: python -m extractor.transform.dbt_session <plan.json> [--wait]",
+            file=sys.stderr,
+        )
         return 2
+    if argv[1:] == ["--wait"] and not wait_for_environment():
+        return 0
     codes = run(json.loads(Path(argv[0]).read_text()))
     return max(codes, default=2)
 

@@ -182,3 +182,67 @@ def test_run_quality_checks_freshness_even_after_failed_tests(tmp_path, monkeypa
         stop_after_failure=False,
     )
     assert [(o.command, o.ok) for o in outcomes] == [("test", False), ("source freshness", True)]
+
+
+WAITING_SESSION = """#!{python}
+import sys
+from pathlib import Path
+log = Path({log!r})
+log.write_text("started " + " ".join(sys.argv[1:]) + "\\n")
+line = sys.stdin.readline()
+with log.open("a") as out:
+    out.write("environment received\\n" if line.strip() else "ended without a plan\\n")
+"""
+
+
+def test_run_pipeline_starts_dbt_before_extracting_and_ends_it_when_extraction_fails(
+    tmp_path, monkeypatch
+):
+    """dbt's import overlaps the extraction; a failed extraction leaves no dbt behind."""
+    from extractor import pipeline
+    from extractor.context import RunContext
+    from extractor.exits import PipelineError
+
+    log = tmp_path / "session.log"
+    script = tmp_path / "session"
+    script.write_text(WAITING_SESSION.format(python=sys.executable, log=str(log)))
+    script.chmod(0o755)
+    monkeypatch.setattr(dbt, "session_command", lambda: [str(script)])
+    seen_during_extraction: list[str] = []
+
+    def failing_extract(ctx, plan):
+        deadline = time.monotonic() + 30
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen_during_extraction.append(log.read_text())
+        raise PipelineError("the API is down")
+
+    monkeypatch.setattr(pipeline, "extract", failing_extract)
+    storage = LocalStorage(tmp_path / "lake")
+    ctx = RunContext(Settings(lake_root=str(storage.root)), storage, "r1")
+    with pytest.raises(PipelineError, match="the API is down"):
+        pipeline.run_pipeline(ctx, plan=None)
+    target = dbt.lake_target_dir(storage)
+    assert seen_during_extraction == [f"started {target / 'session-plan.json'} --wait\n"]
+    # Killed (or told there is no plan): either way it never received an environment.
+    assert "environment received" not in log.read_text()
+    assert not (target / "session-status.json").exists()
+
+
+def test_the_waiting_session_ends_quietly_when_no_plan_comes(tmp_path):
+    """End of input instead of the environment: exit 0, the plan (absent here) never read."""
+    session = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "extractor.transform.dbt_session",
+            str(tmp_path / "p.json"),
+            "--wait",
+        ],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (session.returncode, session.stdout, session.stderr) == (0, "", "")
