@@ -27,10 +27,9 @@ from mock_api.dataset import Dataset, MockConfig, parse_time
 from mock_api.dataset.mrr import billing_scenarios, monthly_mrr, mrr_movements
 from tests.dbt.lake_queries import content_digest, gold, rows
 from tests.dbt.test_ledger_gold import bronze_lines, changed, write_run
-from tests.dbt.test_partition_rewrites import set_clock
 from tests.support.cli import child_env, run_cli
 from tests.support.paging import page_all
-from tests.support.servers import REPO_ROOT, VENV_BIN, start_mock_api
+from tests.support.servers import REPO_ROOT, VENV_BIN, set_clock, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected_books import Ledger, daily_balance, ledger_at, reconciliation
 from tests.dbt.lake_queries import content_digest, gold, rows, silver
 from tests.support.cli import child_env, run_cli
-from tests.support.servers import start_mock_api
+from tests.support.servers import set_clock, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,16 +49,6 @@ def mock(tmp_path_factory):
     )
     yield server
     server.stop()
-
-
-def set_clock(url: str, now: int) -> None:
-    request = urllib.request.Request(
-        f"{url}/_mock/clock",
-        data=json.dumps({"now": now}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read())["now"] == now
 
 
 @pytest.fixture(scope="module")

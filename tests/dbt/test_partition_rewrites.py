@@ -4,7 +4,6 @@ Bronze record stops the gate before it reaches Gold."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,13 @@ from mock_api.dataset import Dataset, MockConfig, parse_time
 from tests.dbt.expected import payment_at, refunded_in_full_at
 from tests.dbt.lake_queries import gold, rows, silver
 from tests.support.cli import run_cli
-from tests.support.servers import start_mock_api
+from tests.support.servers import set_clock, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 T1 = parse_time("2026-01-20T00:00:00Z")
 T2 = T1 + 5 * 86_400
 CONFIG = MockConfig(seed=42, start_date="2026-01-01", volume=200)
-
-
-def set_clock(url: str, now: int) -> None:
-    request = urllib.request.Request(
-        f"{url}/_mock/clock",
-        data=json.dumps({"now": now}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read())["now"] == now
 
 
 def test_a_late_refund_rewrites_its_charge_partition(tmp_path: Path) -> None:

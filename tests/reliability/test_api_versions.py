@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from tests.dbt.expected import expected_after_first_run
 from tests.dbt.lake_queries import content_digest, gold, rows, silver
 from tests.reliability.pipeline_support import DAYS, NOW, pipeline_env
 from tests.support.cli import run_cli
-from tests.support.servers import start_mock_api
+from tests.support.servers import set_clock, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -240,12 +239,3 @@ def test_an_unsupported_version_stops_extraction_and_commits_nothing(tmp_path: P
     assert sorted(p.relative_to(lake) for p in (lake / "bronze").rglob("*.jsonl")) == bronze
     assert read_manifest(storage, "after")["extract"]["status"] == "failed"
     assert storage.get("_state/lock.json") is None
-
-
-def set_clock(url: str, now: int) -> None:
-    request = urllib.request.Request(
-        f"{url}/_mock/clock",
-        data=json.dumps({"now": now}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()

@@ -7,9 +7,7 @@ created before the clock caught up with the watermark.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,19 +18,11 @@ from extractor.lake.storage import LocalStorage
 from extractor.lake.watermarks import iso, read_watermark
 from extractor.streams import ALL_STREAMS
 from mock_api.dataset import parse_time
+from tests.support.servers import set_clock
 
 pytestmark = pytest.mark.integration
 
 NOW = parse_time("2026-02-20T00:00:00Z")
-
-
-def set_clock(url: str, now: int) -> None:
-    request = urllib.request.Request(
-        f"{url}/_mock/clock",
-        data=json.dumps({"now": now}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request).close()
 
 
 def test_clock_moved_back_stops_with_entity_watermark_and_clock(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -24,7 +23,7 @@ from extractor.streams import ENTITY_NAMES, SNAPSHOT_STREAMS
 from mock_api.dataset import DAY, Dataset, MockConfig, parse_time
 from tests.reliability.pipeline_support import pipeline_env
 from tests.support.cli import run_cli
-from tests.support.servers import start_mock_api
+from tests.support.servers import set_clock, start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,15 +43,6 @@ def mock(tmp_path_factory):
     )
     yield server
     server.stop()
-
-
-def set_clock(url: str, now: int) -> None:
-    request = urllib.request.Request(
-        f"{url}/_mock/clock",
-        data=json.dumps({"now": now}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).close()
 
 
 def latest_state(lake: Path, since: int) -> dict[str, dict[str, str]]:

@@ -5,6 +5,7 @@ Every server is a separate process so that tests cross a real socket, as in prod
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def set_clock(url: str, now: int) -> None:
+    """Set the mock's clock (POST /_mock/clock) to unix time `now`; the mock confirms it."""
+    request = urllib.request.Request(
+        f"{url}/_mock/clock",
+        data=json.dumps({"now": now}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["now"] == now
+
+
 @dataclass
 class ServerProcess:
     """A child process serving HTTP on 127.0.0.1:port."""
@@ -41,6 +53,10 @@ class ServerProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def set_clock(self, now: int) -> None:
+        """The mock's clock, for a mock started by start_mock_api (set_clock)."""
+        set_clock(self.url, now)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
