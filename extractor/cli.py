@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops a run like Ctrl-C: the manifest says failed, the lock is freed, and a
-    dbt child is killed with us (subprocess.run kills it on any exception)."""
+    dbt child is killed with us (DbtChild stops it on any exception)."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

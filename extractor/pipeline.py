@@ -26,10 +26,12 @@ from extractor.transform.dbt import (
 )
 from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
+    RECONCILIATION_MODEL,
     build_test_results,
     describe_failures,
     never_extracted,
     now_iso,
+    pending_webhook_events,
     print_reconciliation,
     quality_section,
     reconciliation_counts,
@@ -86,6 +88,7 @@ def transform(
     )
     if quarantined:
         print(quarantine_summary(quarantined))
+    refresh_pending_reconciliation(ctx, plan)
     commands = [plan.build_command(), *(["source freshness"] if then_freshness else [])]
     outcomes = run_dbt_session(
         commands,
@@ -123,6 +126,29 @@ def transform(
         quarantined_captures=len(quarantined),
     )
     return build, plan, checked
+
+
+def refresh_pending_reconciliation(ctx: RunContext, plan: FoldPlan) -> None:
+    """A build that keeps Gold still rebuilds the webhook reconciliation while it holds
+    `pending` events: their status moves with the events watermark, which every run moves,
+    new data or not (ADR 0057). Usually there are none, and the build stays a no-op."""
+    if plan.changed_sources is None or not ctx.warehouse.exists():
+        return
+    import duckdb  # here, not at import: extraction never loads it
+
+    try:
+        con = ctx.connect_warehouse()
+    except duckdb.Error:
+        return  # held by another client: the build stops on it, naming it
+    try:
+        pending = pending_webhook_events(con)
+    except duckdb.Error:
+        return  # no model yet: a build with outputs to keep always has it
+    finally:
+        con.close()
+    if pending:
+        plan.refreshed_models.append(RECONCILIATION_MODEL)
+        logs.log("reconciliation_refreshed", step="transform", pending_events=pending)
 
 
 def freshness(ctx: RunContext, plan: FoldPlan = NO_FOLD) -> DbtOutcome:

@@ -81,10 +81,12 @@
 {%- endmacro %}
 
 {# How far the batch has read the events feed: the extractor's events watermark (unix
-   seconds) as a scalar expression, or a null bigint where the lake has no extractor state
-   (dbt by hand on copied Bronze). A run that re-reads only unchanged events writes no page
-   but still moves it (ADR 0057), and an account without events has no page at all, so
-   the newest page read alone would stop short (rpt_webhook_reconciliation). #}
+   seconds; every event created before it was listed, the reconciliation's safety window
+   allowing for late ones) as a scalar expression, or a null bigint where the lake has no
+   extractor state (dbt by hand on copied Bronze). Not the newest events page read: a run
+   that re-reads only unchanged events writes no page but still moves the watermark (ADR
+   0057), an account without events has no page at all, and a page's time is when it was
+   served, after the window it covers (a backfill's pages are newer than the watermark). #}
 {% macro events_read_until() -%}
   {%- set path = watermark_file('events') -%}
   {%- if lake_files_exist(path) -%}

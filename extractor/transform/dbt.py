@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from extractor import logs
 from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
@@ -178,6 +179,9 @@ class DbtChild:
         self.target = lake_target_dir(storage)
         self.target.mkdir(parents=True, exist_ok=True)
         self.plan = self.target / "session-plan.json"
+        # Ctrl-C reaches the child once it runs the plan, unless it never reaches us (a
+        # background job started with SIGINT ignored).
+        self.interruptible = signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
         parent = os.getpid()
         self.process = subprocess.Popen(
             [*session_command(), str(self.plan), "--wait"],
@@ -185,15 +189,20 @@ class DbtChild:
             env=dbt_env(settings, storage, run_id),
             stdin=subprocess.PIPE,
             stdout=sys.stderr,
-            # dbt dies with us, even on SIGKILL (see run below for SIGTERM and Ctrl-C).
-            preexec_fn=lambda: die_with_parent(signal.SIGTERM, parent),
+            preexec_fn=lambda: _waiting_child(parent),
         )
+
+    def exited(self) -> int | None:
+        """The child's exit code if it has ended (before its plan: it could not import dbt,
+        or someone killed it), else None."""
+        return self.process.poll()
 
     def run(self, environment: dict[str, str]) -> int:
         """Send the environment (the plan is written by now); wait for the child's exit."""
+        message = {"environment": environment, "interruptible": self.interruptible}
         try:
             assert self.process.stdin is not None
-            self.process.stdin.write((json.dumps(environment) + "\n").encode())
+            self.process.stdin.write((json.dumps(message) + "\n").encode())
             self.process.stdin.close()
         except BrokenPipeError:
             pass  # it ended already (killed, or it read no environment); its code says so
@@ -219,6 +228,15 @@ class DbtChild:
             self.process.stdin.close()
 
 
+def _waiting_child(parent: int) -> None:
+    """In the forked child, before it starts Python: dbt dies with us, even on SIGKILL (see
+    DbtChild.run for SIGTERM and Ctrl-C), and Ctrl-C is ignored until the plan comes (the
+    CLI decides whether the run goes on; an interrupted import's traceback would only hide
+    the CLI's own message)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(signal.SIGTERM, parent)
+
+
 def run_dbt_session(
     commands: list[str],
     settings: Settings,
@@ -234,6 +252,15 @@ def run_dbt_session(
     outcome per command run. `remove_placeholders`: the commands rebuild every model that
     has a placeholder (remove_null_partitions), so those go first. `child`: one started
     earlier for this lake and run (else it starts here)."""
+    if child is not None and (code := child.exited()) is not None:
+        # Its own error (if any) went by with the extraction's output; a new child repeats it
+        # here, next to this run's outcome.
+        logs.warn(
+            "dbt_child_restarted",
+            step="transform",
+            detail=f"the dbt child started before this step exited {code} while it waited",
+        )
+        child = None
     if child is None:
         child = DbtChild(settings, storage, run_id)
     try:

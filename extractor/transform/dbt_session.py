@@ -8,7 +8,8 @@ and its freshness check, not twice. The manifest is parsed once (partial parsing
 the lake's target folder) and handed to every command.
 
 With `--wait` (how the CLI starts it) the child imports dbt, then waits for one line on
-stdin: the JSON environment to run with; only then does it read the plan. run-pipeline
+stdin, `{"environment": {...}, "interruptible": bool}`: the environment to run with, and
+whether Ctrl-C may stop it; only then does it read the plan. run-pipeline
 starts it before extracting, so dbt's import (2-3 s here) overlaps the extraction instead
 of following it (issue 19; a run with nothing new is ~5 s in all). End of input instead
 of that line ends the child without running anything: the run stopped before its build.
@@ -74,8 +75,9 @@ def run(plan: dict[str, Any]) -> list[int]:
 
 def wait_for_environment() -> bool:
     """Import dbt, then take the environment from stdin's first line; False on end of input.
-    Ctrl-C is ignored meanwhile: the CLI decides whether the run goes on, and stops us if not
-    (a traceback from an import it interrupted would only hide the CLI's own message)."""
+    Ctrl-C stays ignored meanwhile (the CLI starts us so, dbt.py _waiting_child; set here
+    too for a session started by hand) and is let through once the plan comes, if it
+    reaches the CLI at all."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import dbt.adapters.duckdb  # noqa: F401 - the adapter: half of the import
     import dbt.cli.main  # noqa: F401
@@ -83,10 +85,11 @@ def wait_for_environment() -> bool:
     line = sys.stdin.readline()
     if not line.strip():
         return False
-    environment = json.loads(line)
+    message = json.loads(line)
     os.environ.clear()
-    os.environ.update(environment)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.update(message["environment"])
+    if message["interruptible"]:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return True
 
 

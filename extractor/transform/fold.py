@@ -93,6 +93,9 @@ class FoldPlan:
     placeholders: list[str] = field(default_factory=list)
     # Per entity, the Bronze runs that hold its newest lines (newest_runs).
     latest_runs: dict[str, list[str]] = field(default_factory=dict)
+    # With changed sources: models rebuilt although none of their sources changed, because
+    # their answer moves with the extractor's state (refresh_pending_reconciliation).
+    refreshed_models: list[str] = field(default_factory=list)
 
     @property
     def nothing_new(self) -> bool:
@@ -101,14 +104,16 @@ class FoldPlan:
     @property
     def rebuilds_models(self) -> bool:
         """Whether the build writes models (then the empty models' placeholders go first)."""
-        return not self.nothing_new
+        return not self.nothing_new or bool(self.refreshed_models)
 
     def build_command(self) -> str:
-        """`dbt build`; only downstream of the changed sources, and the time-dependent tests,
-        when the rest can be kept; without the unit tests when the project is unchanged."""
+        """`dbt build`; only downstream of the changed sources (and the refreshed models),
+        and the time-dependent tests, when the rest can be kept; without the unit tests when
+        the project is unchanged."""
         command = "build"
         if self.changed_sources is not None:
             selectors = [f"source:{layout.SOURCE}.{name}+" for name in self.changed_sources]
+            selectors += self.refreshed_models
             if selectors:
                 selectors += self.placeholders
             command += " --select " + " ".join([*selectors, TIME_DEPENDENT_SELECTOR])
@@ -140,17 +145,20 @@ class FoldPlan:
         }
 
     def _models_note(self) -> str:
+        refreshed = (
+            f"; refreshed: {', '.join(self.refreshed_models)}" if self.refreshed_models else ""
+        )
         if self.changed_sources is None:
             return "built"
         if not self.changed_sources:
             return (
                 "skipped: nothing new since the last passing build (only the time-dependent "
-                "tests ran)"
+                f"tests ran{refreshed})"
             )
         return (
             "built downstream of the sources with new data ("
             + ", ".join(self.changed_sources)
-            + "); the rest unchanged since the last passing build"
+            + f"); the rest unchanged since the last passing build{refreshed}"
         )
 
 

@@ -136,6 +136,17 @@ def never_extracted(storage: Storage) -> bool:
     return True
 
 
+# Gold's reconciliation of webhooks and the batch (dbt_project/models/marts).
+RECONCILIATION_MODEL = "rpt_webhook_reconciliation"
+
+
+def pending_webhook_events(con: duckdb.DuckDBPyConnection) -> int:
+    """Events Gold's reconciliation holds as `pending` (a webhook the batch has not read yet):
+    their status moves with the events watermark, which a run moves without new data."""
+    query = f"select count(*) from {RECONCILIATION_MODEL} where reconciliation_status = 'pending'"
+    return int(con.sql(query).fetchone()[0])
+
+
 def reconciliation_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Events per reconciliation status, counted while the webhook receiver was listening
     (before its first capture every event is trivially a missing webhook)."""

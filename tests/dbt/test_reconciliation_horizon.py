@@ -1,11 +1,10 @@
 """A webhook the batch never reads turns `missing_in_batch` on a quiet account too.
 
-The reconciliation's batch horizon is how far the batch has read the events feed. A run that
-only re-reads unchanged events writes no events page (ADR 0057), and an account with no
-events has none at all, so the horizon is the events watermark, not only the newest page.
-And a run with nothing new rebuilds no model (ADR 0054): the time-dependent gate test reads
-the watermark again, so an event left `pending` in Gold still warns once the batch has read
-past it.
+The reconciliation's batch horizon is how far the batch has read the events feed: the events
+watermark. A run that only re-reads unchanged events writes no events page (ADR 0057), and
+an account with no events has none at all, so the newest page would stop short. And a run
+with nothing new keeps Gold (ADR 0054) but still moves the watermark, so while Gold holds
+`pending` events that build rebuilds the reconciliation model.
 
 The account is brand-new (the mock's lists are empty: MOCK_START_DATE after its clock), so
 the batch reads no event at all; two captures are written as the receiver writes them.
@@ -98,8 +97,17 @@ def test_the_events_watermark_moves_the_horizon_without_new_events(tmp_path: Pat
     finally:
         mock.stop()
     assert second.returncode == 0, second.stderr[-4000:]
-    manifest = json.loads((lake / "_state/manifests/run_second.json").read_text())
-    assert manifest["transform"]["fold"]["models"].startswith("skipped: nothing new")
-    # Gold was not rebuilt, so it still says pending; the gate reads the new watermark.
-    assert statuses(lake) == {"evt_old": "missing_in_batch", "evt_recent": "pending"}
+    fold = json.loads((lake / "_state/manifests/run_second.json").read_text())["transform"]
+    assert fold["fold"]["models"] == (
+        "skipped: nothing new since the last passing build (only the time-dependent tests "
+        "ran; refreshed: rpt_webhook_reconciliation)"
+    )
+    assert statuses(lake) == {"evt_old": "missing_in_batch", "evt_recent": "missing_in_batch"}
     assert mismatch_warning(lake, "second") == 2
+    assert "webhook reconciliation: missing_in_batch 2" in second.stdout
+
+    # Nothing pending any more: the next run with nothing new rebuilds nothing.
+    third = run_cli("run-transforms", "--run-id", "third", env=env)
+    assert third.returncode == 0, third.stderr[-4000:]
+    fold = json.loads((lake / "_state/manifests/run_third.json").read_text())["transform"]
+    assert fold["fold"]["models"].endswith("(only the time-dependent tests ran)")

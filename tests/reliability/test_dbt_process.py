@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from extractor import logs
 from extractor.lake.storage import LocalStorage
 from extractor.settings import Settings
 from extractor.transform import dbt
@@ -34,7 +36,7 @@ def test_dbt_killed_by_a_signal_is_named_not_called_a_project_error(tmp_path, mo
     assert "project or profile" not in str(caught.value)
 
 
-def test_a_warehouse_held_by_another_client_is_named_before_dbt_starts(tmp_path, monkeypatch):
+def test_a_warehouse_held_by_another_client_is_named_before_dbt_runs(tmp_path, monkeypatch):
     storage = LocalStorage(tmp_path / "lake")
     path = warehouse_path(storage)
     path.parent.mkdir(parents=True)
@@ -118,6 +120,7 @@ def test_a_killed_cli_takes_its_dbt_child_with_it(tmp_path):
 FAKE_SESSION = """#!{python}
 import json, sys
 from pathlib import Path
+sys.stdin.readline()  # like the real child: the plan is written before this line comes
 plan = json.loads(Path(sys.argv[1]).read_text())
 with open({starts!r}, "a") as starts:
     starts.write(" + ".join(c["command"] for c in plan["commands"]) + "\\n")
@@ -212,7 +215,8 @@ def test_run_pipeline_starts_dbt_before_extracting_and_ends_it_when_extraction_f
 
     def failing_extract(ctx, plan):
         deadline = time.monotonic() + 30
-        while not log.exists() and time.monotonic() < deadline:
+        while not (log.exists() and log.read_text().endswith("\n")):
+            assert time.monotonic() < deadline, "the dbt child did not start"
             time.sleep(0.02)
         seen_during_extraction.append(log.read_text())
         raise PipelineError("the API is down")
@@ -246,3 +250,24 @@ def test_the_waiting_session_ends_quietly_when_no_plan_comes(tmp_path):
         timeout=120,
     )
     assert (session.returncode, session.stdout, session.stderr) == (0, "", "")
+
+
+def test_a_child_that_died_while_waiting_is_replaced(tmp_path, monkeypatch):
+    """A child that ended before its plan (it could not import dbt, or was killed) is not
+    handed the plan: a new one runs it, and the log says so."""
+    command, starts = fake_session(tmp_path, {})
+    monkeypatch.setattr(dbt, "session_command", lambda: [str(fake_dbt(tmp_path, "exit 3"))])
+    storage = LocalStorage(tmp_path / "lake")
+    settings = Settings(lake_root=str(storage.root))
+    early = dbt.DbtChild(settings, storage, "r1")
+    early.process.wait(timeout=30)
+    monkeypatch.setattr(dbt, "session_command", lambda: command)
+    log = io.StringIO()
+    logs.configure("r1", stream=log)
+    try:
+        (build,) = dbt.run_dbt_session(["build"], settings, storage, "r1", child=early)
+    finally:
+        logs.configure(None)  # back to stderr, as an in-process CLI command leaves it
+    assert (build.command, build.ok, starts.read_text()) == ("build", True, "build\n")
+    assert '"event":"dbt_child_restarted"' in log.getvalue()
+    assert "exited 3 while it waited" in log.getvalue()

@@ -22,9 +22,9 @@ batch_events as (
 
 batch_horizon as (
 
-    -- How far the batch has read the events feed: the newest events page it wrote or the
-    -- events watermark, whichever is later (events_read_until says why both).
-    select greatest(max(_observed_at), {{ events_read_until() }}) as observed_until
+    -- How far the batch has read the events feed: the events watermark (events_read_until
+    -- says why not the newest page); without extractor state, the newest page read.
+    select coalesce({{ events_read_until() }}, max(_observed_at)) as observed_until
     from batch_events
 
 ),
