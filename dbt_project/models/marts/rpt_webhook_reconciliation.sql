@@ -104,9 +104,11 @@ classified as (
             when is_seen_by_batch then 'missing_webhook'
             -- Webhook only: the batch may still hold the object from a list read.
             when batch_objects.object_id is not null then 'matched'
-            -- Too recent for the batch to have read yet (its safety window).
+            -- Too recent for the batch to have read yet: within the overlap the extractor
+            -- re-reads for late arrivals (its SAFETY_WINDOW_SECONDS, unless the var says).
             when {{ epoch_seconds('joined.created_at') }} >= batch_horizon.observed_until
-                - {{ var('reconciliation_safety_window_seconds', 600) }}
+                - {{ var('reconciliation_safety_window_seconds',
+                         env_var('SAFETY_WINDOW_SECONDS', '600') | int) }}
                 or batch_horizon.observed_until is null
                 then 'pending'
             else 'missing_in_batch'
