@@ -529,10 +529,14 @@ def one_round(
     index: int,
     with_run: bool = True,
     exclude: tuple[str, ...] = (),
+    dbt_threads: int | None = None,
 ) -> dict[str, dict]:
     """dbt build (empty outputs), dbt run (same warehouse), baseline (own folder); `exclude`:
-    dbt selectors left out of both (`--exclude`)."""
+    dbt selectors left out of both (`--exclude`); `dbt_threads`: dbt's `--threads` (how many
+    nodes run at once; profiles.yml says 2)."""
     excluded = ["--exclude", *exclude] if exclude else []
+    if dbt_threads:
+        excluded += ["--threads", str(dbt_threads)]
     env = dbt_env(lake)
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -665,6 +669,12 @@ def parse_args() -> argparse.Namespace:
         help="DuckDB memory_limit for dbt (DUCKDB_MEMORY_LIMIT, read by profiles.yml)",
     )
     parser.add_argument("--threads", type=int, help="DuckDB threads for dbt (DUCKDB_THREADS)")
+    parser.add_argument(
+        "--dbt-threads",
+        type=int,
+        help="dbt's --threads: nodes run at once, all in one DuckDB and its memory_limit "
+        "(default: profiles.yml's 2)",
+    )
     parser.add_argument("--name", default="dbt", help="table rows go to bench/results/NAME.json")
     parser.add_argument("--baseline-only", type=Path, metavar="SQL", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -706,6 +716,7 @@ def main() -> None:
                 index,
                 not args.no_dbt_run,
                 tuple(args.exclude),
+                args.dbt_threads,
             )
         )
         print(f"run {index + 1}: " + json.dumps(rounds[-1]), flush=True)
@@ -769,6 +780,8 @@ def table_rows(args, summary: dict, rounds: list, counts: dict, check: dict) -> 
         for k in ("DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", "DUCKDB_PRESERVE_INSERTION_ORDER")
         if k in os.environ
     )
+    if args.dbt_threads:
+        settings = ", ".join(filter(None, [settings, f"dbt --threads {args.dbt_threads}"]))
     label = f"; {settings}" if settings else "; profiles.yml defaults"
     failed = not build["all_exit_zero"]
     if failed:
