@@ -39,27 +39,35 @@ webhook_coverage as (
 
 batch_objects as (
 
-    select customer_id as object_id from {{ ref('stg_stripe__customers') }}
-    union all
-    select charge_id from {{ ref('stg_stripe__charges') }}
-    union all
-    select payment_intent_id from {{ ref('stg_stripe__payment_intents') }}
-    union all
-    select invoice_id from {{ ref('stg_stripe__invoices') }}
-    union all
-    select refund_id from {{ ref('stg_stripe__refunds') }}
-    union all
-    select dispute_id from {{ ref('stg_stripe__disputes') }}
-    union all
-    select payout_id from {{ ref('stg_stripe__payouts') }}
-    union all
-    select product_id from {{ ref('stg_stripe__products') }}
-    union all
-    select price_id from {{ ref('stg_stripe__prices') }}
-    union all
-    select coupon_id from {{ ref('stg_stripe__coupons') }}
-    union all
-    select subscription_id from {{ ref('stg_stripe__subscriptions') }}
+    -- The batch's objects that a webhook event names: only those can match a webhook-only
+    -- event. Filtered before the distinct, so the model's memory grows with the webhook
+    -- events, not with all of Silver (every object id of a 10M-charge lake ran DuckDB out
+    -- of its memory limit here).
+    select distinct object_id
+    from (
+        select customer_id as object_id from {{ ref('stg_stripe__customers') }}
+        union all
+        select charge_id from {{ ref('stg_stripe__charges') }}
+        union all
+        select payment_intent_id from {{ ref('stg_stripe__payment_intents') }}
+        union all
+        select invoice_id from {{ ref('stg_stripe__invoices') }}
+        union all
+        select refund_id from {{ ref('stg_stripe__refunds') }}
+        union all
+        select dispute_id from {{ ref('stg_stripe__disputes') }}
+        union all
+        select payout_id from {{ ref('stg_stripe__payouts') }}
+        union all
+        select product_id from {{ ref('stg_stripe__products') }}
+        union all
+        select price_id from {{ ref('stg_stripe__prices') }}
+        union all
+        select coupon_id from {{ ref('stg_stripe__coupons') }}
+        union all
+        select subscription_id from {{ ref('stg_stripe__subscriptions') }}
+    ) as silver_objects
+    where object_id in (select object_id from webhook_events)
 
 ),
 
@@ -116,7 +124,7 @@ classified as (
     from joined
     cross join batch_horizon
     cross join webhook_coverage
-    left join (select distinct object_id from batch_objects) as batch_objects
+    left join batch_objects
         on joined.object_id = batch_objects.object_id
 
 ),
