@@ -32,6 +32,7 @@ LONGEST_FIRST = (
     "tests/reliability/test_crash_recovery.py",
     "tests/reliability/test_faults.py",
     "tests/dbt/test_capture_quarantine.py",
+    "tests/dbt/test_reconciliation_horizon.py",  # new: about 60 s alone
 )
 
 
