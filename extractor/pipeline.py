@@ -132,6 +132,7 @@ def refresh_pending_reconciliation(ctx: RunContext, plan: FoldPlan) -> None:
     """A build that keeps Gold still rebuilds the webhook reconciliation while it holds
     `pending` events: their status moves with the events watermark, which every run moves,
     new data or not (ADR 0057). Usually there are none, and the build stays a no-op."""
+    # A plan keeps Gold only when the warehouse's views read this lake (plan_fold).
     if plan.changed_sources is None or not ctx.warehouse.exists():
         return
     import duckdb  # here, not at import: extraction never loads it
