@@ -10,39 +10,6 @@ import pytest
 
 from tests.support.servers import ServerProcess, start_mock_api, start_moto
 
-# The test files that take longest under `make test`, longest first (the slowest test of
-# each in the clean-clone CI logs of 2026-11-30/12-01, 2 workers). They are handed to the
-# workers first (`make test` passes --no-loadscope-reorder, so xdist keeps this order instead
-# of ordering files by their number of tests, which put these few-test files last): a long
-# file that starts last leaves the other worker idle until it ends.
-LONGEST_FIRST = (
-    "tests/newcomer/test_readme_commands.py",
-    "tests/dbt/test_cross_engine.py",
-    "tests/dbt/test_pipeline_local.py",
-    "tests/dbt/test_pipeline_s3.py",
-    "tests/dbt/test_partition_rewrites.py",
-    "tests/dbt/test_incremental.py",
-    "tests/webhooks/test_reconciliation_e2e.py",
-    "tests/dbt/test_ledger_gold.py",
-    "tests/dbt/test_billing_gold.py",
-    "tests/reliability/test_schema_drift.py",
-    "tests/dbt/test_empty_resources.py",
-    "tests/reliability/test_no_secret_leaks.py",
-    "tests/workflows/test_batch_run_replay.py",
-    "tests/reliability/test_crash_recovery.py",
-    "tests/reliability/test_faults.py",
-    "tests/dbt/test_capture_quarantine.py",
-    "tests/dbt/test_reconciliation_horizon.py",  # new: about 60 s alone
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files of LONGEST_FIRST first, in its order; every other file after them, as
-    collected (a stable sort: a file's tests keep their order)."""
-    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
-
-
 # Credentials for moto only; real runs take them from the usual AWS chain.
 MOTO_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
