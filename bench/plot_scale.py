@@ -3,11 +3,14 @@
     .venv/bin/python bench/plot_scale.py [--reference-dir DIR] [--out FILE]
 
 Reads every `dbt_scale_*.json` of DIR (default `bench/reference/`): one `bench/dbt_bench.py`
-run per size, in the harness's format (table `rows`, the dbt_bench report under
-`details.report`) or as the bare report `--out` writes. Writes one SVG with no dependencies
-(default `docs/img/dbt_scale.svg`): wall seconds and peak RSS (MiB) against charges, on log-log
-axes, with the 1 GiB goal line. A build that failed (a nonzero exit, e.g.
-DuckDB's Out of Memory) is drawn hollow and labelled "(failed)": its time is to the failure.
+run per size with profiles.yml's defaults, in the harness's format (table `rows`, the
+dbt_bench report under `details.report`) or as the bare report `--out` writes; and every
+`dbt_large_*.json`, the same at the settings profiles.yml advises for large lakes
+(`DBT_THREADS=1`, `DUCKDB_MEMORY_LIMIT=500MB`), drawn as a third series. Writes one SVG with
+no dependencies (default `docs/img/dbt_scale.svg`): wall seconds and peak RSS (MiB) against
+charges, on log-log axes, with the 1 GiB goal line and goal 3's "11x 1M" line. A build that
+failed (a nonzero exit, e.g. DuckDB's Out of Memory) is drawn hollow and labelled
+"(failed)": its time is to the failure.
 Each point carries its series, size, value and failure as attributes (`data-series`,
 `data-charges`, `data-value`, `data-failed`) and a tooltip, so a test can read the plot back.
 """
@@ -25,38 +28,53 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "bench" / "reference"
 OUT = REPO / "docs" / "img" / "dbt_scale.svg"
 PATTERN = "dbt_scale_*.json"
-# (label in the legend, key in the dbt_bench summary, colour, marker)
+LARGE_PATTERN = "dbt_large_*.json"
+LARGE = "dbt build, large-lake settings"
+# (label in the legend, key in the dbt_bench summary, colour, marker); LARGE comes from the
+# LARGE_PATTERN files' "dbt build" and exists only at the sizes they measured.
 SERIES = (
     ("dbt build", "dbt build", "#1f77b4", "circle"),
     ("DuckDB script", "baseline script", "#ff7f0e", "square"),
+    (LARGE, "dbt build", "#2ca02c", "circle"),
 )
 GIB_MIB = 1024
 PANEL_W, PANEL_H = 420, 300
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 70, 20, 40, 50
-LEGEND_H = 40
+LEGEND_H = 60  # two rows: the series, then the goal line and the hollow marker
 FONT = "font-family='Helvetica, Arial, sans-serif'"
 
 
+def read_report(path: Path) -> dict[str, Any]:
+    document = json.loads(path.read_text())
+    return document["details"]["report"] if "rows" in document else document
+
+
+def measured(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    return {
+        "seconds": float(summary[key]["median_wall_seconds"]),
+        "peak_mib": float(summary[key]["max_peak_rss_mib"]),
+        "failed": not summary[key].get("all_exit_zero", True),
+    }
+
+
 def load_points(folder: Path) -> list[dict[str, Any]]:
-    """One point per file: charges, Bronze MiB and each series' wall seconds and peak MiB."""
-    points = []
+    """One point per size: charges, Bronze MiB and each series' wall seconds and peak MiB
+    (the large-lake series only where a LARGE_PATTERN file measured that size)."""
+    points: dict[int, dict[str, Any]] = {}
     for path in sorted(folder.glob(PATTERN)):
-        document = json.loads(path.read_text())
-        report = document["details"]["report"] if "rows" in document else document
-        summary = report["summary"]
-        point: dict[str, Any] = {
-            "charges": int(report["lake"]["charges"]),
-            "bronze_mib": report["lake"].get("bronze_mib"),
-            "file": path.name,
-        }
+        report = read_report(path)
+        charges = int(report["lake"]["charges"])
+        point = {"charges": charges, "bronze_mib": report["lake"].get("bronze_mib")}
         for label, key, _, _ in SERIES:
-            point[label] = {
-                "seconds": float(summary[key]["median_wall_seconds"]),
-                "peak_mib": float(summary[key]["max_peak_rss_mib"]),
-                "failed": not summary[key].get("all_exit_zero", True),
-            }
-        points.append(point)
-    return sorted(points, key=lambda p: p["charges"])
+            if label != LARGE:
+                point[label] = measured(report["summary"], key)
+        points[charges] = point
+    for path in sorted(folder.glob(LARGE_PATTERN)):
+        report = read_report(path)
+        charges = int(report["lake"]["charges"])
+        if charges in points:  # a size without the defaults' run has nothing to compare
+            points[charges][LARGE] = measured(report["summary"], "dbt build")
+    return [points[c] for c in sorted(points)]
 
 
 def size_label(charges: float) -> str:
@@ -152,10 +170,11 @@ def axes(panel: Panel, title: str, y_label: str, y_ticks: list[tuple[float, str]
 def series(panel: Panel, points: list[dict], field: str, unit: str) -> list[str]:
     out = []
     for label, _, colour, shape in SERIES:
-        xy = [(panel.x(p["charges"]), panel.y(p[label][field])) for p in points]
+        drawn = [p for p in points if label in p]
+        xy = [(panel.x(p["charges"]), panel.y(p[label][field])) for p in drawn]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         out.append(f"<polyline points='{path}' fill='none' stroke='{colour}' stroke-width='2'/>")
-        for point, (x, y) in zip(points, xy, strict=True):
+        for point, (x, y) in zip(drawn, xy, strict=True):
             value = point[label][field]
             shown = f"{value:,.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
             failed = point[label]["failed"]
@@ -168,9 +187,10 @@ def series(panel: Panel, points: list[dict], field: str, unit: str) -> list[str]
             tip = f"{label}, {point['charges']:,} charges: {shown}"
             out.append(marker(shape, x, y, colour, attrs, failed) + f"<title>{escape(tip)}</title>")
             out[-1] += close(shape)
-            # The value goes above the point if it is the highest at this size, else below.
-            highest = all(value >= point[other][field] for other, *_ in SERIES)
-            out.append(text(x, y - 9 if highest else y + 18, shown, 11, fill=colour))
+            # The highest value at this size goes above its point, the others below, the
+            # n-th highest one line lower, so close points keep readable labels.
+            rank = sum(point[other][field] > value for other, *_ in SERIES if other in point)
+            out.append(text(x, y - 9 if rank == 0 else y + 4 + 14 * rank, shown, 11, fill=colour))
     return out
 
 
@@ -183,7 +203,8 @@ def legend(left: float, top: float, with_gib: bool) -> list[str]:
         else:
             out.append(f"<circle cx='{x + 5}' cy='{top}' r='5' fill='{colour}'/>")
         out.append(text(x + 16, top + 4, label, 12, anchor="start"))
-        x += 150
+        x += 7 * len(label) + 40
+    x, top = left, top + 20
     if with_gib:
         out.append(
             f"<line x1='{x}' y1='{top}' x2='{x + 24}' y2='{top}' stroke='#d62728' "
@@ -198,21 +219,29 @@ def legend(left: float, top: float, with_gib: bool) -> list[str]:
     return out
 
 
+def goal_3_seconds(points: list[dict]) -> float | None:
+    """Goal 3: 10M charges in at most 11x the 1M time, drawn at 10M; from the first dbt
+    series whose 10M build finished (a failed build has no time to judge), else none."""
+    by_size = {p["charges"]: p for p in points}
+    one_m, ten_m = by_size.get(1_000_000, {}), by_size.get(10_000_000, {})
+    for label in ("dbt build", LARGE):
+        if label in one_m and label in ten_m and not ten_m[label]["failed"]:
+            return 11 * one_m[label]["seconds"]
+    return None
+
+
 def render(points: list[dict]) -> str:
     if not points:
         raise SystemExit(f"no {PATTERN} files to plot")
     charges = [p["charges"] for p in points]
     x_range = log_range(min(charges), max(charges))
-    seconds = [p[label]["seconds"] for p in points for label, *_ in SERIES]
+    seconds = [p[label]["seconds"] for p in points for label, *_ in SERIES if label in p]
     y_range = log_range(min(seconds), max(seconds))
-    # Goal 3: 10M charges in at most 11x the 1M time (drawn at 10M when both are measured).
-    one_m = [p for p in points if p["charges"] == 1_000_000]
-    ten_m = [p for p in points if p["charges"] == 10_000_000]
-    goal_seconds = 11 * one_m[0]["dbt build"]["seconds"] if one_m and ten_m else None
+    goal_seconds = goal_3_seconds(points)
     if goal_seconds:
         y_range = (y_range[0], max(y_range[1], math.log10(goal_seconds) + 0.3))
     time_panel = Panel(0, LEGEND_H, x_range, True, y_range)
-    peaks = [p[label]["peak_mib"] for p in points for label, *_ in SERIES]
+    peaks = [p[label]["peak_mib"] for p in points for label, *_ in SERIES if label in p]
     mib_range = log_range(min(min(peaks), GIB_MIB), max(max(peaks), GIB_MIB))
     memory_panel = Panel(PANEL_W, LEGEND_H, x_range, True, mib_range)
 
@@ -276,6 +305,7 @@ def main(argv: list[str] | None = None) -> Path:
             + "; ".join(
                 f"{label} {point[label]['seconds']:.1f} s, {point[label]['peak_mib']:,.0f} MiB"
                 for label, *_ in SERIES
+                if label in point
             )
         )
     print(f"wrote {args.out}")

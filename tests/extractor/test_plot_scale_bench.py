@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from bench.plot_scale import main
+from bench.plot_scale import LARGE, main
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -32,6 +32,12 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     bare["summary"]["dbt build"]["all_exit_zero"] = False  # e.g. DuckDB's Out of Memory
     (tmp_path / "dbt_scale_1000000.json").write_text(json.dumps(bare))
     (tmp_path / "dbt_1m_defaults.json").write_text("not read")
+    # The large-lake settings' run: a third series, only at the size it measured; a size
+    # without the defaults' run is left out (nothing to compare it with).
+    (tmp_path / "dbt_large_1000000.json").write_text(
+        json.dumps(report(1_000_000, (64.8, 986), (18.5, 1185)))
+    )
+    (tmp_path / "dbt_large_20000.json").write_text(json.dumps(report(20_000, (9.0, 700), (1, 1))))
     out = tmp_path / "img" / "dbt_scale.svg"
 
     assert main(["--reference-dir", str(tmp_path), "--out", str(out)]) == out
@@ -42,9 +48,11 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     assert set(panels) == {"time", "memory"}
     expected = {
         "time": {("dbt build", "10000"): 19.5, ("dbt build", "1000000"): 82.6,
-                 ("DuckDB script", "10000"): 1.5, ("DuckDB script", "1000000"): 33.3},
+                 ("DuckDB script", "10000"): 1.5, ("DuckDB script", "1000000"): 33.3,
+                 (LARGE, "1000000"): 64.8},
         "memory": {("dbt build", "10000"): 589, ("dbt build", "1000000"): 899,
-                   ("DuckDB script", "10000"): 442, ("DuckDB script", "1000000"): 1196},
+                   ("DuckDB script", "10000"): 442, ("DuckDB script", "1000000"): 1196,
+                   (LARGE, "1000000"): 986},
     }  # fmt: skip
     for name, panel in panels.items():
         points = [e for e in panel.iter() if e.get("class") == "point"]
@@ -52,7 +60,7 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
             (p.get("data-series"), p.get("data-charges")): float(p.get("data-value"))
             for p in points
         }
-        assert len(points) == len(found) == 4
+        assert len(points) == len(found) == 5
         assert found == expected[name]
     failed = {
         (p.get("data-series"), p.get("data-charges"))
@@ -61,7 +69,8 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     }
     assert failed == {("dbt build", "1000000")}
     texts = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
-    labels = ("dbt build", "DuckDB script", "1 GiB", "charges (log scale)", "10k", "1M", "(failed)")
+    labels = ("dbt build", "DuckDB script", LARGE, "1 GiB", "charges (log scale)", "10k", "1M")
+    labels += ("(failed)",)
     for label in labels:
         assert label in texts
     assert [line for line in panels["memory"].iter(f"{SVG}line") if line.get("class") == "goal"]
