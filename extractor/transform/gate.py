@@ -8,6 +8,7 @@ run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest se
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +88,27 @@ def describe_failures(outcome_failures: list[dict[str, Any]]) -> str:
         detail = failure.get("message") or ""
         line = f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}"
         lines.append(line.rstrip())
+    if any(DUCKDB_OUT_OF_MEMORY in (f.get("message") or "") for f in outcome_failures):
+        lines.append(out_of_memory_hint())
     return "\n".join(lines)
+
+
+DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"
+
+
+def out_of_memory_hint() -> str:
+    """What to change when DuckDB ran out of its memory_limit: dbt's nodes share one DuckDB,
+    so on a large lake one node at a time fits where two side by side do not (10M charges:
+    docs/benchmarks.md, "10M charges in one piece")."""
+    limit = os.environ.get("DUCKDB_MEMORY_LIMIT", "600MB")
+    threads = os.environ.get("DBT_THREADS", "2")
+    return (
+        f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}, shared by "
+        f"DBT_THREADS={threads} dbt nodes at once). For a large lake run again with "
+        "DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB (a 10M-charge build then peaks under 1 GiB); "
+        "on a machine with more memory, raise DUCKDB_MEMORY_LIMIT instead "
+        "(docs/architecture.md, Environment)."
+    )
 
 
 def build_test_results(build: DbtOutcome) -> DbtOutcome:

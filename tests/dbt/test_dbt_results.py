@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from extractor.transform.dbt import display_name, summarise
-from extractor.transform.gate import build_test_results, quality_section, report_gate
+from extractor.transform.gate import (
+    build_test_results,
+    describe_failures,
+    quality_section,
+    report_gate,
+)
 
 RUN_RESULTS = {
     "results": [
@@ -114,3 +119,25 @@ def test_passing_gate_reports_warnings(capsys) -> None:
     assert section["status"] == "succeeded"
     assert report_gate("r1", section) == 0
     assert "quality gate passed with 1 warnings" in capsys.readouterr().out
+
+
+def test_an_out_of_memory_failure_says_which_settings_to_change(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("DBT_THREADS", raising=False)
+    oom = {
+        "unique_id": "model.payments_pipeline.stg_stripe__charges",
+        "status": "error",
+        "execution_time": 146.9,
+        "message": "Runtime Error in model stg_stripe__charges: Out of Memory Error: could "
+        "not allocate block of size 256.0 KiB (572.1 MiB/572.2 MiB used)",
+    }
+    # As run-transforms and run-pipeline list a build's failed models.
+    err = describe_failures(summarise("build", 1, 150.0, {"results": [oom]}).failures)
+    assert "stg_stripe__charges" in err and "572.1 MiB" in err
+    assert "DUCKDB_MEMORY_LIMIT=600MB, shared by DBT_THREADS=2 dbt nodes" in err
+    assert "run again with DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB" in err
+
+    # Any other failure gets no such advice.
+    tests = summarise("test", 0, 1.0, {"results": RUN_RESULTS["results"][2:3]})
+    assert report_gate("r1", quality_section(tests, None, "2026-12-01T00:00:00Z")) == 1
+    assert "DBT_THREADS" not in capsys.readouterr().err
