@@ -102,12 +102,14 @@ def out_of_memory_hint() -> str:
     docs/benchmarks.md, "10M charges in one piece")."""
     limit = os.environ.get("DUCKDB_MEMORY_LIMIT", "600MB")
     threads = os.environ.get("DBT_THREADS", "2")
+    said = f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}"
+    where = " (docs/architecture.md, Environment)."
+    if threads.strip() == "1":  # one node at a time already: only more memory helps
+        return f"{said}, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT{where}"
     return (
-        f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}, shared by "
-        f"DBT_THREADS={threads} dbt nodes at once). For a large lake run again with "
-        "DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB (a 10M-charge build then peaks under 1 GiB); "
-        "on a machine with more memory, raise DUCKDB_MEMORY_LIMIT instead "
-        "(docs/architecture.md, Environment)."
+        f"{said}, shared by DBT_THREADS={threads} dbt nodes at once). For a large lake run "
+        "again with DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB (a 10M-charge build then peaks "
+        f"under 1 GiB); on a machine with more memory, raise DUCKDB_MEMORY_LIMIT instead{where}"
     )
 
 

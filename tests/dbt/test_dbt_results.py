@@ -137,6 +137,13 @@ def test_an_out_of_memory_failure_says_which_settings_to_change(capsys, monkeypa
     assert "DUCKDB_MEMORY_LIMIT=600MB, shared by DBT_THREADS=2 dbt nodes" in err
     assert "run again with DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB" in err
 
+    # Already one node at a time: only more memory can help.
+    monkeypatch.setenv("DBT_THREADS", "1")
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "500MB")
+    err = describe_failures(summarise("build", 1, 150.0, {"results": [oom]}).failures)
+    assert "(DUCKDB_MEMORY_LIMIT=500MB, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT" in err
+    assert "run again with DBT_THREADS=1" not in err
+
     # Any other failure gets no such advice.
     tests = summarise("test", 0, 1.0, {"results": RUN_RESULTS["results"][2:3]})
     assert report_gate("r1", quality_section(tests, None, "2026-12-01T00:00:00Z")) == 1

@@ -16,6 +16,9 @@ from tests.support.servers import REPO_ROOT
 
 DBT = str(Path(sys.executable).parent / "dbt")
 
+# Two real `dbt seed` runs (about 15 s each).
+pytestmark = pytest.mark.slow
+
 
 def dbt_seed_concurrency(tmp_path: Path, **env: str) -> int:
     """The number of threads dbt reports for a seed into an empty lake on the local target."""

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from bench.plot_scale import LARGE, main
+from bench.plot_scale import LARGE, goal_3_seconds, load_points, main
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -69,8 +69,34 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     }
     assert failed == {("dbt build", "1000000")}
     texts = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
-    labels = ("dbt build", "DuckDB script", LARGE, "1 GiB", "charges (log scale)", "10k", "1M")
-    labels += ("(failed)",)
+    labels = ("dbt build", "DuckDB script", "1 GiB", "charges (log scale)", "10k", "1M", "(failed)")
     for label in labels:
         assert label in texts
     assert [line for line in panels["memory"].iter(f"{SVG}line") if line.get("class") == "goal"]
+
+
+def test_the_11x_line_comes_from_a_dbt_series_whose_10m_build_finished(tmp_path: Path) -> None:
+    def write(name: str, charges: int, seconds: float, failed: bool = False) -> None:
+        doc = report(charges, (seconds, 900), (seconds / 3, 1200))
+        doc["summary"]["dbt build"]["all_exit_zero"] = not failed
+        (tmp_path / name).write_text(json.dumps(doc))
+
+    write("dbt_scale_1000000.json", 1_000_000, 46.4)
+    write("dbt_scale_10000000.json", 10_000_000, 267.4, failed=True)
+    assert goal_3_seconds(load_points(tmp_path)) is None  # nothing finished at 10M
+
+    write("dbt_large_1000000.json", 1_000_000, 59.0)
+    write("dbt_large_10000000.json", 10_000_000, 561.0)
+    assert goal_3_seconds(load_points(tmp_path)) == 11 * 59.0  # the large-lake series
+
+    write("dbt_scale_10000000.json", 10_000_000, 480.0)
+    assert goal_3_seconds(load_points(tmp_path)) == 11 * 46.4  # the defaults first
+
+    out = tmp_path / "plot.svg"
+    main(["--reference-dir", str(tmp_path), "--out", str(out)])
+    time_panel = next(
+        g for g in ET.parse(out).getroot().iter(f"{SVG}g") if g.get("data-panel") == "time"
+    )
+    goal_lines = [e for e in time_panel.iter(f"{SVG}line") if e.get("class") == "goal"]
+    assert len(goal_lines) == 1
+    assert "goal: 11× 1M" in " ".join(t.text or "" for t in time_panel.iter(f"{SVG}text"))
