@@ -99,7 +99,8 @@ DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"
 def out_of_memory_hint() -> str:
     """What to change when DuckDB ran out of its memory_limit: dbt's nodes share one DuckDB,
     so on a large lake one node at a time fits where two side by side do not (10M charges:
-    docs/benchmarks.md, "10M charges in one piece")."""
+    docs/benchmarks.md, "10M charges in one piece"). A lower limit is not advised: 500MB
+    failed fct_payments at 3M charges."""
     limit = os.environ.get("DUCKDB_MEMORY_LIMIT", "600MB")
     threads = os.environ.get("DBT_THREADS", "2")
     said = f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}"
@@ -107,9 +108,9 @@ def out_of_memory_hint() -> str:
     if threads.strip() == "1":  # one node at a time already: only more memory helps
         return f"{said}, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT{where}"
     return (
-        f"{said}, shared by DBT_THREADS={threads} dbt nodes at once). For a large lake run "
-        "again with DBT_THREADS=1 DUCKDB_MEMORY_LIMIT=500MB (a 10M-charge build then peaks "
-        f"under 1 GiB); on a machine with more memory, raise DUCKDB_MEMORY_LIMIT instead{where}"
+        f"{said}, shared by DBT_THREADS={threads} dbt nodes at once). Run again with "
+        "DBT_THREADS=1 (one node at a time: a 10M-charge build then finishes), or raise "
+        f"DUCKDB_MEMORY_LIMIT on a machine with more memory{where}"
     )
 
 
