@@ -60,7 +60,7 @@ def measured(summary: dict[str, Any], key: str) -> dict[str, Any]:
 
 def load_points(folder: Path) -> list[dict[str, Any]]:
     """One point per size: charges, Bronze MiB and each series' wall seconds and peak MiB
-    (the large-lake series only where a LARGE_PATTERN file measured that size)."""
+    (the LARGE series only where a LARGE_PATTERN file measured that size)."""
     points: dict[int, dict[str, Any]] = {}
     for path in sorted(folder.glob(PATTERN)):
         report = read_report(path)

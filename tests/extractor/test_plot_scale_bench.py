@@ -32,7 +32,7 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     bare["summary"]["dbt build"]["all_exit_zero"] = False  # e.g. DuckDB's Out of Memory
     (tmp_path / "dbt_scale_1000000.json").write_text(json.dumps(bare))
     (tmp_path / "dbt_1m_defaults.json").write_text("not read")
-    # The large-lake settings' run: a third series, only at the size it measured; a size
+    # The DBT_THREADS=1, 500MB run: a third series, only at the size it measured; a size
     # without the defaults' run is left out (nothing to compare it with).
     (tmp_path / "dbt_large_1000000.json").write_text(
         json.dumps(report(1_000_000, (64.8, 986), (18.5, 1185)))
@@ -87,7 +87,7 @@ def test_the_11x_line_comes_from_a_dbt_series_whose_10m_build_finished(tmp_path:
 
     write("dbt_large_1000000.json", 1_000_000, 59.0)
     write("dbt_large_10000000.json", 10_000_000, 561.0)
-    assert goal_3_seconds(load_points(tmp_path)) == 11 * 59.0  # the large-lake series
+    assert goal_3_seconds(load_points(tmp_path)) == 11 * 59.0  # the DBT_THREADS=1, 500MB series
 
     write("dbt_scale_10000000.json", 10_000_000, 480.0)
     assert goal_3_seconds(load_points(tmp_path)) == 11 * 46.4  # the defaults first
