@@ -55,7 +55,10 @@ from bench.harness import (  # noqa: E402
 )
 from bench.proc_tree import TreeSampler  # noqa: E402
 from extractor.lake import layout  # noqa: E402
+from extractor.lake.storage import LocalStorage  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
+from extractor.transform.build_resources import large_lake_env, settings_in_force  # noqa: E402
+from extractor.transform.fold import scan_bronze  # noqa: E402
 from mock_api.dataset import Dataset, MockConfig  # noqa: E402
 from tests.support.servers import start_mock_api  # noqa: E402
 
@@ -694,6 +697,12 @@ def main() -> None:
         os.environ["DUCKDB_MEMORY_LIMIT"] = args.memory_limit
     if args.threads:
         os.environ["DUCKDB_THREADS"] = str(args.threads)
+    if not args.dbt_threads:
+        # What the CLI would run this lake's build with (a large lake: one node at a time).
+        chosen = large_lake_env(scan_bronze(LocalStorage(lake)).bytes)
+        os.environ.update(chosen)
+        if chosen:
+            print(f"large lake: the CLI's settings {chosen}", flush=True)
     base_out = work / f"baseline-out-{args.charges}"
     if args.project_dir:
         project, commit = args.project_dir.resolve(), "working tree"
@@ -741,6 +750,10 @@ def main() -> None:
     report = {
         "command": "  ".join(sys.argv),
         "dbt_project": {"path": str(project), "commit": commit},
+        "dbt_settings": {
+            **settings_in_force(os.environ),
+            **({"DBT_THREADS": str(args.dbt_threads)} if args.dbt_threads else {}),
+        },
         "machine": {"cpus": os.cpu_count(), "platform": sys.platform},
         "lake": counts,
         "summary": summary,
@@ -777,7 +790,12 @@ def table_rows(args, summary: dict, rounds: list, counts: dict, check: dict) -> 
     base_walls = " / ".join(f"{r['baseline script']['wall_seconds']:.1f}" for r in rounds)
     settings = ", ".join(
         f"{k}={os.environ[k]}"
-        for k in ("DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", "DUCKDB_PRESERVE_INSERTION_ORDER")
+        for k in (
+            "DBT_THREADS",
+            "DUCKDB_MEMORY_LIMIT",
+            "DUCKDB_THREADS",
+            "DUCKDB_PRESERVE_INSERTION_ORDER",
+        )
         if k in os.environ
     )
     if args.dbt_threads:

@@ -35,8 +35,9 @@ from extractor.streams import (
     EVENTS,
     WATERMARKED_STREAMS,
 )
+from extractor.transform.build_resources import large_lake_env
 from extractor.transform.dbt import DbtChild, run_dbt_session
-from extractor.transform.fold import FRESHNESS_ENV, freshness_runs
+from extractor.transform.fold import FRESHNESS_ENV, freshness_runs, scan_bronze
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
 # -- extract ----------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         return fail(missing)
     with DbtChild(ctx.settings, ctx.storage, ctx.run) as child, ctx.lock("run-quality"):
         started_at = now_iso()
+        bronze = scan_bronze(ctx.storage)
         # Tests, then freshness whatever the tests found, in one dbt child.
         outcomes = run_dbt_session(
             ["test", "source freshness"],
@@ -145,7 +147,10 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
             ctx.run,
             env={
                 **NO_FOLD.dbt_env(),
-                FRESHNESS_ENV: json.dumps(freshness_runs(ctx.storage), sort_keys=True),
+                FRESHNESS_ENV: json.dumps(
+                    freshness_runs(ctx.storage, bronze.parts), sort_keys=True
+                ),
+                **large_lake_env(bronze.bytes),
             },
             stop_after_failure=False,
             child=child,

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.processes import die_with_parent
 from extractor.settings import REPO_ROOT, Settings
+from extractor.transform.build_resources import DUCKDB_OUT_OF_MEMORY, out_of_memory_hint
 from extractor.transform.warehouse import EXTENSIONS_HOME, extension_repo
 
 # Result statuses dbt writes, sorted into what stops a run and what only warns.
@@ -327,7 +329,8 @@ def _run_session(
         remove_null_partitions(storage)
     check_warehouse_free(storage)
     started = time.monotonic()
-    returncode = child.run(dbt_env(settings, storage, run_id, env))
+    environment = dbt_env(settings, storage, run_id, env)
+    returncode = child.run(environment)
     elapsed = time.monotonic() - started
     label = " + ".join(f"dbt {command}" for command in commands)
     if returncode < 0:
@@ -346,7 +349,7 @@ def _run_session(
         seconds = float(artifact.get("elapsed_time") or 0.0)
         # The manifest names the command without its options (`build`).
         name = step["command"].split(" --")[0]
-        outcomes.append(summarise(name, code, seconds, artifact))
+        outcomes.append(summarise(name, code, seconds, artifact, environment))
     if not outcomes:
         raise DbtError(
             f"{label} exited {returncode} without writing its results: "
@@ -358,8 +361,15 @@ def _run_session(
     return outcomes
 
 
-def summarise(command: str, exit_code: int, elapsed: float, artifact: dict) -> DbtOutcome:
-    """Fold a run_results.json or sources.json into counts, failures and model timings."""
+def summarise(
+    command: str,
+    exit_code: int,
+    elapsed: float,
+    artifact: dict,
+    environment: Mapping[str, str] | None = None,
+) -> DbtOutcome:
+    """Fold a run_results.json or sources.json into counts, failures and model timings. A
+    failure for want of DuckDB memory gets a `hint` from the `environment` dbt ran with."""
     outcome = DbtOutcome(command=command, exit_code=exit_code, elapsed_seconds=elapsed)
     for result in artifact.get("results", []):
         unique_id = result.get("unique_id", "")
@@ -376,6 +386,8 @@ def summarise(command: str, exit_code: int, elapsed: float, artifact: dict) -> D
             "failures": result.get("failures"),
         }
         if status in FAILING:
+            if DUCKDB_OUT_OF_MEMORY in (entry["message"] or ""):
+                entry["hint"] = out_of_memory_hint(environment or {})
             outcome.failures.append(entry)
         elif status in WARNING:
             outcome.warnings.append(entry)

@@ -47,6 +47,7 @@ from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.streams import ENTITY_NAMES
+from extractor.transform.build_resources import large_lake_env, settings_in_force
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -96,6 +97,8 @@ class FoldPlan:
     # With changed sources: models rebuilt although none of their sources changed, because
     # their answer moves with the extractor's state (refresh_pending_reconciliation).
     refreshed_models: list[str] = field(default_factory=list)
+    # All of batch Bronze's bytes: a large lake builds one dbt node at a time (build_resources).
+    bronze_bytes: int = 0
 
     @property
     def nothing_new(self) -> bool:
@@ -122,13 +125,15 @@ class FoldPlan:
         return command
 
     def dbt_env(self) -> dict[str, str | None]:
-        """The environment dbt gets: the run ids, or the variable removed (a full build), and
-        the runs freshness reads (removed when unknown: it then reads all of Bronze)."""
+        """The environment dbt gets: the run ids, or the variable removed (a full build), the
+        runs freshness reads (removed when unknown: it then reads all of Bronze), and a large
+        lake's threads and memory limit."""
         return {
             RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None,
             FRESHNESS_ENV: json.dumps(self.latest_runs, sort_keys=True)
             if self.latest_runs
             else None,
+            **large_lake_env(self.bronze_bytes),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +147,8 @@ class FoldPlan:
             else "skipped: project unchanged since the last passing build",
             "changed_sources": self.changed_sources,
             "models": self._models_note(),
+            "bronze_bytes": self.bronze_bytes,
+            "dbt_settings": settings_in_force({**os.environ, **large_lake_env(self.bronze_bytes)}),
         }
 
     def _models_note(self) -> str:
@@ -181,17 +188,32 @@ def project_fingerprint() -> str:
     return hashlib.sha256(f"{code}\0{settings}".encode()).hexdigest()
 
 
-def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
-    """Batch Bronze part keys (relative to bronze/source=stripe/) by run id. Webhook captures
-    are not runs: stg_stripe__webhook_events always rebuilds fully."""
+@dataclass
+class BronzeScan:
+    """Batch Bronze part keys (relative to bronze/source=stripe/) by run id, and their bytes."""
+
+    parts: dict[str, list[str]]
+    bytes: int
+
+
+def scan_bronze(storage: Storage) -> BronzeScan:
+    """One listing of batch Bronze. Webhook captures are not runs:
+    stg_stripe__webhook_events always rebuilds fully."""
     by_run: dict[str, list[str]] = {}
+    total = 0
     for entity in ENTITY_NAMES:
-        for key in storage.list(layout.bronze_entity(entity)):
+        for key, size in storage.list_sizes(layout.bronze_entity(entity)):
             run_id = layout.run_id_of(key)
             if run_id is None or not layout.is_part(key):
                 continue
             by_run.setdefault(run_id, []).append(key[len(layout.BRONZE) :])
-    return {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
+            total += size
+    parts = {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
+    return BronzeScan(parts, total)
+
+
+def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
+    return scan_bronze(storage).parts
 
 
 def captures_fingerprint(storage: Storage) -> str:
@@ -292,7 +314,8 @@ def plan_fold(
     full refresh was asked. `warehouse_current` False (the warehouse file deleted, an S3
     lake's warehouse on another machine, or views over the lake's root spelled otherwise)
     makes every model run: the models a build keeps keep their views."""
-    parts = list_bronze_parts(storage)
+    scan = scan_bronze(storage)
+    parts = scan.parts
     code = code_fingerprint() if code is None else code
     project = project_fingerprint()
     full = {
@@ -300,6 +323,7 @@ def plan_fold(
         "code": code,
         "project_code": project,
         "captures": captures_fingerprint(storage),
+        "bronze_bytes": scan.bytes,
     }
     if full_refresh:
         return FoldPlan(False, "--full-refresh", **full, latest_runs=newest_runs(parts, None))
@@ -325,6 +349,7 @@ def plan_fold(
         project_code=project,
         unit_tests=not same_project,
         captures=captures,
+        bronze_bytes=scan.bytes,
         changed_sources=changed_sources(state, parts, captures) if keeps_outputs else None,
         placeholders=placeholder_models(outputs) if keeps_outputs and outputs else [],
         latest_runs=full["latest_runs"],
@@ -360,14 +385,15 @@ def newest_runs(parts: dict[str, list[str]], state: FoldState | None) -> dict[st
     return dict(sorted(newest.items()))
 
 
-def freshness_runs(storage: Storage) -> dict[str, list[str]]:
-    """newest_runs for a freshness check outside a build (`run-quality`); {} (read all of
-    Bronze) when the fold state is unreadable: the check must not depend on it."""
+def freshness_runs(storage: Storage, parts: dict[str, list[str]]) -> dict[str, list[str]]:
+    """newest_runs for a freshness check outside a build (`run-quality`), from `parts`
+    (scan_bronze); {} (read all of Bronze) when the fold state is unreadable: the check must
+    not depend on it."""
     try:
         state = read_state(storage)
     except FoldStateError:
         state = None
-    return newest_runs(list_bronze_parts(storage), state)
+    return newest_runs(parts, state)
 
 
 def changed_sources(state: FoldState, parts: dict[str, list[str]], captures: str) -> list[str]:

@@ -8,7 +8,6 @@ run-quality is `dbt test` plus `dbt source freshness`. Both record a manifest se
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -83,35 +82,15 @@ def quality_section(
 
 
 def describe_failures(outcome_failures: list[dict[str, Any]]) -> str:
-    lines = []
+    """One line per failure, then each distinct hint (what to change) once."""
+    lines, hints = [], []
     for failure in outcome_failures:
         detail = failure.get("message") or ""
         line = f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}"
         lines.append(line.rstrip())
-    if any(DUCKDB_OUT_OF_MEMORY in (f.get("message") or "") for f in outcome_failures):
-        lines.append(out_of_memory_hint())
-    return "\n".join(lines)
-
-
-DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"
-
-
-def out_of_memory_hint() -> str:
-    """What to change when DuckDB ran out of its memory_limit: dbt's nodes share one DuckDB,
-    so on a large lake one node at a time fits where two side by side do not (10M charges:
-    docs/benchmarks.md, "10M charges in one piece"). A lower limit is not advised: 500MB
-    failed fct_payments at 3M charges."""
-    limit = os.environ.get("DUCKDB_MEMORY_LIMIT", "600MB")
-    threads = os.environ.get("DBT_THREADS", "2")
-    said = f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}"
-    where = " (docs/architecture.md, Environment)."
-    if threads.strip() == "1":  # one node at a time already: only more memory helps
-        return f"{said}, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT{where}"
-    return (
-        f"{said}, shared by DBT_THREADS={threads} dbt nodes at once). Run again with "
-        "DBT_THREADS=1 (one node at a time: a 10M-charge build then finishes), or raise "
-        f"DUCKDB_MEMORY_LIMIT on a machine with more memory{where}"
-    )
+        if (hint := failure.get("hint")) and hint not in hints:
+            hints.append(hint)
+    return "\n".join(lines + hints)
 
 
 def build_test_results(build: DbtOutcome) -> DbtOutcome:

@@ -121,9 +121,7 @@ def test_passing_gate_reports_warnings(capsys) -> None:
     assert "quality gate passed with 1 warnings" in capsys.readouterr().out
 
 
-def test_an_out_of_memory_failure_says_which_settings_to_change(capsys, monkeypatch) -> None:
-    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
-    monkeypatch.delenv("DBT_THREADS", raising=False)
+def test_an_out_of_memory_failure_says_which_settings_to_change(capsys) -> None:
     oom = {
         "unique_id": "model.payments_pipeline.stg_stripe__charges",
         "status": "error",
@@ -131,17 +129,19 @@ def test_an_out_of_memory_failure_says_which_settings_to_change(capsys, monkeypa
         "message": "Runtime Error in model stg_stripe__charges: Out of Memory Error: could "
         "not allocate block of size 256.0 KiB (572.1 MiB/572.2 MiB used)",
     }
-    # As run-transforms and run-pipeline list a build's failed models.
-    err = describe_failures(summarise("build", 1, 150.0, {"results": [oom]}).failures)
+    # As run-transforms and run-pipeline list a build's failed models; the settings named are
+    # the ones dbt ran with (profiles.yml's defaults when its environment had neither).
+    build = summarise("build", 1, 150.0, {"results": [oom, oom]}, {"PATH": "/bin"})
+    err = describe_failures(build.failures)
     assert "stg_stripe__charges" in err and "572.1 MiB" in err
-    assert "DUCKDB_MEMORY_LIMIT=600MB, shared by DBT_THREADS=2 dbt nodes" in err
+    assert err.count("DUCKDB_MEMORY_LIMIT=600MB, shared by DBT_THREADS=2 dbt nodes") == 1
     assert "Run again with DBT_THREADS=1 (one node at a time" in err
+    assert build.as_dict()["failures"][0]["hint"].strip().startswith("DuckDB ran out")
 
-    # Already one node at a time: only more memory can help.
-    monkeypatch.setenv("DBT_THREADS", "1")
-    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "500MB")
-    err = describe_failures(summarise("build", 1, 150.0, {"results": [oom]}).failures)
-    assert "(DUCKDB_MEMORY_LIMIT=500MB, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT" in err
+    # Already one node at a time (a large lake's settings): only more memory can help.
+    large = {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+    err = describe_failures(summarise("build", 1, 150.0, {"results": [oom]}, large).failures)
+    assert "(DUCKDB_MEMORY_LIMIT=550MB, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT" in err
     assert "Run again with DBT_THREADS=1" not in err
 
     # Any other failure gets no such advice.

@@ -9,6 +9,7 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
+from extractor.transform import build_resources
 from extractor.transform.fold import (
     FRESHNESS_ENV,
     RUN_IDS_ENV,
@@ -335,3 +336,29 @@ def test_a_warehouse_is_current_only_when_its_views_read_this_lake(tmp_path: Pat
     # The same lake with its root spelled otherwise (`make demo`'s ./_local_data), or moved.
     view_over("./_local_data")
     assert views_read_this_lake(path, lake) is False
+
+
+def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
+    storage: LocalStorage, monkeypatch
+) -> None:
+    monkeypatch.delenv("DBT_THREADS", raising=False)
+    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
+    part(storage, "charges", "A")  # 3 bytes each
+    part(storage, "customers", "A")
+    storage.put("bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_1.json", b"{}" * 50)
+    small = plan_fold(storage)
+    assert small.bronze_bytes == 6  # batch parts only, not the webhook capture
+    assert "DBT_THREADS" not in small.dbt_env()
+    assert small.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
+
+    monkeypatch.setattr(build_resources, "LARGE_BRONZE_BYTES", 6)
+    large = plan_fold(storage)
+    assert large.dbt_env()["DBT_THREADS"] == "1"
+    assert large.dbt_env()["DUCKDB_MEMORY_LIMIT"] == "550MB"
+    assert large.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+
+    # Either variable set by the caller: the caller's choice stands whole.
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "4GB")
+    chosen = plan_fold(storage)
+    assert "DBT_THREADS" not in chosen.dbt_env()
+    assert chosen.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "4GB"}

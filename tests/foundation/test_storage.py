@@ -31,6 +31,14 @@ def test_put_get_list_delete_roundtrip(storage: Storage) -> None:
     assert list(storage.list("a/")) == ["a/b/one.json", "a/b/two.json", "a/c.json"]
     assert list(storage.list("a/b/t")) == ["a/b/two.json"]
     assert list(storage.list("nothing/")) == []
+    # With sizes, from the same one listing (how a build sizes Bronze).
+    assert list(storage.list_sizes("a/")) == [
+        ("a/b/one.json", 9),
+        ("a/b/two.json", 8),
+        ("a/c.json", 1),
+    ]
+    assert list(storage.list_sizes("a/b/t")) == [("a/b/two.json", 8)]
+    assert list(storage.list_sizes("nothing/")) == []
     storage.delete("a/c.json")
     storage.delete("a/c.json")  # deleting twice is fine
     assert not storage.exists("a/c.json")
@@ -86,6 +94,8 @@ def test_s3_failure_is_a_storage_error_naming_the_uri(moto_server, monkeypatch) 
     storage = storage_for(Settings.from_env(env))
     with pytest.raises(StorageError, match="s3://no-such-bucket-xyz/lake/k.json"):
         storage.put("k.json", b"x")
+    with pytest.raises(StorageError, match="cannot list s3://no-such-bucket-xyz/lake/bronze/"):
+        list(storage.list_sizes("bronze/"))
 
 
 @pytest.mark.integration

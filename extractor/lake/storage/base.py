@@ -90,9 +90,13 @@ class Storage(ABC):
     def get(self, key: str) -> bytes | None:
         """The bytes at `key`, or None if there is no such key."""
 
-    @abstractmethod
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix` (a folder-like prefix ending in '/' or a key prefix), sorted."""
+        return (key for key, _size in self.list_sizes(prefix))
+
+    @abstractmethod
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """`list`, with each object's size in bytes (one listing: S3 returns sizes with keys)."""
 
     @abstractmethod
     def delete(self, key: str) -> None:

@@ -181,6 +181,21 @@ class LocalStorage(Storage):
             raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
+        return iter(sorted(rel for rel, _path in self._files(prefix)))
+
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        found = []
+        for rel, path in self._files(prefix):
+            try:
+                found.append((rel, os.stat(path).st_size))
+            except FileNotFoundError:  # deleted since the walk saw it: not in the listing
+                continue
+            except OSError as exc:
+                raise StorageError(f"cannot stat {path}: {exc.strerror or exc}") from exc
+        return iter(sorted(found))
+
+    def _files(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, path) of every committed file under `prefix`, unsorted."""
         base = self.root_path / prefix.rstrip("/") if prefix else self.root_path
         if prefix and not prefix.endswith("/"):
             # A key prefix such as "_state/manifests/run_": walk its folder and filter.
@@ -189,16 +204,15 @@ class LocalStorage(Storage):
         else:
             stem = ""
         if not base.is_dir():
-            return iter(())
-        keys = []
+            return
         for dirpath, _dirnames, filenames in os.walk(base):
             for name in filenames:
                 if name.startswith(".") and name.endswith(".tmp"):
                     continue
-                rel = Path(dirpath, name).relative_to(self.root_path).as_posix()
+                path = os.path.join(dirpath, name)
+                rel = Path(path).relative_to(self.root_path).as_posix()
                 if rel.startswith(prefix) or not stem:
-                    keys.append(rel)
-        return iter(sorted(keys))
+                    yield rel, path
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -112,17 +112,19 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             raise self.error("read", key, exc) from exc
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys: list[str] = []
+        found: list[tuple[str, int]] = []
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-                keys.extend(item["Key"][strip:] for item in page.get("Contents", []))
+                found.extend(
+                    (item["Key"][strip:], item["Size"]) for item in page.get("Contents", [])
+                )
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot list s3://{self.bucket}/{full}: {exc}") from exc
-        return iter(sorted(keys))
+        return iter(sorted(found))
 
     def delete(self, key: str) -> None:
         try:
