@@ -10,6 +10,11 @@ on the same lake, in the same invocation. The script is generated before the run
 compile` of the measured project (`bench/baseline_sql.py`, into `<work-dir>/duckdb_baseline.sql`),
 so it is always the SQL the models run.
 
+dbt runs with the settings the CLI would choose for the lake (ADR 0058): profiles.yml's
+defaults below 4 GiB of Bronze, `DBT_THREADS=1` and `DUCKDB_MEMORY_LIMIT=550MB` from there,
+unless `--dbt-threads`, `--memory-limit`, `DBT_THREADS` or `DUCKDB_MEMORY_LIMIT` says otherwise
+(so `DBT_THREADS=2` measures profiles.yml's defaults on a large lake).
+
 The lake is synthetic but shaped like the extractor's: 3,000 charges rendered by the mock
 (`mock_api.dataset`) are templates for N charges varying id, amount, currency, status,
 refunds, created (30 days) and payment intent; 10% of charges are written twice (a later

@@ -5,9 +5,9 @@
 Reads every `dbt_scale_*.json` of DIR (default `bench/reference/`): one `bench/dbt_bench.py`
 run per size with profiles.yml's defaults, in the harness's format (table `rows`, the
 dbt_bench report under `details.report`) or as the bare report `--out` writes; and every
-`dbt_large_*.json`, the same with one dbt node at a time and DuckDB's limit at 500MB
-(`DBT_THREADS=1`, `DUCKDB_MEMORY_LIMIT=500MB`: the settings of the 10M build that met goal
-3), drawn as a third series. Writes one SVG with
+`dbt_auto_*.json`, the same run given no settings, so with the ones the CLI chooses for the
+lake (ADR 0058: profiles.yml's defaults below 4 GiB of Bronze, one dbt node at a time with
+DuckDB's limit at 550MB from there), drawn as a third series. Writes one SVG with
 no dependencies (default `docs/img/dbt_scale.svg`): wall seconds and peak RSS (MiB) against
 charges, on log-log axes, with the 1 GiB goal line and goal 3's "11x 1M" line. A build that
 failed (a nonzero exit, e.g. DuckDB's Out of Memory) is drawn hollow and labelled
@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "bench" / "reference"
 OUT = REPO / "docs" / "img" / "dbt_scale.svg"
 PATTERN = "dbt_scale_*.json"
-LARGE_PATTERN = "dbt_large_*.json"
-LARGE = "dbt build, DBT_THREADS=1, 500MB"
+LARGE_PATTERN = "dbt_auto_*.json"
+LARGE = "dbt build, the CLI's settings"
 # (label in the legend, key in the dbt_bench summary, colour, marker); LARGE comes from the
 # LARGE_PATTERN files' "dbt build" and exists only at the sizes they measured.
 SERIES = (

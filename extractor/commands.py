@@ -150,7 +150,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
                 FRESHNESS_ENV: json.dumps(
                     freshness_runs(ctx.storage, bronze.parts), sort_keys=True
                 ),
-                **large_lake_env(bronze.bytes),
+                **large_lake_env(bronze.bytes, ctx.settings.large_bronze_bytes),
             },
             stop_after_failure=False,
             child=child,

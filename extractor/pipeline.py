@@ -78,6 +78,7 @@ def transform(
         ctx.storage,
         full_refresh,
         warehouse_current=views_read_this_lake(warehouse_path(ctx.storage), ctx.storage),
+        large_bronze_bytes=ctx.settings.large_bronze_bytes,
     )
     logs.log(
         "transform_started",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extractor import versions
+from extractor.transform.build_resources import LARGE_BRONZE_BYTES
 
 # The checkout: dbt_project.yml and profiles.yml live here, and dbt runs from here.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,11 @@ ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
     ("STRIPE_PAGE_LIMIT", "100", "objects per page"),
     ("BRONZE_GZIP", "0", "1 writes part-*.jsonl.gz"),
     ("BRONZE_PART_MAX_RECORDS", "50000", "records per Bronze part file"),
+    (
+        "PIPELINE_LARGE_BRONZE_BYTES",
+        str(LARGE_BRONZE_BYTES),
+        "from this much Bronze, dbt runs 1 node at a time in 550MB",
+    ),
     ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
     ("RUN_ID", "generated", "fixes the run id"),
 )
@@ -117,6 +123,8 @@ class Settings:
     part_max_records: int = 50_000
     part_max_bytes: int = 64 * 1024 * 1024
     compress_parts: bool = False
+    # From this much batch Bronze a build runs one dbt node at a time (ADR 0058).
+    large_bronze_bytes: int = LARGE_BRONZE_BYTES
 
     def secrets(self) -> list[str]:
         """Every secret value the logs must never show: the API key and the webhook secret."""
@@ -169,4 +177,5 @@ class Settings:
             page_limit=_int(env, "STRIPE_PAGE_LIMIT", 100, minimum=1),
             compress_parts=env.get("BRONZE_GZIP", "0").lower() in ("1", "true", "yes"),
             part_max_records=_int(env, "BRONZE_PART_MAX_RECORDS", 50_000, minimum=1),
+            large_bronze_bytes=_int(env, "PIPELINE_LARGE_BRONZE_BYTES", LARGE_BRONZE_BYTES),
         )

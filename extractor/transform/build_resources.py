@@ -3,14 +3,15 @@
 profiles.yml reads `DBT_THREADS` (how many dbt nodes run at once, default 2) and
 `DUCKDB_MEMORY_LIMIT` (default 600MB). Every node shares one DuckDB and so one memory limit:
 on a large lake a node that spills fills it and the node beside it fails (10M charges with
-the defaults: docs/benchmarks.md, "10M charges in one piece"). So on a lake whose Bronze
-holds at least LARGE_BRONZE_BYTES the CLI runs dbt one node at a time with a smaller limit,
-which keeps the process under 1 GiB there, unless the caller set either variable: then the
-caller's choice stands whole (a bigger machine's DUCKDB_MEMORY_LIMIT=4GB keeps two threads).
+the defaults: docs/benchmarks.md, "10M charges in one piece"). So on a lake whose batch
+Bronze holds at least LARGE_BRONZE_BYTES (or PIPELINE_LARGE_BRONZE_BYTES) the CLI runs dbt
+one node at a time with a smaller limit, which keeps the process under 1 GiB there, unless
+the caller set either variable: then the caller's choice stands whole (a bigger machine's
+DUCKDB_MEMORY_LIMIT=4GB keeps two threads). ADR 0058.
 
 The threshold is measured on the benchmark's synthetic lake, where charges and payment
-intents are nearly all of Bronze: 1M charges (3.0 GiB of Bronze) peak at 841-869 MiB with
-the defaults, 3M (9.0 GiB) at 1,060 MiB. A real account's Bronze also holds events and the
+intents are nearly all of Bronze: 1M charges (3.0 GiB of Bronze) peak at 841-899 MiB with
+the defaults, 3M (8.9 GiB) at 1,060 MiB. A real account's Bronze also holds events and the
 other resources, so it crosses the threshold at fewer charges: one node at a time earlier,
 slower but safe.
 """
@@ -27,11 +28,16 @@ LARGE_LAKE = {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
 LARGE_BRONZE_BYTES = 4 * 1024**3
 
 
-def large_lake_env(bronze_bytes: int, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def large_lake_env(
+    bronze_bytes: int,
+    threshold: int = LARGE_BRONZE_BYTES,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The variables to add to dbt's environment for a lake with this much Bronze: LARGE_LAKE
-    from LARGE_BRONZE_BYTES on, nothing below it or when the caller set either variable."""
+    from `threshold` (PIPELINE_LARGE_BRONZE_BYTES) on, nothing below it or when the caller
+    set either variable."""
     environ = os.environ if environ is None else environ
-    if bronze_bytes < LARGE_BRONZE_BYTES or any(name in environ for name in LARGE_LAKE):
+    if bronze_bytes < threshold or any(name in environ for name in LARGE_LAKE):
         return {}
     return dict(LARGE_LAKE)
 

@@ -47,7 +47,11 @@ from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.streams import ENTITY_NAMES
-from extractor.transform.build_resources import large_lake_env, settings_in_force
+from extractor.transform.build_resources import (
+    LARGE_BRONZE_BYTES,
+    large_lake_env,
+    settings_in_force,
+)
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -97,8 +101,10 @@ class FoldPlan:
     # With changed sources: models rebuilt although none of their sources changed, because
     # their answer moves with the extractor's state (refresh_pending_reconciliation).
     refreshed_models: list[str] = field(default_factory=list)
-    # All of batch Bronze's bytes: a large lake builds one dbt node at a time (build_resources).
+    # All of batch Bronze's bytes: from `large_bronze_bytes` on, a build runs one dbt node at
+    # a time (build_resources).
     bronze_bytes: int = 0
+    large_bronze_bytes: int = LARGE_BRONZE_BYTES
 
     @property
     def nothing_new(self) -> bool:
@@ -133,7 +139,7 @@ class FoldPlan:
             FRESHNESS_ENV: json.dumps(self.latest_runs, sort_keys=True)
             if self.latest_runs
             else None,
-            **large_lake_env(self.bronze_bytes),
+            **large_lake_env(self.bronze_bytes, self.large_bronze_bytes),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,7 +154,9 @@ class FoldPlan:
             "changed_sources": self.changed_sources,
             "models": self._models_note(),
             "bronze_bytes": self.bronze_bytes,
-            "dbt_settings": settings_in_force({**os.environ, **large_lake_env(self.bronze_bytes)}),
+            "dbt_settings": settings_in_force(
+                {**os.environ, **large_lake_env(self.bronze_bytes, self.large_bronze_bytes)}
+            ),
         }
 
     def _models_note(self) -> str:
@@ -309,6 +317,7 @@ def plan_fold(
     full_refresh: bool = False,
     code: str | None = None,
     warehouse_current: bool = True,
+    large_bronze_bytes: int = LARGE_BRONZE_BYTES,
 ) -> FoldPlan:
     """Incremental when an earlier build recorded its parts, with the same Silver code, and no
     full refresh was asked. `warehouse_current` False (the warehouse file deleted, an S3
@@ -324,6 +333,7 @@ def plan_fold(
         "project_code": project,
         "captures": captures_fingerprint(storage),
         "bronze_bytes": scan.bytes,
+        "large_bronze_bytes": large_bronze_bytes,
     }
     if full_refresh:
         return FoldPlan(False, "--full-refresh", **full, latest_runs=newest_runs(parts, None))
@@ -350,6 +360,7 @@ def plan_fold(
         unit_tests=not same_project,
         captures=captures,
         bronze_bytes=scan.bytes,
+        large_bronze_bytes=large_bronze_bytes,
         changed_sources=changed_sources(state, parts, captures) if keeps_outputs else None,
         placeholders=placeholder_models(outputs) if keeps_outputs and outputs else [],
         latest_runs=full["latest_runs"],

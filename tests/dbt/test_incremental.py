@@ -21,7 +21,7 @@ from extractor.streams import ENTITY_NAMES as ENTITIES
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
 from tests.dbt.test_partition_rewrites import set_clock
-from tests.support.cli import run_cli
+from tests.support.cli import child_env, run_cli
 from tests.support.servers import start_mock_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -78,9 +78,34 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
         mock.stop()
     full = work / "full"
     shutil.copytree(incremental / "bronze", full / "bronze")
-    rebuilt = run_cli("run-transforms", "--run-id", "F", lake=full, api=mock.url)
+    # The full rebuild runs as a large lake's would (ADR 0058): one dbt node at a time in
+    # 550MB. The equality test below then also shows that those settings change no answer.
+    env = child_env(
+        full,
+        mock.url,
+        clear=("RUN_ID", "DBT_THREADS", "DUCKDB_MEMORY_LIMIT"),
+        PIPELINE_LARGE_BRONZE_BYTES="1",
+    )
+    rebuilt = run_cli("run-transforms", "--run-id", "F", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
+    (work / "F.stderr").write_text(rebuilt.stderr)
     return incremental, full
+
+
+def test_a_large_lake_builds_one_node_at_a_time_and_says_so(lakes) -> None:
+    incremental, full = lakes
+    bronze = [
+        path
+        for path in (full / "bronze").rglob("part-*")
+        if "entity=webhook_events" not in path.parts[-4] and path.is_file()
+    ]
+    fold = manifest(full, "F")["transform"]["fold"]
+    assert fold["bronze_bytes"] == sum(path.stat().st_size for path in bronze) > 0
+    assert fold["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+    assert "Concurrency: 1 threads" in (full.parent / "F.stderr").read_text()
+    # Below the threshold (4 GiB by default): profiles.yml's defaults.
+    first = manifest(incremental, "A")["transform"]["fold"]["dbt_settings"]
+    assert first == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
 
 
 def test_the_second_run_folds_only_its_own_bronze(lakes) -> None:

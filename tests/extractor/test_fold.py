@@ -9,7 +9,6 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
-from extractor.transform import build_resources
 from extractor.transform.fold import (
     FRESHNESS_ENV,
     RUN_IDS_ENV,
@@ -351,14 +350,13 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert "DBT_THREADS" not in small.dbt_env()
     assert small.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
 
-    monkeypatch.setattr(build_resources, "LARGE_BRONZE_BYTES", 6)
-    large = plan_fold(storage)
+    large = plan_fold(storage, large_bronze_bytes=6)
     assert large.dbt_env()["DBT_THREADS"] == "1"
     assert large.dbt_env()["DUCKDB_MEMORY_LIMIT"] == "550MB"
     assert large.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
 
     # Either variable set by the caller: the caller's choice stands whole.
     monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "4GB")
-    chosen = plan_fold(storage)
+    chosen = plan_fold(storage, large_bronze_bytes=6)
     assert "DBT_THREADS" not in chosen.dbt_env()
     assert chosen.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "4GB"}

@@ -32,12 +32,12 @@ def test_one_point_per_size_per_series_in_both_panels(tmp_path: Path) -> None:
     bare["summary"]["dbt build"]["all_exit_zero"] = False  # e.g. DuckDB's Out of Memory
     (tmp_path / "dbt_scale_1000000.json").write_text(json.dumps(bare))
     (tmp_path / "dbt_1m_defaults.json").write_text("not read")
-    # The DBT_THREADS=1, 500MB run: a third series, only at the size it measured; a size
+    # The settings the CLI chooses: a third series, only at the size it measured; a size
     # without the defaults' run is left out (nothing to compare it with).
-    (tmp_path / "dbt_large_1000000.json").write_text(
+    (tmp_path / "dbt_auto_1000000.json").write_text(
         json.dumps(report(1_000_000, (64.8, 986), (18.5, 1185)))
     )
-    (tmp_path / "dbt_large_20000.json").write_text(json.dumps(report(20_000, (9.0, 700), (1, 1))))
+    (tmp_path / "dbt_auto_20000.json").write_text(json.dumps(report(20_000, (9.0, 700), (1, 1))))
     out = tmp_path / "img" / "dbt_scale.svg"
 
     assert main(["--reference-dir", str(tmp_path), "--out", str(out)]) == out
@@ -85,9 +85,9 @@ def test_the_11x_line_comes_from_a_dbt_series_whose_10m_build_finished(tmp_path:
     write("dbt_scale_10000000.json", 10_000_000, 267.4, failed=True)
     assert goal_3_seconds(load_points(tmp_path)) is None  # nothing finished at 10M
 
-    write("dbt_large_1000000.json", 1_000_000, 59.0)
-    write("dbt_large_10000000.json", 10_000_000, 561.0)
-    assert goal_3_seconds(load_points(tmp_path)) == 11 * 59.0  # the DBT_THREADS=1, 500MB series
+    write("dbt_auto_1000000.json", 1_000_000, 59.0)
+    write("dbt_auto_10000000.json", 10_000_000, 561.0)
+    assert goal_3_seconds(load_points(tmp_path)) == 11 * 59.0  # the CLI's settings' series
 
     write("dbt_scale_10000000.json", 10_000_000, 480.0)
     assert goal_3_seconds(load_points(tmp_path)) == 11 * 46.4  # the defaults first

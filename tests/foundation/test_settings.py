@@ -72,6 +72,7 @@ def test_help_lists_every_setting_with_the_default_from_env_uses(capsys) -> None
         "STRIPE_MAX_RETRIES": defaults.max_retries,
         "STRIPE_PAGE_LIMIT": defaults.page_limit,
         "BRONZE_PART_MAX_RECORDS": defaults.part_max_records,
+        "PIPELINE_LARGE_BRONZE_BYTES": defaults.large_bronze_bytes,
     }
     help_defaults = {name: default for name, default, _ in ENVIRONMENT_HELP}
     for name, value in numeric.items():
