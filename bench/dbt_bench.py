@@ -11,9 +11,9 @@ compile` of the measured project (`bench/baseline_sql.py`, into `<work-dir>/duck
 so it is always the SQL the models run.
 
 dbt runs with the settings the CLI would choose for the lake (ADR 0058): profiles.yml's
-defaults below 4 GiB of Bronze, `DBT_THREADS=1` and `DUCKDB_MEMORY_LIMIT=550MB` from there,
-unless `--dbt-threads`, `--memory-limit`, `DBT_THREADS` or `DUCKDB_MEMORY_LIMIT` says otherwise
-(so `DBT_THREADS=2` measures profiles.yml's defaults on a large lake).
+defaults below 4 GiB of Bronze, `DBT_THREADS=1` from there, unless `--dbt-threads` or
+`DBT_THREADS` says otherwise (so `DBT_THREADS=2` measures profiles.yml's defaults on a large
+lake).
 
 The lake is synthetic but shaped like the extractor's: 3,000 charges rendered by the mock
 (`mock_api.dataset`) are templates for N charges varying id, amount, currency, status,
@@ -61,6 +61,7 @@ from bench.harness import (  # noqa: E402
 from bench.proc_tree import TreeSampler  # noqa: E402
 from extractor.lake import layout  # noqa: E402
 from extractor.lake.storage import LocalStorage  # noqa: E402
+from extractor.settings import Settings  # noqa: E402
 from extractor.streams import ENTITY_NAMES  # noqa: E402
 from extractor.transform.build_resources import large_lake_env, settings_in_force  # noqa: E402
 from extractor.transform.fold import scan_bronze  # noqa: E402
@@ -704,7 +705,8 @@ def main() -> None:
         os.environ["DUCKDB_THREADS"] = str(args.threads)
     if not args.dbt_threads:
         # What the CLI would run this lake's build with (a large lake: one node at a time).
-        chosen = large_lake_env(scan_bronze(LocalStorage(lake)).bytes)
+        threshold = Settings.from_env(dict(os.environ)).large_bronze_bytes
+        chosen = large_lake_env(scan_bronze(LocalStorage(lake)).bytes, threshold)
         os.environ.update(chosen)
         if chosen:
             print(f"large lake: the CLI's settings {chosen}", flush=True)

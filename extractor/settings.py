@@ -41,7 +41,7 @@ ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
     (
         "PIPELINE_LARGE_BRONZE_BYTES",
         str(LARGE_BRONZE_BYTES),
-        "from this much Bronze, dbt runs 1 node at a time in 550MB",
+        "batch Bronze (JSON bytes) from which dbt runs 1 node at a time, unless DBT_THREADS is set",
     ),
     ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
     ("RUN_ID", "generated", "fixes the run id"),

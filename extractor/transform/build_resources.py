@@ -1,16 +1,16 @@
-"""How much of the machine a dbt build may use: dbt's threads and DuckDB's memory limit.
+"""How much of the machine a dbt build may use: dbt's threads, and what to change when
+DuckDB runs out of memory.
 
 profiles.yml reads `DBT_THREADS` (how many dbt nodes run at once, default 2) and
 `DUCKDB_MEMORY_LIMIT` (default 600MB). Every node shares one DuckDB and so one memory limit:
 on a large lake a node that spills fills it and the node beside it fails (10M charges with
 the defaults: docs/benchmarks.md, "10M charges in one piece"). So on a lake whose batch
 Bronze holds at least LARGE_BRONZE_BYTES (or PIPELINE_LARGE_BRONZE_BYTES) the CLI runs dbt
-one node at a time with a smaller limit, which keeps the process under 1 GiB there, unless
-the caller set either variable: then the caller's choice stands whole (a bigger machine's
-DUCKDB_MEMORY_LIMIT=4GB keeps two threads). ADR 0058.
+one node at a time, unless the caller set DBT_THREADS. A lower memory limit was measured
+and not kept: it did not lower the peak at 10M (ADR 0058).
 
 The threshold is measured on the benchmark's synthetic lake, where charges and payment
-intents are nearly all of Bronze: 1M charges (3.0 GiB of Bronze) peak at 841-899 MiB with
+intents are nearly all of Bronze: 1M charges (3.0 GiB of Bronze) peak at 841-939 MiB with
 the defaults, 3M (8.9 GiB) at 1,060 MiB. A real account's Bronze also holds events and the
 other resources, so it crosses the threshold at fewer charges: one node at a time earlier,
 slower but safe.
@@ -24,8 +24,16 @@ from collections.abc import Mapping
 # What profiles.yml uses when the variables are unset.
 PROFILE_DEFAULTS = {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
 # What a large lake gets instead (docs/benchmarks.md, goal 3).
-LARGE_LAKE = {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+LARGE_LAKE = {"DBT_THREADS": "1"}
 LARGE_BRONZE_BYTES = 4 * 1024**3
+# The threshold is in JSON lines' bytes; a gzipped part (BRONZE_GZIP=1) holds about this many
+# times its size (zlib level 6 on the demo lake: 10.3x for charges, 10-17.5x per entity).
+GZIP_JSON_RATIO = 10
+
+
+def json_bytes(key: str, size: int) -> int:
+    """About how many bytes of JSON lines a Bronze part of `size` bytes holds."""
+    return size * GZIP_JSON_RATIO if key.endswith(".gz") else size
 
 
 def large_lake_env(
@@ -33,13 +41,14 @@ def large_lake_env(
     threshold: int = LARGE_BRONZE_BYTES,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The variables to add to dbt's environment for a lake with this much Bronze: LARGE_LAKE
-    from `threshold` (PIPELINE_LARGE_BRONZE_BYTES) on, nothing below it or when the caller
-    set either variable."""
+    """The variables to add to dbt's environment for a lake with this much Bronze: from
+    `threshold` (PIPELINE_LARGE_BRONZE_BYTES) on, each LARGE_LAKE variable the caller did not
+    set (so raising DUCKDB_MEMORY_LIMIT, the out-of-memory advice, keeps one node at a
+    time); nothing below it."""
     environ = os.environ if environ is None else environ
-    if bronze_bytes < threshold or any(name in environ for name in LARGE_LAKE):
+    if bronze_bytes < threshold:
         return {}
-    return dict(LARGE_LAKE)
+    return {name: value for name, value in LARGE_LAKE.items() if name not in environ}
 
 
 def settings_in_force(environment: Mapping[str, str]) -> dict[str, str]:
@@ -60,7 +69,10 @@ def out_of_memory_hint(environment: Mapping[str, str]) -> str:
     said = f"  DuckDB ran out of its memory limit (DUCKDB_MEMORY_LIMIT={limit}"
     where = " (docs/architecture.md, Environment)."
     if threads.strip() == "1":
-        return f"{said}, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT{where}"
+        return (
+            f"{said}, one dbt node at a time). Raise DUCKDB_MEMORY_LIMIT and keep "
+            f"DBT_THREADS=1{where}"
+        )
     return (
         f"{said}, shared by DBT_THREADS={threads} dbt nodes at once). Run again with "
         "DBT_THREADS=1 (one node at a time: a 10M-charge build then finishes), or raise "

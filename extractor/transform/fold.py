@@ -49,6 +49,7 @@ from extractor.lake.storage import Storage
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.build_resources import (
     LARGE_BRONZE_BYTES,
+    json_bytes,
     large_lake_env,
     settings_in_force,
 )
@@ -101,8 +102,8 @@ class FoldPlan:
     # With changed sources: models rebuilt although none of their sources changed, because
     # their answer moves with the extractor's state (refresh_pending_reconciliation).
     refreshed_models: list[str] = field(default_factory=list)
-    # All of batch Bronze's bytes: from `large_bronze_bytes` on, a build runs one dbt node at
-    # a time (build_resources).
+    # All of batch Bronze's bytes of JSON lines: from `large_bronze_bytes` on, a build runs
+    # one dbt node at a time (build_resources).
     bronze_bytes: int = 0
     large_bronze_bytes: int = LARGE_BRONZE_BYTES
 
@@ -198,7 +199,8 @@ def project_fingerprint() -> str:
 
 @dataclass
 class BronzeScan:
-    """Batch Bronze part keys (relative to bronze/source=stripe/) by run id, and their bytes."""
+    """Batch Bronze part keys (relative to bronze/source=stripe/) by run id, and their bytes
+    of JSON lines (a gzipped part counted as what it holds: build_resources.json_bytes)."""
 
     parts: dict[str, list[str]]
     bytes: int
@@ -215,7 +217,7 @@ def scan_bronze(storage: Storage) -> BronzeScan:
             if run_id is None or not layout.is_part(key):
                 continue
             by_run.setdefault(run_id, []).append(key[len(layout.BRONZE) :])
-            total += size
+            total += json_bytes(key, size)
     parts = {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
     return BronzeScan(parts, total)
 

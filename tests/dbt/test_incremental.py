@@ -64,28 +64,22 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("incremental")
     mock = start_mock_api({"MOCK_NOW": str(T1)}, work / "mock")
     incremental = work / "incremental"
+    # dbt's settings are the CLI's own choice in every build here, whatever the shell says.
+    own_settings = ("RUN_ID", "DBT_THREADS", "DUCKDB_MEMORY_LIMIT")
+    env = child_env(incremental, mock.url, clear=own_settings)
     try:
-        first = run_cli(
-            "run-pipeline", "--days", "10", "--run-id", "A", lake=incremental, api=mock.url
-        )
+        first = run_cli("run-pipeline", "--days", "10", "--run-id", "A", env=env)
         assert first.returncode == 0, first.stderr[-4000:]
         set_clock(mock.url, T2)
-        second = run_cli(
-            "run-pipeline", "--days", "10", "--run-id", "B", lake=incremental, api=mock.url
-        )
+        second = run_cli("run-pipeline", "--days", "10", "--run-id", "B", env=env)
         assert second.returncode == 0, second.stderr[-4000:]
     finally:
         mock.stop()
     full = work / "full"
     shutil.copytree(incremental / "bronze", full / "bronze")
-    # The full rebuild runs as a large lake's would (ADR 0058): one dbt node at a time in
-    # 550MB. The equality test below then also shows that those settings change no answer.
-    env = child_env(
-        full,
-        mock.url,
-        clear=("RUN_ID", "DBT_THREADS", "DUCKDB_MEMORY_LIMIT"),
-        PIPELINE_LARGE_BRONZE_BYTES="1",
-    )
+    # The full rebuild runs as a large lake's would (ADR 0058): one dbt node at a time. The
+    # equality test below then also shows that this changes no answer.
+    env = child_env(full, mock.url, clear=own_settings, PIPELINE_LARGE_BRONZE_BYTES="1")
     rebuilt = run_cli("run-transforms", "--run-id", "F", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
     (work / "F.stderr").write_text(rebuilt.stderr)
@@ -101,7 +95,7 @@ def test_a_large_lake_builds_one_node_at_a_time_and_says_so(lakes) -> None:
     ]
     fold = manifest(full, "F")["transform"]["fold"]
     assert fold["bronze_bytes"] == sum(path.stat().st_size for path in bronze) > 0
-    assert fold["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+    assert fold["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "600MB"}
     assert "Concurrency: 1 threads" in (full.parent / "F.stderr").read_text()
     # Below the threshold (4 GiB by default): profiles.yml's defaults.
     first = manifest(incremental, "A")["transform"]["fold"]["dbt_settings"]

@@ -347,16 +347,27 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     storage.put("bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_1.json", b"{}" * 50)
     small = plan_fold(storage)
     assert small.bronze_bytes == 6  # batch parts only, not the webhook capture
+    # A gzipped part counts as the JSON lines it holds, about 10x its size.
+    gz = "bronze/source=stripe/entity=charges/dt=2026-01-20/run_id=B/part-00000.jsonl.gz"
+    storage.put(gz, b"x" * 7)
+    assert plan_fold(storage).bronze_bytes == 6 + 70
+    storage.delete(gz)
     assert "DBT_THREADS" not in small.dbt_env()
     assert small.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
 
     large = plan_fold(storage, large_bronze_bytes=6)
     assert large.dbt_env()["DBT_THREADS"] == "1"
-    assert large.dbt_env()["DUCKDB_MEMORY_LIMIT"] == "550MB"
-    assert large.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "550MB"}
+    assert "DUCKDB_MEMORY_LIMIT" not in large.dbt_env()
+    assert large.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "600MB"}
 
-    # Either variable set by the caller: the caller's choice stands whole.
+    # A memory limit the caller set (the out-of-memory advice) keeps one node at a time; a
+    # DBT_THREADS the caller set wins.
     monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "4GB")
     chosen = plan_fold(storage, large_bronze_bytes=6)
-    assert "DBT_THREADS" not in chosen.dbt_env()
-    assert chosen.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "4GB"}
+    assert chosen.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "4GB"}
+    monkeypatch.setenv("DBT_THREADS", "2")
+    assert "DBT_THREADS" not in plan_fold(storage, large_bronze_bytes=6).dbt_env()
+    assert plan_fold(storage, large_bronze_bytes=6).as_dict()["dbt_settings"] == {
+        "DBT_THREADS": "2",
+        "DUCKDB_MEMORY_LIMIT": "4GB",
+    }
