@@ -21,11 +21,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from extractor.settings import LARGE_BRONZE_BYTES
+
 # What profiles.yml uses when the variables are unset.
 PROFILE_DEFAULTS = {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
 # What a large lake gets instead (docs/benchmarks.md, goal 3).
 LARGE_LAKE = {"DBT_THREADS": "1"}
-LARGE_BRONZE_BYTES = 4 * 1024**3
 # The threshold is in JSON lines' bytes; a gzipped part (BRONZE_GZIP=1) holds about this many
 # times its size (zlib level 6 on the demo lake: 10.3x for charges, 10-17.5x per entity).
 GZIP_JSON_RATIO = 10
