@@ -21,12 +21,12 @@ DEFAULT_API_KEY = "sk_test_mock_payments_pipeline"
 DEFAULT_LAKE_ROOT = "./_local_data"
 DEFAULT_STRIPE_VERSION = "2024-06-20"
 
-# Every environment setting: (name, default as shown, what it does), printed by `--help`;
-# a test checks each shown default against what from_env really uses.
 # From this many bytes of batch Bronze (JSON lines) a build runs one dbt node at a time
 # (extractor/transform/build_resources.py, ADR 0058).
 LARGE_BRONZE_BYTES = 4 * 1024**3
 
+# Every environment setting: (name, default as shown, what it does), printed by `--help`;
+# a test checks each shown default against what from_env really uses.
 ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
     ("STRIPE_API_BASE", DEFAULT_API_BASE, "the mock, or https://api.stripe.com"),
     ("STRIPE_API_KEY", "a mock test key", "sk_... or a read-only rk_... key"),

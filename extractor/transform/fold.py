@@ -46,13 +46,9 @@ from typing import Any
 from extractor.exits import PipelineError
 from extractor.lake import layout
 from extractor.lake.storage import Storage
+from extractor.settings import LARGE_BRONZE_BYTES
 from extractor.streams import ENTITY_NAMES
-from extractor.transform.build_resources import (
-    LARGE_BRONZE_BYTES,
-    json_bytes,
-    large_lake_env,
-    settings_in_force,
-)
+from extractor.transform.build_resources import json_bytes, large_lake_env, settings_in_force
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -220,10 +216,6 @@ def scan_bronze(storage: Storage) -> BronzeScan:
             total += json_bytes(key, size)
     parts = {run_id: sorted(keys) for run_id, keys in sorted(by_run.items())}
     return BronzeScan(parts, total)
-
-
-def list_bronze_parts(storage: Storage) -> dict[str, list[str]]:
-    return scan_bronze(storage).parts
 
 
 def captures_fingerprint(storage: Storage) -> str:

@@ -15,9 +15,9 @@ from extractor.transform.fold import (
     STATE_KEY,
     FoldStateError,
     code_fingerprint,
-    list_bronze_parts,
     plan_fold,
     record_fold,
+    scan_bronze,
 )
 
 
@@ -86,7 +86,7 @@ def test_a_run_that_gains_parts_after_its_fold_is_folded_again(storage: LocalSto
     # RUN_ID fixed across several run-batch calls: the same run id, a new entity's part.
     part(storage, "charges", "A")
     assert plan_fold(storage).run_ids == ["A"]
-    assert list_bronze_parts(storage)["A"] == [
+    assert scan_bronze(storage).parts["A"] == [
         "entity=charges/dt=2026-01-20/run_id=A/part-00000.jsonl",
         "entity=customers/dt=2026-01-20/run_id=A/part-00000.jsonl",
     ]
