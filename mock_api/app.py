@@ -174,6 +174,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return dropped
         return response
 
+    def request_now() -> int:
+        """The clock read once per request: the body shows the account at this second and the
+        `Date` header names the same second. Read twice, a render that outlasts a second (the
+        first `/v1/balance` books the whole history) stamped a later Date than its data, and a
+        transaction created in between looked counted by a balance that did not count it."""
+        now = request.environ.get("mock.now")
+        if now is None:
+            now = request.environ["mock.now"] = clock.now()
+        return now
+
     def request_version(now: int) -> str:
         """The request's Stripe-Version, else the account's default now (events ignore it)."""
         version = request.headers.get("Stripe-Version") or mock_config.version_at(now)
@@ -232,7 +242,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def stamp_date(response: Response) -> Response:
         # The extractor takes "now" from the API's Date header: it must be the mock's clock.
-        response.headers["Date"] = formatdate(clock.now(), usegmt=True)
+        response.headers["Date"] = formatdate(request_now(), usegmt=True)
         return faulty(response)
 
     @app.errorhandler(MockError)
@@ -272,13 +282,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/v1/balance")
     def balance() -> Response:
-        now = clock.now()
+        now = request_now()
         return cached(now, lambda: dataset.balance(now))
 
     @app.get("/v1/balance_transactions")
     def list_balance_transactions() -> Response:
         args = request.args
-        now = clock.now()
+        now = request_now()
 
         def build() -> dict:
             page = dataset.balance_transactions(
@@ -302,13 +312,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/v1/balance_transactions/<txn_id>")
     def retrieve_balance_transaction(txn_id: str) -> Response:
-        now = clock.now()
+        now = request_now()
         return cached(now, lambda: dataset.balance_transaction(txn_id, now))
 
     @app.get("/v1/invoices/<invoice_id>/lines")
     def invoice_lines(invoice_id: str) -> Response:
         args = request.args
-        now = clock.now()
+        now = request_now()
 
         def build() -> dict:
             page = dataset.invoice_lines(
@@ -333,7 +343,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if resource not in LIST_RESOURCES:
             raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}).")
         args = request.args
-        now = clock.now()
+        now = request_now()
 
         def build() -> dict:
             limit = _limit(args)
@@ -371,7 +381,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def retrieve(resource: str, object_id: str) -> Response:
         if resource not in LIST_RESOURCES:
             raise MockError(404, f"Unrecognized request URL (GET: /v1/{resource}/{object_id}).")
-        now = clock.now()
+        now = request_now()
 
         def build() -> dict:
             version = request_version(now)

@@ -412,6 +412,67 @@ def test_broken_money_stops_the_build_and_spares_gold(lake: Path, tmp_path: Path
         assert after[key] == before[key], f"{model} was rewritten from broken Silver"
 
 
+def test_a_snapshot_dated_after_its_balance_was_read_still_ties(lake: Path, tmp_path: Path) -> None:
+    """Stripe stamps a response's Date header when it sends it, after it read the balance, and
+    the snapshot's time is that header. The first snapshot's Date is moved 3 s after its read,
+    and a usd top-up is created 2 s after the read: in the ledger up to the snapshot's time,
+    not in its balance. It ties (the balance may have been read up to
+    balance_snapshot_read_seconds earlier). An eur top-up 7 s before the read, which the
+    balance should count, still fails the gate: one row, not two."""
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    part = next((copy / "bronze/source=stripe/entity=balance").rglob("run_id=first/part-*.jsonl"))
+    snapshot = json.loads(part.read_text())
+    read_at = snapshot["_observed_at"]
+    assert read_at == FIRST_RUN
+    txns = [line["data"] for line in bronze_lines(copy, "balance_transactions")]
+    # Nothing real was created in the seconds the Date is moved over.
+    assert not [t for t in txns if read_at < t["created"] <= read_at + 3]
+    part.write_text(json.dumps({**snapshot, "_observed_at": read_at + 3}) + "\n")
+    template = next(line for line in bronze_lines(copy, "balance_transactions"))
+    topups = [
+        changed(template, **topup("txn_topup_after_read", "usd", read_at + 2)),
+        changed(template, **topup("txn_topup_before_read", "eur", read_at - 7)),
+    ]
+    folder = copy / "bronze/source=stripe/entity=balance_transactions/dt=2026-02-19/run_id=first"
+    with (folder / "part-topups.jsonl").open("w") as out:
+        out.writelines(json.dumps(line) + "\n" for line in topups)
+
+    build = run_cli(
+        "run-transforms",
+        "--full-refresh",
+        "--run-id",
+        "dated",
+        env=child_env(copy, None, LEDGER_WHOLE_HISTORY="true"),
+    )
+    assert build.returncode == 1, build.stdout[-3000:]
+    failing = json.loads((copy / "_state/manifests/run_dated.json").read_text())["transform"]
+    ties = [f for f in failing["failures"] if f["name"] == "assert_ledger_ties_to_balance_snapshot"]
+    assert [f["name"] for f in failing["failures"]] == ["assert_ledger_ties_to_balance_snapshot"]
+    assert "Got 1 result" in ties[0]["message"], ties[0]
+
+
+def topup(txn_id: str, currency: str, created: int) -> dict:
+    """A top-up's balance transaction (a source the gate does not look up)."""
+    return {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": 500,
+        "fee": 0,
+        "fee_details": [],
+        "net": 500,
+        "currency": currency,
+        "created": created,
+        "available_on": created,
+        "status": "available",
+        "type": "topup",
+        "reporting_category": "topup",
+        "source": f"tu_{txn_id}",
+        "description": None,
+        "exchange_rate": None,
+    }
+
+
 def bronze_lines(lake: Path, entity: str) -> list[dict]:
     parts = sorted((lake / f"bronze/source=stripe/entity={entity}").rglob("part-*.jsonl"))
     return [json.loads(line) for part in parts for line in part.read_text().splitlines() if line]

@@ -136,3 +136,21 @@ def test_ledger_events_are_in_the_feed(api, mock, ds) -> None:
     balance = page_all(api, f"{mock.url}/v1/events", type="balance.available")
     assert balance and all(e["data"]["object"]["object"] == "balance" for e in balance)
     assert balance[0]["data"]["object"] == ds.balance(balance[0]["created"])
+
+
+def test_the_date_header_is_the_second_the_balance_shows(ds: Dataset) -> None:
+    """The first `/v1/balance` books the whole history and can outlast a second. The body
+    and the Date header read the clock once: a Date later than the balance's second would
+    tie the snapshot to transactions it does not count (the ledger gate's snapshot time)."""
+    from email.utils import parsedate_to_datetime
+
+    from mock_api.app import create_app
+
+    app = create_app({"MOCK_CONFIG": CONFIG})
+    reads = iter(range(NOW, NOW + 10))  # a second later at every read, as if each took that
+    app.extensions["mock"]["clock"].now = lambda: next(reads)
+    response = app.test_client().get("/v1/balance", headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200
+    assert response.get_json() == ds.balance(NOW)
+    assert int(parsedate_to_datetime(response.headers["Date"]).timestamp()) == NOW
+    assert next(reads) == NOW + 1  # the clock was read once
