@@ -21,8 +21,8 @@ DEFAULT_API_KEY = "sk_test_mock_payments_pipeline"
 DEFAULT_LAKE_ROOT = "./_local_data"
 DEFAULT_STRIPE_VERSION = "2024-06-20"
 
-# From this many bytes of batch Bronze (JSON lines) a build runs one dbt node at a time
-# (extractor/transform/build_resources.py, ADR 0058).
+# From this many bytes of batch Bronze (JSON lines) a build runs with a large lake's
+# settings, one dbt node at a time (extractor/transform/build_resources.py, ADR 0058).
 LARGE_BRONZE_BYTES = 4 * 1024**3
 
 # Every environment setting: (name, default as shown, what it does), printed by `--help`;
@@ -44,7 +44,7 @@ ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
     (
         "PIPELINE_LARGE_BRONZE_BYTES",
         str(LARGE_BRONZE_BYTES),
-        "batch Bronze (JSON bytes) from which dbt runs 1 node at a time, unless DBT_THREADS is set",
+        "batch Bronze (JSON bytes) from which a build uses a large lake's settings (ADR 0058)",
     ),
     ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
     ("RUN_ID", "generated", "fixes the run id"),
@@ -126,7 +126,7 @@ class Settings:
     part_max_records: int = 50_000
     part_max_bytes: int = 64 * 1024 * 1024
     compress_parts: bool = False
-    # From this much batch Bronze a build runs one dbt node at a time (ADR 0058).
+    # From this much batch Bronze a build uses a large lake's settings (ADR 0058).
     large_bronze_bytes: int = LARGE_BRONZE_BYTES
 
     def secrets(self) -> list[str]:

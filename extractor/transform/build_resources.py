@@ -6,8 +6,9 @@ profiles.yml reads `DBT_THREADS` (how many dbt nodes run at once, default 2) and
 on a large lake a node that spills fills it and the node beside it fails (10M charges with
 the defaults: docs/benchmarks.md, "10M charges in one piece"). So on a lake whose batch
 Bronze holds at least LARGE_BRONZE_BYTES (or PIPELINE_LARGE_BRONZE_BYTES) the CLI runs dbt
-one node at a time, unless the caller set DBT_THREADS. A lower memory limit was measured
-and not kept: it did not lower the peak at 10M (ADR 0058).
+one node at a time, lets DuckDB write rows in any order and has DuckDB's allocator return
+freed memory at once (LARGE_LAKE), each unless the caller set that variable. A lower memory
+limit was measured and not kept: it did not lower the peak at 10M (ADR 0058).
 
 The threshold is measured on the benchmark's synthetic lake, where charges and payment
 intents are nearly all of Bronze: 1M charges (3.0 GiB of Bronze) peak at 841-939 MiB with
@@ -23,10 +24,25 @@ from collections.abc import Mapping
 
 from extractor.settings import LARGE_BRONZE_BYTES
 
-# What profiles.yml uses when the variables are unset.
-PROFILE_DEFAULTS = {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
-# What a large lake gets instead (docs/benchmarks.md, goal 3).
-LARGE_LAKE = {"DBT_THREADS": "1"}
+# What dbt and DuckDB use when the variables are unset: profiles.yml's defaults, and for
+# DUCKDB_JE_MALLOC_CONF (read by the jemalloc inside DuckDB) none, so jemalloc's own.
+DEFAULT_SETTINGS = {
+    "DBT_THREADS": "2",
+    "DUCKDB_MEMORY_LIMIT": "600MB",
+    "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
+    "DUCKDB_JE_MALLOC_CONF": "",
+}
+# What a large lake gets instead (docs/benchmarks.md, goal 3; ADR 0058), measured at 10M
+# charges in one hour: 512.8 s and 1,167.5 MiB with DBT_THREADS=1 alone.
+# - Row order within a Parquet file means nothing here (readers sort, group or join), and
+#   DuckDB advises dropping it for data larger than memory: 495.0 s, 1,105.3 MiB.
+# - jemalloc then returns freed pages at once instead of holding them for 10 s, which is
+#   most of the process's memory above DuckDB's limit: 579.9 s, 815.2 MiB.
+LARGE_LAKE = {
+    "DBT_THREADS": "1",
+    "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
+    "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+}
 # The threshold is in JSON lines' bytes; a gzipped part (BRONZE_GZIP=1) holds about this many
 # times its size (zlib level 6 on the demo lake: 10.3x for charges, 10-17.5x per entity).
 GZIP_JSON_RATIO = 10
@@ -53,8 +69,8 @@ def large_lake_env(
 
 
 def settings_in_force(environment: Mapping[str, str]) -> dict[str, str]:
-    """DBT_THREADS and DUCKDB_MEMORY_LIMIT as dbt sees them in `environment`."""
-    return {name: environment.get(name, default) for name, default in PROFILE_DEFAULTS.items()}
+    """The DEFAULT_SETTINGS variables as dbt and DuckDB see them in `environment`."""
+    return {name: environment.get(name, default) for name, default in DEFAULT_SETTINGS.items()}
 
 
 DUCKDB_OUT_OF_MEMORY = "Out of Memory Error"

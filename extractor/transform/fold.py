@@ -130,7 +130,7 @@ class FoldPlan:
     def dbt_env(self) -> dict[str, str | None]:
         """The environment dbt gets: the run ids, or the variable removed (a full build), the
         runs freshness reads (removed when unknown: it then reads all of Bronze), and a large
-        lake's `DBT_THREADS=1` (build_resources)."""
+        lake's settings (`DBT_THREADS=1`, `build_resources.LARGE_LAKE`)."""
         return {
             RUN_IDS_ENV: json.dumps(self.run_ids) if self.incremental else None,
             FRESHNESS_ENV: json.dumps(self.latest_runs, sort_keys=True)

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from extractor.streams import ENTITY_NAMES as ENTITIES
+from extractor.transform.build_resources import LARGE_LAKE
 from mock_api.dataset import parse_time
 from tests.dbt.lake_queries import content_digest
 from tests.dbt.test_partition_rewrites import set_clock
@@ -65,7 +66,7 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     mock = start_mock_api({"MOCK_NOW": str(T1)}, work / "mock")
     incremental = work / "incremental"
     # dbt's settings are the CLI's own choice in every build here, whatever the shell says.
-    own_settings = ("RUN_ID", "DBT_THREADS", "DUCKDB_MEMORY_LIMIT")
+    own_settings = ("RUN_ID", "DUCKDB_MEMORY_LIMIT", *LARGE_LAKE)
     env = child_env(incremental, mock.url, clear=own_settings)
     try:
         first = run_cli("run-pipeline", "--days", "10", "--run-id", "A", env=env)
@@ -95,11 +96,21 @@ def test_a_large_lake_builds_one_node_at_a_time_and_says_so(lakes) -> None:
     ]
     fold = manifest(full, "F")["transform"]["fold"]
     assert fold["bronze_bytes"] == sum(path.stat().st_size for path in bronze) > 0
-    assert fold["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "600MB"}
+    assert fold["dbt_settings"] == {
+        "DBT_THREADS": "1",
+        "DUCKDB_MEMORY_LIMIT": "600MB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+    }
     assert "Concurrency: 1 threads" in (full.parent / "F.stderr").read_text()
     # Below the threshold (4 GiB by default): profiles.yml's defaults.
     first = manifest(incremental, "A")["transform"]["fold"]["dbt_settings"]
-    assert first == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
+    assert first == {
+        "DBT_THREADS": "2",
+        "DUCKDB_MEMORY_LIMIT": "600MB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
+        "DUCKDB_JE_MALLOC_CONF": "",
+    }
 
 
 def test_the_second_run_folds_only_its_own_bronze(lakes) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
+from extractor.transform.build_resources import LARGE_LAKE
 from extractor.transform.fold import (
     FRESHNESS_ENV,
     RUN_IDS_ENV,
@@ -340,8 +341,8 @@ def test_a_warehouse_is_current_only_when_its_views_read_this_lake(tmp_path: Pat
 def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     storage: LocalStorage, monkeypatch
 ) -> None:
-    monkeypatch.delenv("DBT_THREADS", raising=False)
-    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
+    for name in LARGE_LAKE.keys() | {"DUCKDB_MEMORY_LIMIT"}:
+        monkeypatch.delenv(name, raising=False)
     part(storage, "charges", "A")  # 3 bytes each
     part(storage, "customers", "A")
     storage.put("bronze/source=stripe/entity=webhook_events/dt=2026-01-20/evt_1.json", b"{}" * 50)
@@ -353,21 +354,44 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert plan_fold(storage).bronze_bytes == 6 + 70
     storage.delete(gz)
     assert "DBT_THREADS" not in small.dbt_env()
-    assert small.as_dict()["dbt_settings"] == {"DBT_THREADS": "2", "DUCKDB_MEMORY_LIMIT": "600MB"}
+    assert "DUCKDB_PRESERVE_INSERTION_ORDER" not in small.dbt_env()
+    assert small.as_dict()["dbt_settings"] == {
+        "DBT_THREADS": "2",
+        "DUCKDB_MEMORY_LIMIT": "600MB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
+        "DUCKDB_JE_MALLOC_CONF": "",
+    }
 
     large = plan_fold(storage, large_bronze_bytes=6)
     assert large.dbt_env()["DBT_THREADS"] == "1"
+    assert large.dbt_env()["DUCKDB_PRESERVE_INSERTION_ORDER"] == "false"
     assert "DUCKDB_MEMORY_LIMIT" not in large.dbt_env()
-    assert large.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "600MB"}
+    assert large.as_dict()["dbt_settings"] == {
+        "DBT_THREADS": "1",
+        "DUCKDB_MEMORY_LIMIT": "600MB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+    }
 
     # A memory limit the caller set (the out-of-memory advice) keeps one node at a time; a
-    # DBT_THREADS the caller set wins.
+    # variable of the rule that the caller set wins, each on its own.
     monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "4GB")
     chosen = plan_fold(storage, large_bronze_bytes=6)
-    assert chosen.as_dict()["dbt_settings"] == {"DBT_THREADS": "1", "DUCKDB_MEMORY_LIMIT": "4GB"}
+    assert chosen.as_dict()["dbt_settings"] == {
+        "DBT_THREADS": "1",
+        "DUCKDB_MEMORY_LIMIT": "4GB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
+    }
     monkeypatch.setenv("DBT_THREADS", "2")
     assert "DBT_THREADS" not in plan_fold(storage, large_bronze_bytes=6).dbt_env()
     assert plan_fold(storage, large_bronze_bytes=6).as_dict()["dbt_settings"] == {
         "DBT_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "4GB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
     }
+    monkeypatch.setenv("DUCKDB_PRESERVE_INSERTION_ORDER", "true")
+    assert (
+        "DUCKDB_PRESERVE_INSERTION_ORDER" not in plan_fold(storage, large_bronze_bytes=6).dbt_env()
+    )
