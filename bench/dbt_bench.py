@@ -11,9 +11,10 @@ compile` of the measured project (`bench/baseline_sql.py`, into `<work-dir>/duck
 so it is always the SQL the models run.
 
 dbt runs with the settings the CLI would choose for the lake (ADR 0058): profiles.yml's
-defaults below 4 GiB of Bronze, `DBT_THREADS=1` from there, unless `--dbt-threads` or
-`DBT_THREADS` says otherwise (so `DBT_THREADS=2` measures profiles.yml's defaults on a large
-lake).
+defaults below 4 GiB of Bronze, a large lake's from there (`DBT_THREADS=1`,
+`DUCKDB_PRESERVE_INSERTION_ORDER=false`, `DUCKDB_JE_MALLOC_CONF=dirty_decay_ms:0,...`), each
+unless that variable is set, and none of them with `--dbt-threads`. The script runs without
+the allocator setting, as written.
 
 The lake is synthetic but shaped like the extractor's: 3,000 charges rendered by the mock
 (`mock_api.dataset`) are templates for N charges varying id, amount, currency, status,
@@ -706,7 +707,7 @@ def main() -> None:
     if args.threads:
         os.environ["DUCKDB_THREADS"] = str(args.threads)
     if not args.dbt_threads:
-        # What the CLI would run this lake's build with (a large lake: one node at a time).
+        # What the CLI would run this lake's build with (build_resources.LARGE_LAKE).
         threshold = Settings.from_env(dict(os.environ)).large_bronze_bytes
         chosen = large_lake_env(scan_bronze(LocalStorage(lake)).bytes, threshold)
         os.environ.update(chosen)

@@ -6,7 +6,7 @@ Reads every `dbt_scale_*.json` of DIR (default `bench/reference/`): one `bench/d
 run per size with profiles.yml's defaults, in the harness's format (table `rows`, the
 dbt_bench report under `details.report`) or as the bare report `--out` writes; and every
 `dbt_auto_*.json`, the same run given no settings, so with the ones the CLI chooses for the
-lake (ADR 0058: profiles.yml's defaults below 4 GiB of Bronze, one dbt node at a time
+lake (ADR 0058: profiles.yml's defaults below 4 GiB of Bronze, a large lake's settings
 from there), drawn as a third series. Writes one SVG with
 no dependencies (default `docs/img/dbt_scale.svg`): wall seconds and peak RSS (MiB) against
 charges, on log-log axes, with the 1 GiB goal line and goal 3's "11x 1M" line. A build that

@@ -405,7 +405,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 return _json(
                     {"error": {"message": "send {'now': unix} or {'advance': seconds}"}}, 400
                 )
-        return _json({"now": clock.now(), "frozen": clock.frozen})
+        return _json({"now": request_now(), "frozen": clock.frozen})  # read after any move
 
     @app.route("/_mock/faults", methods=["GET", "POST"])
     def mock_faults() -> Response:

@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from extractor.settings import LARGE_BRONZE_BYTES
 
 # What dbt and DuckDB use when the variables are unset: profiles.yml's defaults, and for
-# DUCKDB_JE_MALLOC_CONF (read by the jemalloc inside DuckDB) none, so jemalloc's own.
+# DUCKDB_JE_MALLOC_CONF (read by the jemalloc inside DuckDB) none, so the settings DuckDB
+# compiles in (dirty and muzzy pages decay over 1 s).
 DEFAULT_SETTINGS = {
     "DBT_THREADS": "2",
     "DUCKDB_MEMORY_LIMIT": "600MB",
@@ -36,7 +37,7 @@ DEFAULT_SETTINGS = {
 # charges in one hour: 512.8 s and 1,167.5 MiB with DBT_THREADS=1 alone.
 # - Row order within a Parquet file means nothing here (readers sort, group or join), and
 #   DuckDB advises dropping it for data larger than memory: 495.0 s, 1,105.3 MiB.
-# - jemalloc then returns freed pages at once instead of holding them for 10 s, which is
+# - jemalloc then returns freed pages at once instead of over DuckDB's 1 s decay, which is
 #   most of the process's memory above DuckDB's limit: 579.9 s, 815.2 MiB.
 LARGE_LAKE = {
     "DBT_THREADS": "1",

@@ -9,7 +9,9 @@ the lake's target folder) and handed to every command.
 
 With `--wait` (how the CLI starts it) the child imports dbt, then waits for one line on
 stdin, `{"environment": {...}, "interruptible": bool}`: the environment to run with, and
-whether Ctrl-C may stop it; only then does it read the plan. run-pipeline
+whether Ctrl-C may stop it; only then does it read the plan. If that environment changes a
+variable read only when a process starts (READ_AT_START: a large lake's allocator setting),
+the child execs itself with it, paying dbt's import again. run-pipeline
 starts it before extracting, so dbt's import (2-3 s here) overlaps the extraction instead
 of following it (issue 19; a run with nothing new is ~5 s in all). End of input instead
 of that line ends the child without running anything: the run stopped before its build.
@@ -73,24 +75,46 @@ def run(plan: dict[str, Any]) -> list[int]:
     return codes
 
 
-def wait_for_environment() -> bool:
-    """Import dbt, then take the environment from stdin's first line; False on end of input.
+# Read once, when the process loads DuckDB (dbt's import does): the jemalloc inside DuckDB
+# takes its settings from it then. A large lake's value (build_resources.LARGE_LAKE) that
+# arrives with the plan takes effect only in a process started with it.
+READ_AT_START = ("DUCKDB_JE_MALLOC_CONF",)
+
+
+def wait_for_environment() -> dict[str, Any] | None:
+    """Import dbt, then take the message from stdin's first line; None on end of input.
     Ctrl-C stays ignored meanwhile (the CLI starts us so, dbt.py _waiting_child; set here
-    too for a session started by hand) and is let through once the plan comes, if it
-    reaches the CLI at all."""
+    too for a session started by hand)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import dbt.adapters.duckdb  # noqa: F401 - the adapter: half of the import
     import dbt.cli.main  # noqa: F401
 
     line = sys.stdin.readline()
-    if not line.strip():
-        return False
-    message = json.loads(line)
+    return json.loads(line) if line.strip() else None
+
+
+def must_restart(environment: dict[str, str]) -> bool:
+    """Whether the environment changes a variable this process read when it started."""
+    return any(environment.get(name) != os.environ.get(name) for name in READ_AT_START)
+
+
+def restart(plan_path: str, message: dict[str, Any]) -> None:
+    """Become a session started with the message's environment (same pid, so the CLI waits
+    for it as before; dying with the CLI survives exec). Ctrl-C is let through if the message
+    says so: Python handles SIGINT unless it starts with it ignored."""
+    interruptible = message["interruptible"]
+    signal.signal(signal.SIGINT, signal.SIG_DFL if interruptible else signal.SIG_IGN)
+    argv = [sys.executable, "-m", "extractor.transform.dbt_session", plan_path]
+    os.execve(sys.executable, argv, message["environment"])
+
+
+def take_environment(message: dict[str, Any]) -> None:
+    """Run with the message's environment; let Ctrl-C through once the plan comes, if it
+    reaches the CLI at all."""
     os.environ.clear()
     os.environ.update(message["environment"])
     if message["interruptible"]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    return True
 
 
 def main(argv: list[str]) -> int:
@@ -100,8 +124,13 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    if argv[1:] == ["--wait"] and not wait_for_environment():
-        return 0
+    if argv[1:] == ["--wait"]:
+        message = wait_for_environment()
+        if message is None:
+            return 0
+        if must_restart(message["environment"]):
+            restart(argv[0], message)  # does not return
+        take_environment(message)
     codes = run(json.loads(Path(argv[0]).read_text()))
     return max(codes, default=2)
 

@@ -452,6 +452,36 @@ def test_a_snapshot_dated_after_its_balance_was_read_still_ties(lake: Path, tmp_
     assert "Got 1 result" in ties[0]["message"], ties[0]
 
 
+def test_snapshots_tie_to_the_opening_most_of_them_agree_on(lake: Path, tmp_path: Path) -> None:
+    """Without LEDGER_WHOLE_HISTORY the gate ties snapshots to each other. Two more snapshots,
+    15 and 30 minutes after the first, carry the mock's own balance at their time, and a usd
+    top-up the balance never saw is created between the first and the second. The second
+    and the third then agree with each other, not with the first: one row fails (the first
+    snapshot's usd), where comparing every snapshot with the first would fail two."""
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    first = next((copy / "bronze/source=stripe/entity=balance").rglob("run_id=first/part-*.jsonl"))
+    snapshot = json.loads(first.read_text())
+    dataset = Dataset(CONFIG)
+    for run_id, at in (("second", FIRST_RUN + 900), ("third", FIRST_RUN + 1800)):
+        folder = first.parent.parent / f"run_id={run_id}"
+        folder.mkdir()
+        line = {**snapshot, "_run_id": run_id, "_observed_at": at, "data": dataset.balance(at)}
+        (folder / "part-00000.jsonl").write_text(json.dumps(line) + "\n")
+    template = bronze_lines(copy, "balance_transactions")[0]
+    extra = changed(template, **topup("txn_topup_unseen", "usd", FIRST_RUN + 600))
+    folder = copy / "bronze/source=stripe/entity=balance_transactions/dt=2026-02-19/run_id=first"
+    (folder / "part-extra.jsonl").write_text(json.dumps(extra) + "\n")
+
+    build = run_cli(
+        "run-transforms", "--full-refresh", "--run-id", "agree", env=child_env(copy, None)
+    )
+    assert build.returncode == 1, build.stdout[-3000:]
+    failing = json.loads((copy / "_state/manifests/run_agree.json").read_text())["transform"]
+    assert [f["name"] for f in failing["failures"]] == ["assert_ledger_ties_to_balance_snapshot"]
+    assert "Got 1 result" in failing["failures"][0]["message"], failing["failures"][0]
+
+
 def topup(txn_id: str, currency: str, created: int) -> dict:
     """A top-up's balance transaction (a source the gate does not look up)."""
     return {

@@ -365,6 +365,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     large = plan_fold(storage, large_bronze_bytes=6)
     assert large.dbt_env()["DBT_THREADS"] == "1"
     assert large.dbt_env()["DUCKDB_PRESERVE_INSERTION_ORDER"] == "false"
+    assert large.dbt_env()["DUCKDB_JE_MALLOC_CONF"] == "dirty_decay_ms:0,muzzy_decay_ms:0"
     assert "DUCKDB_MEMORY_LIMIT" not in large.dbt_env()
     assert large.as_dict()["dbt_settings"] == {
         "DBT_THREADS": "1",
@@ -392,6 +393,11 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
     }
     monkeypatch.setenv("DUCKDB_PRESERVE_INSERTION_ORDER", "true")
-    assert (
-        "DUCKDB_PRESERVE_INSERTION_ORDER" not in plan_fold(storage, large_bronze_bytes=6).dbt_env()
-    )
+    monkeypatch.setenv("DUCKDB_JE_MALLOC_CONF", "dirty_decay_ms:500")
+    assert plan_fold(storage, large_bronze_bytes=6).dbt_env().keys().isdisjoint(LARGE_LAKE)
+    assert plan_fold(storage, large_bronze_bytes=6).as_dict()["dbt_settings"] == {
+        "DBT_THREADS": "2",
+        "DUCKDB_MEMORY_LIMIT": "4GB",
+        "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
+        "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500",
+    }

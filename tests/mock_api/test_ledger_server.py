@@ -146,7 +146,10 @@ def test_the_date_header_is_the_second_the_balance_shows(ds: Dataset) -> None:
 
     from mock_api.app import create_app
 
-    app = create_app({"MOCK_CONFIG": CONFIG})
+    # A running clock, no faults, any key: whatever the shell's MOCK_* variables say.
+    app = create_app(
+        {"MOCK_CONFIG": CONFIG, "MOCK_NOW": "", "MOCK_FAULTS": "{}", "MOCK_API_KEYS": ""}
+    )
     reads = iter(range(NOW, NOW + 10))  # a second later at every read, as if each took that
     app.extensions["mock"]["clock"].now = lambda: next(reads)
     response = app.test_client().get("/v1/balance", headers={"Authorization": f"Bearer {KEY}"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -271,3 +272,35 @@ def test_a_child_that_died_while_waiting_is_replaced(tmp_path, monkeypatch):
     assert (build.command, build.ok, starts.read_text()) == ("build", True, "build\n")
     assert '"event":"dbt_child_restarted"' in log.getvalue()
     assert "exited 3 while it waited" in log.getvalue()
+
+
+@pytest.mark.parametrize("allocator", ["dirty_decay_ms:0,muzzy_decay_ms:0", None])
+def test_an_allocator_setting_that_comes_with_the_plan_restarts_the_child(tmp_path, allocator):
+    """The jemalloc inside DuckDB reads DUCKDB_JE_MALLOC_CONF once, when dbt's import loads
+    DuckDB, which the waiting child has done before its environment comes. So a large lake's
+    setting makes the child exec itself with it: the process that reads the plan (a FIFO,
+    so it is caught reading) was started with the setting. Without one it is not restarted."""
+    env = {k: v for k, v in os.environ.items() if k != "DUCKDB_JE_MALLOC_CONF"}
+    plan = tmp_path / "plan.json"
+    os.mkfifo(plan)
+    session = subprocess.Popen(
+        [sys.executable, "-m", "extractor.transform.dbt_session", str(plan), "--wait"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        sent = {**env, **({"DUCKDB_JE_MALLOC_CONF": allocator} if allocator else {})}
+        session.stdin.write(json.dumps({"environment": sent, "interruptible": False}) + "\n")
+        session.stdin.close()
+        with plan.open("w") as reader_is_there:  # opens once the session opens it to read
+            started_with = Path(f"/proc/{session.pid}/environ").read_bytes().split(b"\0")
+            reader_is_there.write(json.dumps({"commands": [], "parse_args": [], "status": "-"}))
+        assert session.wait(timeout=120) == 2, session.stderr.read()  # an empty plan
+    finally:
+        session.kill()
+    setting = [entry for entry in started_with if entry.startswith(b"DUCKDB_JE_MALLOC_CONF=")]
+    assert setting == ([f"DUCKDB_JE_MALLOC_CONF={allocator}".encode()] if allocator else [])

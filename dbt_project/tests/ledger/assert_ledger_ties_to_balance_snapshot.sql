@@ -12,23 +12,25 @@
     A snapshot is read after the run's lists, whose windows end just before the run's start
     (created < the ledger watermark): transactions created from then on are in the next
     run's window, while the snapshot counts every transaction created up to its own time.
-    So a snapshot is tied once the ledger is extracted past its time (observed_at < the
-    balance_transactions watermark): by the next run. `<=` once tied a snapshot taken in the
-    very second its run started (always so on the mock's frozen clock) and failed the gate
-    on a transaction created in that second.
-    A snapshot's time is the response's Date header, stamped when Stripe sent it: the balance
-    was read up to the request's own duration earlier, so a transaction created in those
-    seconds is in the ledger up to observed_at but not in the balance. Each snapshot is
-    therefore tied at every second of [observed_at - balance_snapshot_read_seconds (var, 5),
-    observed_at]: it ties if any of those cuts gives the expected opening (a transaction
-    missing from the ledger is still caught, by every later snapshot). The expected opening
-    is the one most snapshots give (zero with the whole history).
+    A snapshot's time (observed_at) is its response's Date header, and the balance was read
+    at some moment of the response's making: we take Stripe to stamp Date as it sends the
+    response, after the read, but RFC 9110 lets a server date a response at any moment of
+    its making, so the read is looked for on both sides. Each snapshot is tied at every
+    second of [observed_at - balance_snapshot_read_seconds, observed_at + it] (var, 5): it
+    ties if any of those cuts gives the expected opening, the one most snapshots give (zero
+    with the whole history). A transaction missing from the ledger inside one snapshot's
+    seconds is still caught by every later snapshot.
+    So a snapshot is tied once the ledger is extracted past those seconds (observed_at +
+    balance_snapshot_read_seconds < the balance_transactions watermark): by the next run.
     No snapshot (a lake extracted before the balance was read): no rows, nothing to tie.
     The watermark file is read through the engine's macro (read_watermark). #}
 
 {%- set whole_history = env_var('LEDGER_WHOLE_HISTORY', 'false') | lower in ('1', 'true', 'yes') %}
 {%- set watermark = watermark_file('balance_transactions') %}
 {%- set read_seconds = var('balance_snapshot_read_seconds', 5) | int %}
+{%- if read_seconds < 0 %}
+    {%- do exceptions.raise_compiler_error("var balance_snapshot_read_seconds must be 0 or more, not " ~ read_seconds) %}
+{%- endif %}
 
 with snapshot_entries as (
 
@@ -90,7 +92,7 @@ snapshot_times as (
     from {{ ref('stg_stripe__balance') }}
     cross join ledger_horizon
     where ledger_horizon.extracted_until is null
-        or created_at < ledger_horizon.extracted_until
+        or created_at + interval {{ read_seconds }} second < ledger_horizon.extracted_until
 
 ),
 
@@ -129,14 +131,14 @@ tied as (
 
 cuts as (
 
-    -- The seconds the balance may have been read at, before its Date header.
-    {%- for seconds in range(read_seconds + 1) %}
+    -- The seconds the balance may have been read at, around its Date header.
+    {%- for seconds in range(-read_seconds, read_seconds + 1) %}
     select
         snapshot_run_id,
         observed_at,
         currency,
         balance_minor - ledger_net_minor as implied_opening_minor,
-        observed_at - interval {{ seconds }} second as read_at
+        observed_at {{ '-' if seconds < 0 else '+' }} interval {{ seconds | abs }} second as read_at
     from tied
     {%- if not loop.last %}
     union all
@@ -145,21 +147,42 @@ cuts as (
 
 ),
 
+near as (
+
+    -- The ledger's nets per snapshot, currency and second within those seconds: a join on
+    -- time alone (a range join), so the cuts below add up a few rows, not the ledger.
+    select
+        windows.snapshot_run_id,
+        ledger.currency,
+        ledger.created_at,
+        {{ sum_minor('ledger.net_minor') }} as net_minor
+    from (select distinct snapshot_run_id, observed_at from tied) as windows
+    inner join ledger
+        on ledger.created_at >= windows.observed_at - interval {{ read_seconds }} second
+        and ledger.created_at <= windows.observed_at + interval {{ read_seconds }} second
+    group by windows.snapshot_run_id, ledger.currency, ledger.created_at
+
+),
+
 candidates as (
 
     -- The opening implied if the balance was read at read_at: the transactions created
-    -- after it are not in the balance.
+    -- between read_at and observed_at move from the ledger's side to the balance's side.
     select
         cuts.snapshot_run_id,
         cuts.observed_at,
         cuts.currency,
-        cuts.implied_opening_minor
-            + coalesce({{ sum_minor('ledger.net_minor') }}, 0) as opening_minor
+        cuts.implied_opening_minor + coalesce({{ sum_minor(
+            'case when near.created_at > cuts.observed_at then -near.net_minor'
+            ~ ' else near.net_minor end') }}, 0) as opening_minor
     from cuts
-    left join ledger
-        on cuts.currency = ledger.currency
-        and ledger.created_at > cuts.read_at
-        and ledger.created_at <= cuts.observed_at
+    left join near
+        on cuts.snapshot_run_id = near.snapshot_run_id
+        and cuts.currency = near.currency
+        and (
+            (near.created_at > cuts.read_at and near.created_at <= cuts.observed_at)
+            or (near.created_at > cuts.observed_at and near.created_at <= cuts.read_at)
+        )
     group by cuts.snapshot_run_id, cuts.observed_at, cuts.currency, cuts.read_at,
         cuts.implied_opening_minor
 
