@@ -1,6 +1,6 @@
 """The dbt child process: several dbt commands in one process, one parse (issue 19).
 
-    python -m extractor.transform.dbt_session <plan.json> [--wait]
+    python -m extractor.transform.dbt_session <plan.json> [--wait | --interruptible]
 
 The CLI starts this instead of the `dbt` executable once per run, so a run-pipeline pays
 dbt's start-up (imports, adapter, project and profile load, manifest) once for its build
@@ -11,7 +11,8 @@ With `--wait` (how the CLI starts it) the child imports dbt, then waits for one 
 stdin, `{"environment": {...}, "interruptible": bool}`: the environment to run with, and
 whether Ctrl-C may stop it; only then does it read the plan. If that environment changes a
 variable read only when a process starts (READ_AT_START: a large lake's allocator setting),
-the child execs itself with it, paying dbt's import again. run-pipeline
+the child execs itself with it, paying dbt's import again (`--interruptible`: Ctrl-C let
+through once dbt is imported, as the message said). run-pipeline
 starts it before extracting, so dbt's import (2-3 s here) overlaps the extraction instead
 of following it (issue 19; a run with nothing new is ~5 s in all). End of input instead
 of that line ends the child without running anything: the run stopped before its build.
@@ -81,14 +82,18 @@ def run(plan: dict[str, Any]) -> list[int]:
 READ_AT_START = ("DUCKDB_JE_MALLOC_CONF",)
 
 
-def wait_for_environment() -> dict[str, Any] | None:
-    """Import dbt, then take the message from stdin's first line; None on end of input.
-    Ctrl-C stays ignored meanwhile (the CLI starts us so, dbt.py _waiting_child; set here
-    too for a session started by hand)."""
+def import_dbt() -> None:
+    """Import dbt with Ctrl-C ignored (the CLI starts us so, dbt.py _waiting_child; set here
+    too for a session started by hand): an interrupted import's traceback would only hide
+    the CLI's own message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import dbt.adapters.duckdb  # noqa: F401 - the adapter: half of the import
     import dbt.cli.main  # noqa: F401
 
+
+def wait_for_environment() -> dict[str, Any] | None:
+    """Import dbt, then take the message from stdin's first line; None on end of input."""
+    import_dbt()
     line = sys.stdin.readline()
     return json.loads(line) if line.strip() else None
 
@@ -99,13 +104,24 @@ def must_restart(environment: dict[str, str]) -> bool:
 
 
 def restart(plan_path: str, message: dict[str, Any]) -> None:
-    """Become a session started with the message's environment (same pid, so the CLI waits
-    for it as before; dying with the CLI survives exec). Ctrl-C is let through if the message
-    says so: Python handles SIGINT unless it starts with it ignored."""
-    interruptible = message["interruptible"]
-    signal.signal(signal.SIGINT, signal.SIG_DFL if interruptible else signal.SIG_IGN)
+    """Become a session started with the message's environment: same pid, so the CLI waits
+    for it as before, and dying with the CLI survives exec. Ctrl-C stays ignored through
+    the new import (`--interruptible` lets it through after). If exec fails, the run goes
+    on in this process without the new value, and says so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     argv = [sys.executable, "-m", "extractor.transform.dbt_session", plan_path]
-    os.execve(sys.executable, argv, message["environment"])
+    if message["interruptible"]:
+        argv.append(INTERRUPTIBLE)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, argv, message["environment"])
+    except OSError as exc:
+        changed = ", ".join(READ_AT_START)
+        print(
+            f"dbt session: could not restart with {changed} ({exc}); going on without",
+            file=sys.stderr,
+        )
 
 
 def take_environment(message: dict[str, Any]) -> None:
@@ -117,20 +133,28 @@ def take_environment(message: dict[str, Any]) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+WAIT = "--wait"
+INTERRUPTIBLE = "--interruptible"  # a restarted session's: Ctrl-C once dbt is imported
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) not in (1, 2) or argv[1:] not in ([], ["--wait"]):
+    if len(argv) not in (1, 2) or argv[1:] not in ([], [WAIT], [INTERRUPTIBLE]):
         print(
-            "usage: python -m extractor.transform.dbt_session <plan.json> [--wait]",
+            "usage: python -m extractor.transform.dbt_session <plan.json>"
+            " [--wait | --interruptible]",
             file=sys.stderr,
         )
         return 2
-    if argv[1:] == ["--wait"]:
+    if argv[1:] == [WAIT]:
         message = wait_for_environment()
         if message is None:
             return 0
         if must_restart(message["environment"]):
-            restart(argv[0], message)  # does not return
+            restart(argv[0], message)  # returns only if exec failed
         take_environment(message)
+    elif argv[1:] == [INTERRUPTIBLE]:
+        import_dbt()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     codes = run(json.loads(Path(argv[0]).read_text()))
     return max(codes, default=2)
 

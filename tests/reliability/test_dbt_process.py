@@ -279,7 +279,8 @@ def test_an_allocator_setting_that_comes_with_the_plan_restarts_the_child(tmp_pa
     """The jemalloc inside DuckDB reads DUCKDB_JE_MALLOC_CONF once, when dbt's import loads
     DuckDB, which the waiting child has done before its environment comes. So a large lake's
     setting makes the child exec itself with it: the process that reads the plan (a FIFO,
-    so it is caught reading) was started with the setting. Without one it is not restarted."""
+    so it is caught reading) was started with the setting and without `--wait`. Without one
+    it is the same process, still the `--wait` one."""
     env = {k: v for k, v in os.environ.items() if k != "DUCKDB_JE_MALLOC_CONF"}
     plan = tmp_path / "plan.json"
     os.mkfifo(plan)
@@ -296,11 +297,26 @@ def test_an_allocator_setting_that_comes_with_the_plan_restarts_the_child(tmp_pa
         sent = {**env, **({"DUCKDB_JE_MALLOC_CONF": allocator} if allocator else {})}
         session.stdin.write(json.dumps({"environment": sent, "interruptible": False}) + "\n")
         session.stdin.close()
-        with plan.open("w") as reader_is_there:  # opens once the session opens it to read
-            started_with = Path(f"/proc/{session.pid}/environ").read_bytes().split(b"\0")
-            reader_is_there.write(json.dumps({"commands": [], "parse_args": [], "status": "-"}))
+        writer = None
+        deadline = time.monotonic() + 120
+        while writer is None:  # opens once the session opens the plan to read it
+            assert session.poll() is None, session.stderr.read()
+            assert time.monotonic() < deadline, "the session never read its plan"
+            try:
+                writer = os.open(plan, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.05)
+        proc = Path(f"/proc/{session.pid}")
+        started_with = (proc / "environ").read_bytes().split(b"\0")
+        command = (proc / "cmdline").read_bytes().split(b"\0")
+        os.write(writer, json.dumps({"commands": [], "parse_args": [], "status": "-"}).encode())
+        os.close(writer)
         assert session.wait(timeout=120) == 2, session.stderr.read()  # an empty plan
     finally:
         session.kill()
+        session.wait()
+        session.stdout.close()
+        session.stderr.close()
     setting = [entry for entry in started_with if entry.startswith(b"DUCKDB_JE_MALLOC_CONF=")]
     assert setting == ([f"DUCKDB_JE_MALLOC_CONF={allocator}".encode()] if allocator else [])
+    assert (b"--wait" in command) is (allocator is None)

@@ -13,9 +13,9 @@
     (created < the ledger watermark): transactions created from then on are in the next
     run's window, while the snapshot counts every transaction created up to its own time.
     A snapshot's time (observed_at) is its response's Date header, and the balance was read
-    at some moment of the response's making: we take Stripe to stamp Date as it sends the
-    response, after the read, but RFC 9110 lets a server date a response at any moment of
-    its making, so the read is looked for on both sides. Each snapshot is tied at every
+    at some moment of the response's making: RFC 9110 asks for the moment just before the
+    content is generated but lets a server date a response at any moment of its making, so
+    the read is looked for on both sides. Each snapshot is tied at every
     second of [observed_at - balance_snapshot_read_seconds, observed_at + it] (var, 5): it
     ties if any of those cuts gives the expected opening, the one most snapshots give (zero
     with the whole history). A transaction missing from the ledger inside one snapshot's
