@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -387,15 +388,8 @@ def test_broken_money_stops_the_build_and_spares_gold(lake: Path, tmp_path: Path
         },
     )
 
-    build = run_cli(
-        "run-transforms",
-        "--run-id",
-        "bad",
-        env=child_env(broken, None, LEDGER_WHOLE_HISTORY="true"),
-    )
-    assert build.returncode == 1, build.stdout[-3000:]
-    failing = json.loads((broken / "_state/manifests/run_bad.json").read_text())["transform"]
-    assert {f["name"] for f in failing["failures"]} == {
+    build, failures = gate_failures(broken, "bad", whole_history=True, full_refresh=False)
+    assert {f["name"] for f in failures} == {
         "assert_payout_items_sum_to_payout_amount",
         "assert_balance_transaction_fee_and_net_add_up",
         "assert_money_movements_have_balance_transactions",
@@ -438,18 +432,9 @@ def test_a_snapshot_dated_after_its_balance_was_read_still_ties(lake: Path, tmp_
     with (folder / "part-topups.jsonl").open("w") as out:
         out.writelines(json.dumps(line) + "\n" for line in topups)
 
-    build = run_cli(
-        "run-transforms",
-        "--full-refresh",
-        "--run-id",
-        "dated",
-        env=child_env(copy, None, LEDGER_WHOLE_HISTORY="true"),
-    )
-    assert build.returncode == 1, build.stdout[-3000:]
-    failing = json.loads((copy / "_state/manifests/run_dated.json").read_text())["transform"]
-    ties = [f for f in failing["failures"] if f["name"] == "assert_ledger_ties_to_balance_snapshot"]
-    assert [f["name"] for f in failing["failures"]] == ["assert_ledger_ties_to_balance_snapshot"]
-    assert "Got 1 result" in ties[0]["message"], ties[0]
+    _, failures = gate_failures(copy, "dated", whole_history=True)
+    assert [f["name"] for f in failures] == ["assert_ledger_ties_to_balance_snapshot"]
+    assert "Got 1 result" in failures[0]["message"], failures[0]
 
 
 def test_snapshots_tie_to_the_opening_most_of_them_agree_on(lake: Path, tmp_path: Path) -> None:
@@ -457,33 +442,51 @@ def test_snapshots_tie_to_the_opening_most_of_them_agree_on(lake: Path, tmp_path
     15 and 30 minutes after the first, carry the mock's own balance at their time, and a usd
     top-up the balance never saw is created between the first and the second. The second
     and the third then agree with each other, not with the first: one row fails (the first
-    snapshot's usd), where comparing every snapshot with the first would fail two."""
+    snapshot's usd), where comparing every snapshot with the first would fail two. An eur
+    top-up created in the third snapshot's own second, and counted by its balance, ties: a
+    snapshot counts the transactions of its second."""
     copy = tmp_path / "lake"
     shutil.copytree(lake, copy)
     first = next((copy / "bronze/source=stripe/entity=balance").rglob("run_id=first/part-*.jsonl"))
     snapshot = json.loads(first.read_text())
     dataset = Dataset(CONFIG)
+    template = bronze_lines(copy, "balance_transactions")[0]
+    unseen = topup("txn_topup_unseen", "usd", FIRST_RUN + 600)
+    same_second = topup("txn_topup_same_second", "eur", FIRST_RUN + 1800)
     for run_id, at in (("second", FIRST_RUN + 900), ("third", FIRST_RUN + 1800)):
+        balance = dataset.balance(at)
+        if run_id == "third":
+            eur = next(entry for entry in balance["available"] if entry["currency"] == "eur")
+            eur["amount"] += same_second["net"]
         folder = first.parent.parent / f"run_id={run_id}"
         folder.mkdir()
-        line = {**snapshot, "_run_id": run_id, "_observed_at": at, "data": dataset.balance(at)}
+        line = {**snapshot, "_run_id": run_id, "_observed_at": at, "data": balance}
         (folder / "part-00000.jsonl").write_text(json.dumps(line) + "\n")
-    template = bronze_lines(copy, "balance_transactions")[0]
-    extra = changed(template, **topup("txn_topup_unseen", "usd", FIRST_RUN + 600))
     folder = copy / "bronze/source=stripe/entity=balance_transactions/dt=2026-02-19/run_id=first"
-    (folder / "part-extra.jsonl").write_text(json.dumps(extra) + "\n")
+    with (folder / "part-extra.jsonl").open("w") as out:
+        out.writelines(json.dumps(changed(template, **txn)) + "\n" for txn in (unseen, same_second))
 
+    _, failures = gate_failures(copy, "agree", whole_history=False)
+    assert [f["name"] for f in failures] == ["assert_ledger_ties_to_balance_snapshot"]
+    assert "Got 1 result" in failures[0]["message"], failures[0]
+
+
+def gate_failures(
+    lake: Path, run_id: str, *, whole_history: bool, full_refresh: bool = True
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """`run-transforms` on `lake`, which the gate must stop (exit 1): the process and the
+    failures its manifest lists. LEDGER_WHOLE_HISTORY is set either way, whatever the
+    shell says."""
     build = run_cli(
         "run-transforms",
-        "--full-refresh",
+        *(["--full-refresh"] if full_refresh else []),
         "--run-id",
-        "agree",
-        env=child_env(copy, None, LEDGER_WHOLE_HISTORY="false"),  # whatever the shell says
+        run_id,
+        env=child_env(lake, None, LEDGER_WHOLE_HISTORY="true" if whole_history else "false"),
     )
     assert build.returncode == 1, build.stdout[-3000:]
-    failing = json.loads((copy / "_state/manifests/run_agree.json").read_text())["transform"]
-    assert [f["name"] for f in failing["failures"]] == ["assert_ledger_ties_to_balance_snapshot"]
-    assert "Got 1 result" in failing["failures"][0]["message"], failing["failures"][0]
+    manifest = json.loads((lake / f"_state/manifests/run_{run_id}.json").read_text())
+    return build, manifest["transform"]["failures"]
 
 
 def topup(txn_id: str, currency: str, created: int) -> dict:

@@ -113,19 +113,55 @@ balances as (
 
 ),
 
+ledger_seconds as (
+
+    -- The ledger's nets per currency and second: the steps of its running total.
+    select currency, created_at, {{ sum_minor('net_minor') }} as net_minor
+    from ledger
+    group by currency, created_at
+
+),
+
+timeline as (
+
+    -- The ledger's seconds and the snapshots on one time line per currency; a snapshot
+    -- sorts after the ledger's rows of its own second (it counts created_at <= its time).
+    select
+        currency,
+        created_at as at_time,
+        0 as is_snapshot,
+        net_minor,
+        cast(null as {{ dbt.type_string() }}) as snapshot_run_id,
+        cast(null as {{ dbt.type_bigint() }}) as balance_minor
+    from ledger_seconds
+    union all
+    select currency, observed_at, 1, 0, snapshot_run_id, balance_minor
+    from balances
+
+),
+
 tied as (
 
+    -- Each snapshot's ledger total is the running sum at its place on the time line: one
+    -- sort of the ledger, where a join of every snapshot with the ledger grows with the
+    -- runs times the ledger.
     select
-        balances.snapshot_run_id,
-        balances.observed_at,
-        balances.currency,
-        balances.balance_minor,
-        coalesce({{ sum_minor('ledger.net_minor') }}, 0) as ledger_net_minor
-    from balances
-    left join ledger
-        on balances.currency = ledger.currency
-        and ledger.created_at <= balances.observed_at
-    group by 1, 2, 3, 4
+        snapshot_run_id,
+        at_time as observed_at,
+        currency,
+        balance_minor,
+        ledger_net_minor
+    from (
+        select
+            timeline.*,
+            cast(sum(net_minor) over (
+                partition by currency
+                order by at_time, is_snapshot
+                rows between unbounded preceding and current row
+            ) as bigint) as ledger_net_minor
+        from timeline
+    ) as running
+    where is_snapshot = 1
 
 ),
 
