@@ -10,7 +10,8 @@ ENTITY ?= charges
 DAYS ?= 3
 PYTEST_ARGS ?=
 # Two workers, one test file each at a time: most suites wait on servers and subprocesses.
-# --durations lists the slowest tests, so a slow suite shows up in every CI log.
+# --durations lists the slowest tests (and tests/conftest.py the slowest files), so a slow
+# suite shows up in every CI log.
 TEST_WORKERS ?= 2
 
 export LAKE_ROOT ?= ./_local_data

@@ -59,3 +59,25 @@ def mock_api(tmp_path_factory) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         server.stop()
+
+
+# Seconds per test file (setup + call + teardown of its tests), for `make test`'s 15-minute
+# target: with `--dist loadfile` a file is the unit a worker runs, so the slowest files are
+# where the suite's time goes. Summed on the controller from every worker's reports.
+_file_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _file_seconds[path] = _file_seconds.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not _file_seconds or config.getoption("durations", None) is None:
+        return
+    total = sum(_file_seconds.values())
+    slowest = sorted(_file_seconds.items(), key=lambda item: item[1], reverse=True)[:15]
+    terminalreporter.write_sep("=", f"slowest {len(slowest)} of {len(_file_seconds)} test files")
+    for path, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:8.1f}s {100 * seconds / total:5.1f}%  {path}")
+    terminalreporter.write_line(f"{total:8.1f}s in all files (the workers' time, not wall time)")
