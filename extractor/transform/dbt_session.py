@@ -5,7 +5,8 @@
 The CLI starts this instead of the `dbt` executable once per run, so a run-pipeline pays
 dbt's start-up (imports, adapter, project and profile load, manifest) once for its build
 and its freshness check, not twice. The manifest is parsed once (partial parsing kept in
-the lake's target folder) and handed to every command.
+a target folder every lake on the machine shares, project_parse.py) and handed to every
+command.
 
 With `--wait` (how the CLI starts it) the child imports dbt, then waits for one line on
 stdin, `{"environment": {...}, "interruptible": bool}`: the environment to run with, and
@@ -49,14 +50,16 @@ from typing import Any
 def run(plan: dict[str, Any]) -> list[int]:
     from dbt.cli.main import dbtRunner  # here: importing dbt takes seconds
 
+    from extractor.transform import project_parse
+
     codes: list[int] = []
     status = Path(plan["status"])
     manifest = None
     for command in plan["commands"]:
         if manifest is None:
-            # --no-write-json: the parse keeps partial_parse.msgpack, and the command that
-            # follows writes manifest.json (writing it twice cost ~1 s).
-            parsed = dbtRunner().invoke(["parse", "--no-write-json", *plan["parse_args"]])
+            # One parse for every lake on this machine (project_parse.py); --no-write-json:
+            # the parse keeps partial_parse.msgpack, and writes no manifest.json.
+            parsed = project_parse.parse(plan["parse_args"])
             if not parsed.success:
                 codes.append(2)
                 status.write_text(json.dumps(codes))
