@@ -66,7 +66,7 @@ build-spark: setup-spark ## build and test Silver and Gold with Apache Spark (lo
 chromium: ## install headless Chromium for the report tests if it is missing
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end)
+test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end); installs Java and Chromium if missing
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-fast: setup ## unit and quick integration tests only (about a minute, two workers)
@@ -126,8 +126,8 @@ $(DLT_VENV)/.installed:
 
 bench-dlt-venv: $(DLT_VENV)/.installed ## the dlt peer's own virtualenv (bench/.venv-dlt)
 
-bench: setup bench-dlt-venv ## run every benchmark and rewrite docs/benchmarks.md (BENCH_ARGS=...)
+bench: setup bench-dlt-venv ## run the default benchmarks and rewrite docs/benchmarks.md (larger sizes and Spark run separately; BENCH_ARGS=...)
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
-clean: ## remove the local lake and dbt artefacts (keeps .venv)
+clean: ## remove ./_local_data (not a custom LAKE_ROOT), target/ and logs/ (keeps .venv)
 	rm -rf _local_data target logs

@@ -7,7 +7,7 @@ extractor, dlt), the run at Stripe's live 100 req/s limit, extractor memory, dbt
 DuckDB script, the incremental run, webhooks, webhooks while 250 idle half-open connections
 are held open. Each writes bench/results/<name>.json; its output goes to
 bench/results/logs/<name>.log. A benchmark that fails is reported as failed in the table and
-the others still run. The defaults are sized to finish in under 15 minutes on the project's
+the others still run. The defaults are sized to take about 15-17 minutes on the project's
 2-core machine; every size is an option (see --help), and the doc's command
 column shows the exact command of each row.
 """
