@@ -153,6 +153,11 @@ def dbt_env(
     env.setdefault("DBT_LOG_LEVEL_FILE", "info")
     if settings.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
+    if storage.local_path is None:
+        # DuckDB's S3 secret reads only AWS_* keys: hand it what boto3's chain found.
+        from extractor.lake.storage.s3 import duckdb_credentials  # boto3: S3 lakes only
+
+        env.update(duckdb_credentials(env))
     for name, value in (overrides or {}).items():
         if value is None:
             env.pop(name, None)

@@ -64,10 +64,14 @@ def extension_repo() -> Path:
 
 
 def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
-    """CREATE SECRET for the lake's bucket, mirroring the `s3` target of profiles.yml."""
+    """CREATE SECRET for the lake's bucket, mirroring the `s3` target of profiles.yml, with
+    the credentials of `env` or else of boto3's chain (duckdb_credentials)."""
     endpoint = settings.aws_endpoint_url or "https://s3.amazonaws.com"
     host = endpoint.split("://")[-1].rstrip("/")
     use_ssl = "false" if endpoint.startswith("http://") else "true"
+    from extractor.lake.storage.s3 import duckdb_credentials  # boto3: S3 lakes only
+
+    env = {**env, **duckdb_credentials(env)}
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
 
     def quoted(value: str) -> str:
@@ -77,6 +81,7 @@ def s3_secret_sql(settings: Settings, env: dict[str, str]) -> str:
         "create or replace temporary secret lake_s3 (type s3, "
         f"key_id {quoted(env.get('AWS_ACCESS_KEY_ID', ''))}, "
         f"secret {quoted(env.get('AWS_SECRET_ACCESS_KEY', ''))}, "
+        f"session_token {quoted(env.get('AWS_SESSION_TOKEN', ''))}, "
         f"region {quoted(region)}, endpoint {quoted(host)}, use_ssl {use_ssl}, "
         f"url_style {quoted(env.get('S3_URL_STYLE', 'path'))})"
     )

@@ -271,3 +271,30 @@ class _S3Writer(ObjectWriter):
                 self._storage.client.abort_multipart_upload(
                     Bucket=self._storage.bucket, Key=self._s3_key, UploadId=upload_id
                 )
+
+
+def duckdb_credentials(environ: dict[str, str]) -> dict[str, str]:
+    """The AWS credentials for DuckDB's S3 secret (dbt's `s3` target, the warehouse's
+    readers), as environment variables. DuckDB reads only a key pair, a session token and a
+    region from them, where boto3 (the extractor) also follows the rest of the credential
+    chain: a profile, the SSO cache, a web identity, an instance or container role. So when
+    `environ` has no key, the chain's current credentials are handed to DuckDB: dbt then reads
+    the lake with the credentials the extractor wrote it with. Empty when `environ` has a key
+    (used as is) or the chain finds none (an endpoint that takes unsigned requests).
+    Temporary credentials are frozen when a run starts: a build longer than their lifetime
+    fails when they expire (docs/runbook.md)."""
+    if environ.get("AWS_ACCESS_KEY_ID"):
+        return {}
+    import boto3  # here for the reason in S3Storage.__init__
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        return {}
+    frozen = credentials.get_frozen_credentials()
+    found = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
+    if frozen.token:
+        found["AWS_SESSION_TOKEN"] = frozen.token
+    if not (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")) and session.region_name:
+        found["AWS_REGION"] = session.region_name
+    return found
