@@ -187,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_full_refresh(p)
     _add_run_id(p)
 
-    p = sub.add_parser("query", help="run a SQL query against the Gold tables and print it")
+    p = sub.add_parser(
+        "query", help="run a read-only SQL query against the Gold and Silver views and print it"
+    )
     p.add_argument("sql", help='for example "select * from agg_daily_revenue limit 5"')
     p.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
 
@@ -196,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a self-contained HTML report of a run (no network needed to view it)",
         description=(
             "Write one static HTML page for a run: step times and status, records per layer, "
-            "the quality gate's results, webhook reconciliation and a daily net revenue chart "
-            "per currency. Needs the run's manifest and the warehouse (run-pipeline first)."
+            "the quality gate's results, webhook reconciliation, daily net revenue and the "
+            "ledger (fees, net, payouts, balance) per settlement currency, and MRR with its "
+            "movements per currency and month, each with a chart per currency. Needs the "
+            "run's manifest and the warehouse (run-pipeline first)."
         ),
     )
     p.add_argument(

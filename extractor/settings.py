@@ -26,13 +26,19 @@ DEFAULT_STRIPE_VERSION = "2024-06-20"
 LARGE_BRONZE_BYTES = 4 * 1024**3
 
 # Every environment setting: (name, default as shown, what it does), printed by `--help`;
-# a test checks each shown default against what from_env really uses.
+# a test checks each shown default against what from_env really uses. Some are read only by
+# dbt, DuckDB or boto3, not by from_env (docs/architecture.md#environment).
 ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
     ("STRIPE_API_BASE", DEFAULT_API_BASE, "the mock, or https://api.stripe.com"),
     ("STRIPE_API_KEY", "a mock test key", "sk_... or a read-only rk_... key"),
     ("STRIPE_VERSION", DEFAULT_STRIPE_VERSION, "Stripe-Version sent on every request"),
     ("LAKE_ROOT", DEFAULT_LAKE_ROOT, "local folder or s3://bucket/prefix"),
     ("AWS_ENDPOINT_URL", "AWS", "an S3-compatible endpoint (MinIO, moto)"),
+    ("AWS_ACCESS_KEY_ID", "none", "S3 key for DuckDB; boto3 also finds profiles and roles"),
+    ("AWS_SECRET_ACCESS_KEY", "none", "S3 secret key"),
+    ("AWS_SESSION_TOKEN", "none", "S3 session token (boto3 and dbt; not query or report)"),
+    ("AWS_REGION", "AWS_DEFAULT_REGION, else us-east-1", "the bucket's region, for DuckDB"),
+    ("S3_URL_STYLE", "path", "DuckDB's S3 URL style (path or vhost)"),
     ("SAFETY_WINDOW_SECONDS", "600", "overlap re-read before each watermark (late arrivals)"),
     ("STRIPE_RATE_LIMIT_RPS", "20", "requests/s ceiling (Stripe test mode allows 25)"),
     ("EXTRACT_MAX_WORKERS", "4", "parallel time slices per entity"),
@@ -46,6 +52,17 @@ ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
         str(LARGE_BRONZE_BYTES),
         "batch Bronze (JSON bytes) from which a build uses a large lake's settings (ADR 0058)",
     ),
+    ("DBT_THREADS", "2; 1 on a large lake", "dbt nodes at once, sharing one DuckDB"),
+    ("DUCKDB_MEMORY_LIMIT", "600MB", "DuckDB's memory limit under dbt"),
+    ("DUCKDB_THREADS", "2", "DuckDB's threads under dbt"),
+    ("DUCKDB_PRESERVE_INSERTION_ORDER", "true; false on a large lake", "DuckDB keeps row order"),
+    (
+        "DUCKDB_JE_MALLOC_CONF",
+        "none; dirty_decay_ms:0,muzzy_decay_ms:0 on a large lake",
+        "DuckDB's jemalloc, read at load",
+    ),
+    ("PIPELINE_PARSE_CACHE", "target/parse", "where the dbt parse every lake shares lives"),
+    ("LEDGER_WHOLE_HISTORY", "false", "true: the ledger must sum to /v1/balance"),
     ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
     ("RUN_ID", "generated", "fixes the run id"),
 )
