@@ -270,7 +270,8 @@ def keep_this_run() -> str:
     """The page with its header and "This run" section kept, the rest re-rendered."""
     page = DOC.read_text()
     this_run = page.index("## This run")
-    end = page.index("\n## ", this_run + 1)  # the next section: the larger sizes
+    end = page.find("\n## ", this_run + 1)  # the next section: the larger sizes
+    end = len(page) if end < 0 else end
     lines = [HEADER, page[this_run:end].rstrip("\n") + "\n", *reference_and_notes()]
     text = "\n".join(lines) + "\n"
     DOC.write_text(text)

@@ -80,4 +80,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.write_sep("=", f"slowest {len(slowest)} of {len(_file_seconds)} test files")
     for path, seconds in slowest:
         terminalreporter.write_line(f"{seconds:8.1f}s {100 * seconds / total:5.1f}%  {path}")
-    terminalreporter.write_line(f"{total:8.1f}s in all files (the workers' time, not wall time)")
+    terminalreporter.write_line(
+        f"{total:8.1f}s in all files (the workers' time, not wall time; a worker's session"
+        " fixtures count in the file that set them up or tore them down)"
+    )

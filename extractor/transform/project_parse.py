@@ -38,6 +38,9 @@ PARSE_CACHE_ENV = "PIPELINE_PARSE_CACHE"
 PLACEHOLDER = "pipeline-parse-placeholder"
 # The variables that carry the lake's place into the profile (profiles.yml).
 LAKE_PLACE = ("LAKE_ROOT", "WAREHOUSE_PATH")
+# Read by the profile for DuckDB's S3 secret only, which dbt's parse check leaves out: a
+# rotated session token must not cost a full parse and a new folder.
+CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 def placeholder_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -58,10 +61,14 @@ def profile_variables(profiles: Path) -> list[str]:
 
 
 def cache_folder(environ: dict[str, str], project_dir: Path, profiles_dir: Path) -> Path:
-    """One folder per profile settings (a lake's own place aside): two lakes with different
-    DuckDB settings would otherwise take turns throwing each other's parse away."""
+    """One folder per checkout and profile settings (a lake's own place and credentials
+    aside): two lakes with different DuckDB settings would otherwise take turns throwing
+    each other's parse away, and a parse keeps its project's path (a seed is read from
+    there), which dbt's own check does not compare."""
     settings = {**environ, **placeholder_environment(environ)}
-    read = {name: settings.get(name) for name in profile_variables(profiles_dir / "profiles.yml")}
+    names = profile_variables(profiles_dir / "profiles.yml")
+    read = {name: settings.get(name) for name in names if name not in CREDENTIALS}
+    read["checkout"] = [str(project_dir.resolve()), str(profiles_dir.resolve())]
     key = hashlib.sha256(json.dumps(read, sort_keys=True).encode()).hexdigest()[:16]
     base = Path(environ.get(PARSE_CACHE_ENV) or project_dir / "target" / "parse")
     return base / key
@@ -91,15 +98,26 @@ def locked(folder: Path) -> Iterator[None]:
         yield
 
 
+# Every kind of resource a parsed manifest holds that a command may run or read.
+RESOURCES = (
+    "nodes",
+    "sources",
+    "unit_tests",
+    "functions",
+    "exposures",
+    "semantic_models",
+    "saved_queries",
+    "metrics",
+    "disabled",
+)
+
+
 def naming_placeholder(manifest: Any) -> str | None:
-    """The first node, source or unit test of a parsed manifest that names the placeholder."""
-    for uid, node in (
-        *manifest.nodes.items(),
-        *manifest.sources.items(),
-        *manifest.unit_tests.items(),
-    ):
-        if PLACEHOLDER in repr(node):
-            return uid
+    """The first resource of a parsed manifest whose parsed form names the placeholder."""
+    for kind in RESOURCES:
+        for uid, resource in (getattr(manifest, kind, None) or {}).items():
+            if PLACEHOLDER in repr(resource):
+                return uid
     return None
 
 

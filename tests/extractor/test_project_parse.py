@@ -126,18 +126,56 @@ def test_the_placeholder_keeps_the_target_and_the_database_name(root, placed) ->
     }
 
 
-def test_lakes_share_a_folder_unless_their_profile_settings_differ(tmp_path) -> None:
+def test_lakes_share_a_folder_unless_their_settings_or_checkout_differ(tmp_path) -> None:
     project = tiny_project(tmp_path / "project", "select 1 as id\n")
 
-    def folder(**environ: str) -> Path:
-        return cache_folder(environ, project, project)
+    def folder(root: str, checkout: Path = project, **environ: str) -> Path:
+        warehouse = "/lakes/x/_state/warehouse.duckdb"
+        return cache_folder(
+            {"LAKE_ROOT": root, "WAREHOUSE_PATH": warehouse, **environ}, checkout, checkout
+        )
 
-    a = folder(LAKE_ROOT="/lakes/a", WAREHOUSE_PATH="/lakes/a/_state/warehouse.duckdb")
-    b = folder(LAKE_ROOT="/lakes/b", WAREHOUSE_PATH="/lakes/b/_state/warehouse.duckdb")
-    assert a == b
+    a = folder("/lakes/a")
+    assert folder("/lakes/b") == a
     assert a.parent == project / "target" / "parse"
-    one_thread = folder(LAKE_ROOT="/lakes/a", WAREHOUSE_PATH="/w.duckdb", DBT_THREADS="1")
-    assert one_thread != a
-    assert folder(LAKE_ROOT="s3://bucket/lake", WAREHOUSE_PATH="/w.duckdb") != a
+    # Credentials are not the parse's business: a rotated session token keeps the folder.
+    assert folder("/lakes/a", AWS_SESSION_TOKEN="t1", AWS_SECRET_ACCESS_KEY="s") == a
+    assert folder("/lakes/a", DBT_THREADS="1") != a
+    assert folder("s3://bucket/lake") != a
+    # Another checkout of the project: a parse keeps its project's path (seeds read there).
+    other = tiny_project(tmp_path / "other", "select 1 as id\n")
+    assert folder("/lakes/a", checkout=other).name != a.name
     elsewhere = cache_folder({"PIPELINE_PARSE_CACHE": "/cache"}, project, project)
     assert elsewhere.parent == Path("/cache")
+
+
+def test_the_projects_own_parse_is_shared_not_redone_per_lake(tmp_path: Path) -> None:
+    """No model, test or source of this project names the lake root once parsed: its parse
+    never falls back to one per lake (which would cost every build a second parse)."""
+    args = ["--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT)]
+    args += ["--target-path", str(tmp_path / "lake" / "target")]
+    script = (
+        "import json, sys\n"
+        "from extractor.transform import project_parse\n"
+        "parsed = project_parse.parse(json.loads(sys.argv[1]))\n"
+        "print('RESULT', parsed.success, project_parse.naming_placeholder(parsed.result))\n"
+    )
+    env = {
+        **os.environ,
+        "LAKE_ROOT": str(tmp_path / "lake"),
+        "WAREHOUSE_PATH": str(tmp_path / "lake" / "_state" / "warehouse.duckdb"),
+        "PIPELINE_PARSE_CACHE": str(tmp_path / "parse-cache"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(args)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RESULT True None" in done.stdout, done.stdout[-3000:]
+    assert "parsing for this lake alone" not in done.stdout + done.stderr

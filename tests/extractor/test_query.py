@@ -67,7 +67,9 @@ def test_statements_that_could_write_are_refused(local_lake, capsys, sql, kind) 
 @pytest.mark.integration
 def test_no_secret_of_an_s3_lake_is_printed(s3_lake, capsys, monkeypatch) -> None:
     secret = "query-test-secret-9f3a"  # moto takes any; MOTO_ENV's equals its key id
+    token = "query-test-session-token-51c7"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
     settings = Settings.from_env()
     storage = storage_for(settings)
     make_warehouse(warehouse_path(storage), "select 'usd' as currency")
@@ -75,10 +77,10 @@ def test_no_secret_of_an_s3_lake_is_printed(s3_lake, capsys, monkeypatch) -> Non
     assert main(["query", "select name, value from duckdb_settings()", "--max-rows", "1000"]) == 0
     out = capsys.readouterr().out
     assert "lake_s3" in out and "redacted" in out
-    assert secret not in out
+    assert secret not in out and token not in out
     assert main(["query", "select * from duckdb_secrets(redact = false)"]) == 1
     err = capsys.readouterr().err
-    assert "unredacted secrets is disabled" in err and secret not in err
+    assert "unredacted secrets is disabled" in err and secret not in err and token not in err
 
 
 def test_views_over_a_moved_lake_are_refused_not_read(

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from extractor.lake.storage.s3 import S3Storage, duckdb_credentials
 from extractor.settings import Settings
 from extractor.transform.dbt import dbt_env
 from extractor.transform.warehouse import connect_with_httpfs, s3_secret_sql
+from tests.support.servers import REPO_ROOT
 
 PROFILE = """\
 [default]
@@ -85,3 +87,13 @@ def _local(path: Path):
     from extractor.lake.storage import LocalStorage
 
     return LocalStorage(path)
+
+
+def test_the_s3_target_passes_the_session_token_to_duckdb() -> None:
+    """profiles.yml's `s3` secret carries the token (dbt-duckdb passes the secret's keys to
+    DuckDB's CREATE SECRET as they are)."""
+    profiles = yaml.safe_load((REPO_ROOT / "profiles.yml").read_text())
+    (secret,) = profiles["payments_pipeline"]["outputs"]["s3"]["secrets"]
+    assert secret["type"] == "s3"
+    assert "env_var('AWS_SESSION_TOKEN'" in secret["session_token"]
+    assert "env_var('AWS_ACCESS_KEY_ID'" in secret["key_id"]

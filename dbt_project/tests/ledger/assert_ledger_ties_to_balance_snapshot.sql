@@ -115,9 +115,11 @@ balances as (
 
 ledger_seconds as (
 
-    -- The ledger's nets per currency and second: the steps of its running total.
+    -- The ledger's nets per currency and second: the steps of its running total (a row
+    -- without a time never counted, and engines sort nulls differently).
     select currency, created_at, {{ sum_minor('net_minor') }} as net_minor
     from ledger
+    where created_at is not null
     group by currency, created_at
 
 ),

@@ -4,6 +4,7 @@ conditional PutObject for exclusive create, multipart uploads for big streamed o
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator
 
@@ -281,20 +282,37 @@ def duckdb_credentials(environ: dict[str, str]) -> dict[str, str]:
     `environ` has no key, the chain's current credentials are handed to DuckDB: dbt then reads
     the lake with the credentials the extractor wrote it with. Empty when `environ` has a key
     (used as is) or the chain finds none (an endpoint that takes unsigned requests).
-    Temporary credentials are frozen when a run starts: a build longer than their lifetime
-    fails when they expire (docs/runbook.md)."""
+    They are resolved once per process, when the dbt build starts (after the extraction)
+    or a reader connects: a build longer than temporary credentials' lifetime fails when
+    they expire (docs/runbook.md)."""
     if environ.get("AWS_ACCESS_KEY_ID"):
         return {}
+    where = tuple(environ.get(name) for name in CHAIN_SETTINGS)
+    return dict(
+        _chain_credentials(
+            where, bool(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
+        )
+    )
+
+
+# Where boto3's chain looks, as the environment says: one lookup per process for each.
+CHAIN_SETTINGS = ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+
+@functools.cache
+def _chain_credentials(where: tuple, has_region: bool) -> tuple[tuple[str, str], ...]:
+    """boto3's chain, asked once per process (a silent metadata endpoint costs seconds)."""
+    del where  # the cache key: boto3 reads the same variables from os.environ
     import boto3  # here for the reason in S3Storage.__init__
 
     session = boto3.Session()
     credentials = session.get_credentials()
     if credentials is None:
-        return {}
+        return ()
     frozen = credentials.get_frozen_credentials()
     found = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key}
     if frozen.token:
         found["AWS_SESSION_TOKEN"] = frozen.token
-    if not (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")) and session.region_name:
+    if not has_region and session.region_name:
         found["AWS_REGION"] = session.region_name
-    return found
+    return tuple(found.items())
