@@ -38,7 +38,9 @@ from tests.support.servers import start_mock_api  # noqa: E402
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 # Every line starts with the run id and the load time; the time is this host's, per page.
-LOADED_AT = re.compile(rb'^(\{"_run_id":"[^"]+",)"_loaded_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",')
+LOADED_AT = re.compile(
+    rb'^(\{"_run_id":"[^"]+",)"_loaded_at":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",'
+)
 # Per run: (the mock's clock, extra settings). The second run is incremental.
 RUNS = (
     (MOCK_NOW_TS, {"BRONZE_PART_MAX_RECORDS": "7000"}),
