@@ -9,6 +9,7 @@ only ever placed in the session's Authorization header; nothing here logs header
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import threading
@@ -144,6 +145,7 @@ class StripeClient:
                 "Accept": "application/json",
             }
         )
+        read_environment_once(self.session, self.api_base)
 
     def __repr__(self) -> str:
         return f"StripeClient(api_base={self.api_base!r})"
@@ -286,6 +288,27 @@ class StripeClient:
                 raise MalformedPage(f"{request}: a 'data' element is not an object with an id")
             items.append(Item(obj["id"], text[element.start : element.end], obj, element))
         return Page(text, items, has_more.value, _served_at(response))
+
+
+def read_environment_once(session: requests.Session, api_base: str) -> None:
+    """Apply the proxy and CA bundle settings of the environment to `session` now, for the one
+    host the client calls, and stop requests reading them again on every request.
+
+    With `trust_env`, requests scans the environment for proxies (and whether `api_base`
+    bypasses them), the CA bundle variables and `~/.netrc` for each request: a sixth of its
+    CPU per page (0.19 of 1.2 ms), for answers that cannot change during a run. The proxies
+    and bundle are what requests would find (`merge_environment_settings`); `~/.netrc` is not
+    read: an entry for the API's host would replace the key's Authorization header.
+    """
+    if not session.trust_env:
+        return
+    # The environment's proxies win over the session's, as in requests.
+    session.proxies.update(requests.utils.get_environ_proxies(api_base))
+    if session.verify is True:
+        session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+    session.trust_env = False
 
 
 def _served_at(response: requests.Response) -> int:

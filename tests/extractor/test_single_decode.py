@@ -1,7 +1,8 @@
-"""The extractor's per-record shortcuts give exactly what the plain ways give: an event's
-object located while the event is decoded (not by decoding it again), envelope heads built
-without `json.dumps`, a page that fits its part appended in one write, and the collector's
-threshold put back after an extraction."""
+"""The extractor's per-record and per-page shortcuts give exactly what the plain ways give:
+an event's object located while the event is decoded (not by decoding it again), envelope
+heads built without `json.dumps`, a page that fits its part appended in one write, the
+collector's threshold put back after an extraction, and the environment's proxies and CA
+bundle read once per client instead of by requests on every request."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import gc
 import json
 
 import pytest
+import requests
 
+from extractor.api.client import StripeClient
 from extractor.api.rawjson import RawJsonError, Span, parse_document, path_span
 from extractor.extract.bronze import PartWriter, envelope_head, envelope_line
 from extractor.extract.collector import fewer_collections
 from extractor.extract.route import EVENT_OBJECT
 from extractor.lake.storage import LocalStorage
+from extractor.settings import Settings
 
 EVENTS = [
     '{"id":"evt_1","object":"event","created":5,"data":{"object":{"id":"ch_1","amount":1.10,'
@@ -164,3 +168,30 @@ def test_the_collector_threshold_comes_back():
     with pytest.raises(KeyError), fewer_collections(50_000):
         raise KeyError("the extraction failed")
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"HTTP_PROXY": "http://proxy:3128", "HTTPS_PROXY": "http://sproxy:3128"},
+        {"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "127.0.0.1,localhost"},
+        {"http_proxy": "http://proxy:3128", "no_proxy": "example.com"},
+        {"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"},
+        {"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"},
+    ],
+)
+def test_the_client_reads_the_environment_once_as_requests_would(monkeypatch, env):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "REQUESTS_CA_BUNDLE"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    api_base = "http://127.0.0.1:12111"
+    client = StripeClient(Settings(api_base=api_base))
+    url = f"{api_base}/v1/charges?limit=100"
+    expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    assert client.session.trust_env is False
+    assert client.session.merge_environment_settings(url, {}, None, None, None) == expected
+    assert client.session.headers["Authorization"].startswith("Bearer ")
