@@ -9,6 +9,7 @@ only ever placed in the session's Authorization header; nothing here logs header
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import threading
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import backoff
@@ -40,6 +41,8 @@ from extractor.settings import Settings
 
 # A server asking for a longer pause than this is treated as asking for this.
 MAX_RETRY_AFTER_SECONDS = 60.0
+# A list page's `data` array is split into its elements (each object's own text).
+_SPLIT_DATA = frozenset({"data"})
 
 
 @dataclass
@@ -58,13 +61,17 @@ class CallStats:
             self.pages += pages
 
 
-@dataclass(frozen=True)
-class Item:
-    """One object of a page: its id, parsed form, and exact source text."""
+class Item(NamedTuple):
+    """One object of a page: its id, parsed form, and exact source text.
+
+    A NamedTuple (one is made per record): immutable like a frozen dataclass, cheaper to make.
+    """
 
     id: str
     raw: str
     value: dict[str, Any]
+    # Where the object is in the page's text; `span.inner` is the member the page was asked
+    # to `capture` (an event's `data.object`), if any.
     span: Span
 
 
@@ -138,6 +145,7 @@ class StripeClient:
                 "Accept": "application/json",
             }
         )
+        read_environment_once(self.session, self.api_base)
 
     def __repr__(self) -> str:
         return f"StripeClient(api_base={self.api_base!r})"
@@ -174,8 +182,10 @@ class StripeClient:
         params: dict[str, Any],
         stats: CallStats,
         should_stop: Callable[[], bool] = lambda: False,
+        capture: tuple[str, ...] = (),
     ) -> Iterator[Page]:
-        """Every page of a list, newest first, until `has_more` is false."""
+        """Every page of a list, newest first, until `has_more` is false; with a `capture`
+        path, each item's `span.inner` locates that member of the object (decoded once)."""
         cursor: str | None = None
         while not should_stop():
             query = {**params, "limit": self.page_limit}
@@ -183,7 +193,7 @@ class StripeClient:
                 query["starting_after"] = cursor
             request = Request("GET", path, cursor)
             response = self._get(request, path, query, stats)
-            page = self._parse_page(request, response)
+            page = self._parse_page(request, response, capture)
             stats.add(pages=1)
             yield page
             if not page.has_more:
@@ -257,10 +267,12 @@ class StripeClient:
         except RetryableError as exc:
             raise RetriesExhausted(f"{exc} (gave up after {attempts} attempts)") from None
 
-    def _parse_page(self, request: Request, response: requests.Response) -> Page:
+    def _parse_page(
+        self, request: Request, response: requests.Response, capture: tuple[str, ...] = ()
+    ) -> Page:
         try:
             text = response.content.decode("utf-8")
-            members = parse_document(text, split_arrays=frozenset({"data"}))
+            members = parse_document(text, _SPLIT_DATA, capture)
         except (UnicodeDecodeError, RawJsonError) as exc:
             raise MalformedPage(f"{request}: response is not valid JSON ({exc})") from None
         data = members.get("data")
@@ -276,6 +288,27 @@ class StripeClient:
                 raise MalformedPage(f"{request}: a 'data' element is not an object with an id")
             items.append(Item(obj["id"], text[element.start : element.end], obj, element))
         return Page(text, items, has_more.value, _served_at(response))
+
+
+def read_environment_once(session: requests.Session, api_base: str) -> None:
+    """Apply the proxy and CA bundle settings of the environment to `session` now, for the one
+    host the client calls, and stop requests reading them again on every request.
+
+    With `trust_env`, requests scans the environment for proxies (and whether `api_base`
+    bypasses them), the CA bundle variables and `~/.netrc` for each request: a sixth of its
+    CPU per page (0.19 of 1.2 ms), for answers that cannot change during a run. The proxies
+    and bundle are what requests would find (`merge_environment_settings`); `~/.netrc` is not
+    read: an entry for the API's host would replace the key's Authorization header.
+    """
+    if not session.trust_env:
+        return
+    # The environment's proxies win over the session's, as in requests.
+    session.proxies.update(requests.utils.get_environ_proxies(api_base))
+    if session.verify is True:
+        session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+    session.trust_env = False
 
 
 def _served_at(response: requests.Response) -> int:

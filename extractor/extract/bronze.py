@@ -18,6 +18,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _encode_str
 
 from extractor import failpoints
 from extractor.lake import layout
@@ -50,19 +51,55 @@ def envelope_line(
     and its object, the pinned `Stripe-Version` for a listed object. `parent_id` is only in a
     child stream's lines (the payout a balance transaction was paid out in).
     """
-    fields = {
-        "_run_id": run_id,
-        "_loaded_at": loaded_at,
-        "_observed_at": observed_at,
-        "_source": source,
-        "_event_id": event_id,
-        "_event_type": event_type,
-        "_api_version": api_version,
-    }
-    if parent_id is not None:
-        fields["_parent_id"] = parent_id
-    head = json.dumps(fields, separators=(",", ":"))
-    return f'{head[:-1]},"data":{raw_object}}}\n'
+    head = envelope_head(
+        run_id=run_id,
+        loaded_at=loaded_at,
+        observed_at=observed_at,
+        source=source,
+        event_id=event_id,
+        event_type=event_type,
+        api_version=api_version,
+        parent_id=parent_id,
+    )
+    return f"{head}{raw_object}}}\n"
+
+
+def envelope_head(
+    *,
+    run_id: str,
+    loaded_at: str,
+    observed_at: int,
+    source: str,
+    event_id: str | None = None,
+    event_type: str | None = None,
+    api_version: str | None = None,
+    parent_id: str | None = None,
+) -> str:
+    """A line up to its object: `{"_run_id":...,"data":`; the line is this, the object, `}\n`.
+
+    The bytes `json.dumps` gives for the fields with separators (",", ":"), without building a
+    dict and an encoder per line: lines sharing their fields (a list page) share one head,
+    and an event's two lines are two heads. Every value goes through `_json`.
+    """
+    parent = "" if parent_id is None else f',"_parent_id":{_json(parent_id)}'
+    return (
+        f'{{"_run_id":{_json(run_id)},"_loaded_at":{_json(loaded_at)},'
+        f'"_observed_at":{_json(observed_at)},"_source":{_json(source)},'
+        f'"_event_id":{_json(event_id)},"_event_type":{_json(event_type)},'
+        f'"_api_version":{_json(api_version)}{parent},"data":'
+    )
+
+
+def _json(value: object) -> str:
+    """`json.dumps(value)`: what its encoder writes for a str, an int and None, directly."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)  # type: ignore[arg-type]
+    if kind is int:
+        return int.__repr__(value)  # type: ignore[arg-type]
+    return json.dumps(value)  # a bool, a float, a subclass: let json decide
 
 
 @dataclass(frozen=True)
@@ -129,27 +166,28 @@ class PartWriter:
         order per part); uploads (S3) and publishing a full part (fsync and rename, or the
         last upload) happen outside it, while other workers go on filling the part.
         """
-        encoded = [line.encode("utf-8") for line in lines]
+        if not lines:
+            return
+        body = "".join(lines).encode("utf-8")
         full: list[_OpenPart] = []
-        current: _OpenPart | None = None
         try:
             with self._lock:
-                start = 0
-                for index, data in enumerate(encoded):
-                    if self._part is None:
-                        self._part = self._open()
-                    part = self._part
-                    part.rows += 1
-                    part.raw_bytes += len(data)
-                    self.rows += 1
-                    if part.rows >= self.max_records or part.raw_bytes >= self.max_bytes:
-                        self._append(part, encoded[start : index + 1])
-                        start = index + 1
-                        full.append(part)
-                        self._part = None
-                if self._part is not None and start < len(encoded):
-                    self._append(self._part, encoded[start:])
-                    current = self._part
+                if self._part is None:
+                    self._part = self._open()
+                part = self._part
+                if (
+                    part.rows + len(lines) < self.max_records
+                    and part.raw_bytes + len(body) < self.max_bytes
+                ):
+                    # The common case: the page does not fill the part, so no line of it can
+                    # (the counts only grow), and it goes in as one append.
+                    part.rows += len(lines)
+                    part.raw_bytes += len(body)
+                    self.rows += len(lines)
+                    self._append(part, [body])
+                    current: _OpenPart | None = part
+                else:
+                    current = self._fill([line.encode("utf-8") for line in lines], full)
             if current is not None:
                 self._send(current)
             while full:
@@ -159,6 +197,28 @@ class PartWriter:
             for part in full:  # filled but not published: discard, nothing half-done shows
                 part.sink.abort()
             raise
+
+    def _fill(self, encoded: list[bytes], full: list[_OpenPart]) -> _OpenPart | None:
+        """Under the lock: append lines one part at a time, adding each part that fills to
+        `full`; returns the open part the last lines went to (None if they filled one)."""
+        current = None
+        start = 0
+        for index, data in enumerate(encoded):
+            if self._part is None:
+                self._part = self._open()
+            part = self._part
+            part.rows += 1
+            part.raw_bytes += len(data)
+            self.rows += 1
+            if part.rows >= self.max_records or part.raw_bytes >= self.max_bytes:
+                self._append(part, encoded[start : index + 1])
+                start = index + 1
+                full.append(part)
+                self._part = None
+        if self._part is not None and start < len(encoded):
+            self._append(self._part, encoded[start:])
+            current = self._part
+        return current
 
     def close(self) -> list[PartFile]:
         """Publish the open part, if any; returns every part written, in part order."""

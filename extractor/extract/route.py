@@ -15,9 +15,13 @@ from typing import Any
 from extractor.api.client import Page
 from extractor.api.errors import ExtractError
 from extractor.api.rawjson import RawJsonError, one_line, path_span, with_member_true
-from extractor.extract.bronze import SOURCE_EVENT, SOURCE_LIST, envelope_line
+from extractor.extract.bronze import SOURCE_EVENT, SOURCE_LIST, envelope_head, envelope_line
 from extractor.streams import BY_OBJECT_TYPE, EVENTS
 from extractor.versions import is_supported, supported_list
+
+# Where an event holds its object: events pages are parsed with this `capture` path
+# (`StripeClient.iter_pages`), so the object's text is located while the event is decoded.
+EVENT_OBJECT = ("data", "object")
 
 
 class UnsupportedApiVersion(ExtractError):
@@ -40,18 +44,15 @@ def object_lines(
 ) -> list[str]:
     """A list page: one line per object, observed when the page was served, in the
     request's pinned `api_version` (Settings refuses one the pipeline does not read)."""
-    return [
-        envelope_line(
-            one_line(item.raw),
-            run_id=run_id,
-            loaded_at=loaded_at,
-            observed_at=page.served_at,
-            source=SOURCE_LIST,
-            api_version=api_version,
-            parent_id=parent_id,
-        )
-        for item in page.items
-    ]
+    head = envelope_head(  # every line of a list page has the same envelope
+        run_id=run_id,
+        loaded_at=loaded_at,
+        observed_at=page.served_at,
+        source=SOURCE_LIST,
+        api_version=api_version,
+        parent_id=parent_id,
+    )
+    return [f"{head}{one_line(item.raw)}}}\n" for item in page.items]
 
 
 def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
@@ -93,10 +94,12 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
         target = BY_OBJECT_TYPE.get(obj.get("object")) if isinstance(obj, dict) else None
         if target is None:
             continue  # an object no stream declares (e.g. a balance): kept in events only
-        try:
-            obj_span = path_span(page.text, item.span, ("data", "object"))
-        except RawJsonError as exc:
-            raise ExtractError(f"GET {EVENTS.path}: event {item.id}: {exc}") from None
+        obj_span = item.span.inner
+        if obj_span is None:  # a page parsed without the capture: find it (decoding it again)
+            try:
+                obj_span = path_span(page.text, item.span, EVENT_OBJECT)
+            except RawJsonError as exc:
+                raise ExtractError(f"GET {EVENTS.path}: event {item.id}: {exc}") from None
         if obj_span is None:
             continue
         raw = one_line(page.text[obj_span.start : obj_span.end])

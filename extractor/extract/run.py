@@ -25,10 +25,11 @@ from extractor.api.rawjson import one_line
 from extractor.exits import error_line
 from extractor.extract.bronze import SOURCE_LIST, PartWriter, envelope_line, loaded_at_iso
 from extractor.extract.children import commit_listed, read_listed
+from extractor.extract.collector import fewer_collections
 from extractor.extract.plan import Plan, plan_windows
 from extractor.extract.progress import Progress
 from extractor.extract.rereads import KnownVersions, commit_known, read_known
-from extractor.extract.route import object_lines, route_events
+from extractor.extract.route import EVENT_OBJECT, object_lines, route_events
 from extractor.extract.windows import Window, split
 from extractor.lake.lock import RunLock
 from extractor.lake.manifest import update_section
@@ -141,7 +142,10 @@ class Extraction:
 
     def execute(self) -> dict[str, Any]:
         """Run under the lake lock; returns the manifest's `extract` section."""
-        with RunLock(self.storage, self.run_id, self.plan.command, clock=self.wall_clock):
+        with (
+            RunLock(self.storage, self.run_id, self.plan.command, clock=self.wall_clock),
+            fewer_collections(),
+        ):
             started = self.wall_clock()
             self.section = {
                 "status": "running",
@@ -323,10 +327,11 @@ class Extraction:
     def _fetch(self, entity_run: EntityRun, window: Window, params: dict[str, Any]) -> None:
         """The one loop every stream goes through: page, envelope, write."""
         stream = entity_run.stream
+        capture = EVENT_OBJECT if stream.is_change_feed else ()
         with logs.Timer() as timer:
             records = 0
             for page in self.client.iter_pages(
-                stream.path, params, entity_run.stats, should_stop=self.stop.is_set
+                stream.path, params, entity_run.stats, self.stop.is_set, capture
             ):
                 failpoints.hit("extract.page_fetched")
                 if entity_run.versions is not None:
