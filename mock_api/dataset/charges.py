@@ -124,7 +124,7 @@ _DISPUTE_WEIGHTS = [w for _, w in DISPUTE_REASONS]
 
 # Payments whose facts are kept: a refunded charge asks for them three times (the charge,
 # its refund, the refund's amount), an intent after its charge once more. A few thousand
-# facts of ~2 KiB each: at most ~8 MiB.
+# facts of ~2 KiB each: ~9 MiB when full.
 FACTS_MEMO_MAX = 1 << 12
 
 

@@ -74,7 +74,7 @@ def add_months(ts: int, months: int) -> int:
 
 
 # Pure and keyed by day, not second: every subscription created on one day shares its
-# entries (a schedule asks for up to 52 renewals). 2^16 entries: ~10 MiB at most.
+# entries (a schedule asks for up to 52 renewals). 2^16 entries: ~12 MiB when full.
 @lru_cache(maxsize=1 << 16)
 def _add_months_to_day(day: int, months: int) -> int:
     """Day number (since the epoch) of day `day` plus calendar months."""
