@@ -64,6 +64,13 @@ class Rng:
                 return item
         return items[-1]
 
+    def skip(self, draws: int) -> int:
+        """Pass over `draws` draws without computing them; the state they start from (an
+        Rng built on it draws them: each draw depends on its position only)."""
+        state = self._state
+        self._state = (state + draws * GOLDEN) & M64
+        return state
+
     def token(self, length: int) -> str:
         # `length` draws of next64, each one base62 character; inlined, same values.
         state = self._state

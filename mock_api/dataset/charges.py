@@ -32,6 +32,7 @@ from mock_api.dataset.refunds import (
     refund_birth,
 )
 from mock_api.dataset.schedule import EventKind
+from mock_api.ids import Rng
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -121,8 +122,38 @@ _DISPUTE_NAMES = [r for r, _ in DISPUTE_REASONS]
 _DISPUTE_WEIGHTS = [w for _, w in DISPUTE_REASONS]
 
 
+# Payments whose facts are kept: a refunded charge asks for them three times (the charge,
+# its refund, the refund's amount), an intent after its charge once more. A few thousand
+# facts of ~2 KiB each: ~9 MiB when full.
+FACTS_MEMO_MAX = 1 << 12
+
+
+class _Facts(dict):
+    """A payment's facts whose receipt and secret tokens are drawn when first read: a charge
+    shows only the one, an intent only the other (each 24 draws, a third of the facts)."""
+
+    def __init__(self, values: dict, lazy: dict[str, tuple[int, int]]) -> None:
+        super().__init__(values)
+        self._lazy = lazy  # key -> (the Rng's state before its draws, length)
+
+    def __missing__(self, key: str) -> str:
+        state, length = self._lazy[key]  # a KeyError for any other key, as a dict raises
+        value = self[key] = Rng(state).token(length)
+        return value
+
+
 def payment_facts(ds: Dataset, i: int) -> dict:
-    """Everything charge i and payment intent i share."""
+    """Everything charge i and payment intent i share (kept, bounded: see FACTS_MEMO_MAX)."""
+    cache = ds.payment_cache
+    found = cache.get(i)
+    if found is None:
+        if len(cache) >= FACTS_MEMO_MAX:
+            cache.clear()
+        found = cache[i] = _payment_facts(ds, i)
+    return found
+
+
+def _payment_facts(ds: Dataset, i: int) -> dict:
     customer, cust_facts, cust_now = owning_customer(ds, "charges", i)
     currency = cust_facts["currency"]
     row = _CURRENCY_ROW[currency]
@@ -139,27 +170,36 @@ def payment_facts(ds: Dataset, i: int) -> dict:
     refund_amount = (
         amount if full_refund else max(step, amount * partial_share // 100 // step * step)
     )
-    return {
+    # The draws in their order (each draw's value depends on its position in the stream).
+    last4 = f"{rng.randint(0, 9999):04d}"
+    exp_month = rng.randint(1, 12)
+    exp_year = 2027 + rng.randint(0, 5)
+    funding = rng.weighted(("credit", "debit", "prepaid"), (60, 35, 5))
+    fingerprint = rng.token(16)
+    risk_score = rng.randint(2, 64)
+    order = f"ord_{rng.token(10)}"
+    lazy = {"receipt": (rng.skip(24), 24), "secret": (rng.skip(24), 24)}
+    dispute_reason = rng.weighted(_DISPUTE_NAMES, _DISPUTE_WEIGHTS)
+    ticket = f"T-{rng.randint(1000, 99999)}"
+    values = {
         "customer": customer,
         "customer_facts": cust_facts,
         "customer_now": cust_now,
         "currency": currency,
         "amount": amount,
         "brand": brand,
-        "last4": f"{rng.randint(0, 9999):04d}",
-        "exp_month": rng.randint(1, 12),
-        "exp_year": 2027 + rng.randint(0, 5),
-        "funding": rng.weighted(("credit", "debit", "prepaid"), (60, 35, 5)),
-        "fingerprint": rng.token(16),
-        "risk_score": rng.randint(2, 64),
+        "last4": last4,
+        "exp_month": exp_month,
+        "exp_year": exp_year,
+        "funding": funding,
+        "fingerprint": fingerprint,
+        "risk_score": risk_score,
         "failed": failed,
         "failure": failure,
         "refund_amount": refund_amount,
-        "order": f"ord_{rng.token(10)}",
-        "receipt": rng.token(24),
-        "secret": rng.token(24),
-        "dispute_reason": rng.weighted(_DISPUTE_NAMES, _DISPUTE_WEIGHTS),
-        "ticket": f"T-{rng.randint(1000, 99999)}",
+        "order": order,
+        "dispute_reason": dispute_reason,
+        "ticket": ticket,
         "flow": flow,
         "captured_amount": captured_amount(ds, i, amount, step),
         "bank_failure": bank_failure(ds, i),
@@ -167,6 +207,7 @@ def payment_facts(ds: Dataset, i: int) -> dict:
         "billing_address_missing": flow is not PaymentFlow.BANK
         and ds.keys.u("billing_missing", i) < NO_BILLING_ADDRESS_SHARE,
     }
+    return _Facts(values, lazy)
 
 
 def money_facts(ds: Dataset, i: int) -> dict:

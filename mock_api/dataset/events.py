@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mock_api.dataset.config import EVENT_RETENTION_SECONDS
 from mock_api.dataset.paging import (
     ALL_TIME,
     CreatedFilter,
     Page,
-    beyond,
     clip_times,
     cursor_index,
     cursor_page,
@@ -31,14 +29,15 @@ if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
 
 
-@dataclass(order=True)
-class EventRef:
-    """Sort key (created, seq) plus what is needed to render the event."""
+class EventRef(NamedTuple):
+    """Sort key (created, seq) plus what is needed to render the event. A tuple, so a page's
+    merge compares refs in C; seq is unique per event (it encodes the index and the kind), so
+    comparisons never reach `kind`."""
 
     created: int
     seq: int
-    kind: EventKind = field(compare=False)
-    index: int = field(compare=False)
+    kind: EventKind
+    index: int
 
 
 def event_ref(ds: Dataset, seq: int, now: int) -> EventRef | None:
@@ -71,10 +70,12 @@ def kind_stream(
     offset = kind.offsets[variant]
     shortest, longest = offset_bounds(offset)
     slack = 0 if isinstance(offset, int) else offset.slack
+    fixed = offset if isinstance(offset, int) else None
     line = ds.timelines[kind.resource]
     low = line.first_at_or_after(low_t - longest)
     high = line.last_at_or_before(high_t - shortest)
     variant_of = ds.rule(kind)
+    created_of = line.created
     code = int(kind)
     indexes = range(low, high + 1) if ascending else range(high, low - 1, -1)
     # Events out of order by up to `slack` wait in a heap until no later index can precede
@@ -82,19 +83,24 @@ def kind_stream(
     pending: list[tuple[tuple[int, int], EventRef]] = []
     sign = 1 if ascending else -1
     for index in indexes:
-        created = line.created(index)
         if slack:
-            horizon = offset_time(offset, created) - sign * slack
+            when = offset_time(offset, created_of(index))
+            horizon = when - sign * slack
             while pending and sign * pending[0][1].created < sign * horizon:
                 yield heapq.heappop(pending)[1]
-        if variant_of(index) != variant:
-            continue
-        when = offset_time(offset, created)
+            if variant_of(index) != variant:
+                continue
+        else:  # the rule first: most indexes of a stream do not undergo its kind
+            if variant_of(index) != variant:
+                continue
+            created = created_of(index)
+            when = created + fixed if fixed is not None else offset_time(offset, created)
         if not low_t <= when <= high_t:  # a Shift's bounds are loose
             continue
-        ref = EventRef(when, seq_of(code, index), kind, index)
-        if not beyond((ref.created, ref.seq), bound, ascending):
-            continue
+        seq = seq_of(code, index)
+        if bound is not None and not ((when, seq) > bound if ascending else (when, seq) < bound):
+            continue  # at or before the cursor (`paging.beyond`)
+        ref = EventRef(when, seq, kind, index)
         if slack:
             heapq.heappush(pending, ((sign * ref.created, sign * ref.seq), ref))
         else:
