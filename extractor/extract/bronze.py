@@ -99,7 +99,7 @@ def _json(value: object) -> str:
         return _encode_str(value)  # type: ignore[arg-type]
     if kind is int:
         return int.__repr__(value)  # type: ignore[arg-type]
-    return json.dumps(value)  # a bool, a float, a subclass: let json decide
+    return json.dumps(value, separators=(",", ":"))  # a bool, a float, a subclass, a container
 
 
 @dataclass(frozen=True)

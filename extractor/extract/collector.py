@@ -25,6 +25,9 @@ def fewer_collections(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
     """Raise the youngest generation's threshold for the block; the old one comes back after
     (the process may go on to other work, such as a transform)."""
     before = gc.get_threshold()
+    if before[0] == 0:  # automatic collection switched off by the host: leave it off
+        yield
+        return
     gc.set_threshold(max(young, before[0]), *before[1:])
     try:
         yield

@@ -60,6 +60,11 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
     routed = RoutedEvents()
     for item in page.items:
         event = item.value
+        data = event.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise ExtractError(
+                f"GET {EVENTS.path}: event {item.id} has a data that is not an object"
+            )
         event_type = event.get("type")
         created = event.get("created")
         if not isinstance(event_type, str) or not isinstance(created, int):
@@ -70,7 +75,7 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
         # (https://docs.stripe.com/api/events/list): checked before any line of the page is kept.
         api_version = event.get("api_version")
         if not isinstance(api_version, str) or not is_supported(api_version):
-            obj = (event.get("data") or {}).get("object")
+            obj = (data or {}).get("object")
             object_id = obj.get("id") if isinstance(obj, dict) else None
             raise UnsupportedApiVersion(
                 f"GET {EVENTS.path}: event {item.id} ({event_type}, object {object_id}) is "
@@ -90,7 +95,7 @@ def route_events(page: Page, run_id: str, loaded_at: str) -> RoutedEvents:
                 api_version=api_version,
             )
         )
-        obj = (event.get("data") or {}).get("object")
+        obj = (data or {}).get("object")
         target = BY_OBJECT_TYPE.get(obj.get("object")) if isinstance(obj, dict) else None
         if target is None:
             continue  # an object no stream declares (e.g. a balance): kept in events only

@@ -130,7 +130,9 @@ FACTS_MEMO_MAX = 1 << 12
 
 class _Facts(dict):
     """A payment's facts whose receipt and secret tokens are drawn when first read: a charge
-    shows only the one, an intent only the other (each 24 draws, a third of the facts)."""
+    shows only the one, an intent only the other (each 24 draws, a third of the facts).
+    Read them with `facts[key]` only: `get`, `in` and iteration do not see a token not yet
+    drawn."""
 
     def __init__(self, values: dict, lazy: dict[str, tuple[int, int]]) -> None:
         super().__init__(values)

@@ -12,11 +12,12 @@ import json
 import pytest
 import requests
 
-from extractor.api.client import StripeClient
+from extractor.api.client import Item, Page, StripeClient
+from extractor.api.errors import ExtractError
 from extractor.api.rawjson import RawJsonError, Span, parse_document, path_span
 from extractor.extract.bronze import PartWriter, envelope_head, envelope_line
 from extractor.extract.collector import fewer_collections
-from extractor.extract.route import EVENT_OBJECT
+from extractor.extract.route import EVENT_OBJECT, route_events
 from extractor.lake.storage import LocalStorage
 from extractor.settings import Settings
 
@@ -168,6 +169,32 @@ def test_the_collector_threshold_comes_back():
     with pytest.raises(KeyError), fewer_collections(50_000):
         raise KeyError("the extraction failed")
     assert gc.get_threshold() == before
+    # A host that switched automatic collection off keeps it off.
+    try:
+        gc.set_threshold(0)
+        with fewer_collections(50_000):
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("data", ['"x"', "[1]", "7"])
+def test_an_event_whose_data_is_not_an_object_is_refused_by_name(data):
+    """Before, `(data or {}).get` raised an AttributeError that named neither the endpoint
+    nor the event, and hid an unsupported API version behind it."""
+    text = '{"object":"list","data":[{"id":"evt_9","type":"charge.updated","created":5,'
+    text += f'"api_version":"2010-01-01","data":{data}}}],"has_more":false}}'
+    members = parse_document(text, frozenset({"data"}), EVENT_OBJECT)
+    items = [
+        Item(span.value["id"], text[span.start : span.end], span.value, span)
+        for span in members["data"]
+    ]
+    page = Page(text, items, False, 5)
+    with pytest.raises(
+        ExtractError, match="GET /v1/events: event evt_9 has a data that is not an object"
+    ):
+        route_events(page, "r1", "2026-01-01T00:00:00Z")
 
 
 @pytest.mark.parametrize(
