@@ -56,9 +56,9 @@ def tiny_project(folder: Path, model: str) -> Path:
     return folder
 
 
-def parse_for(project: Path, lake: Path, cache: Path) -> tuple[dict, str]:
-    """The dbt child's parse for `lake`: the model's meta as its commands get it, and the
-    output."""
+def run_parse(script: str, project: Path, lake: Path, cache: Path) -> subprocess.CompletedProcess:
+    """`script` in a fresh interpreter, as in the dbt child, with the parse arguments and the
+    environment the CLI gives the child of `lake` (argv[1]: the arguments as JSON)."""
     args = ["--project-dir", str(project), "--profiles-dir", str(project)]
     args += ["--target-path", str(lake / "target")]
     env = {
@@ -70,7 +70,7 @@ def parse_for(project: Path, lake: Path, cache: Path) -> tuple[dict, str]:
         "DBT_LOG_PATH": str(lake / "logs"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", PARSE, json.dumps(args)],
+        [sys.executable, "-c", script, json.dumps(args)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -78,6 +78,13 @@ def parse_for(project: Path, lake: Path, cache: Path) -> tuple[dict, str]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def parse_for(project: Path, lake: Path, cache: Path) -> tuple[dict, str]:
+    """The dbt child's parse for `lake`: the model's meta as its commands get it, and the
+    output."""
+    done = run_parse(PARSE, project, lake, cache)
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     assert result["success"], done.stdout[-3000:]
@@ -152,30 +159,12 @@ def test_lakes_share_a_folder_unless_their_settings_or_checkout_differ(tmp_path)
 def test_the_projects_own_parse_is_shared_not_redone_per_lake(tmp_path: Path) -> None:
     """No model, test or source of this project names the lake root once parsed: its parse
     never falls back to one per lake (which would cost every build a second parse)."""
-    args = ["--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT)]
-    args += ["--target-path", str(tmp_path / "lake" / "target")]
     script = (
         "import json, sys\n"
         "from extractor.transform import project_parse\n"
         "parsed = project_parse.parse(json.loads(sys.argv[1]))\n"
         "print('RESULT', parsed.success, project_parse.naming_placeholder(parsed.result))\n"
     )
-    env = {
-        **os.environ,
-        "LAKE_ROOT": str(tmp_path / "lake"),
-        "WAREHOUSE_PATH": str(tmp_path / "lake" / "_state" / "warehouse.duckdb"),
-        "PIPELINE_PARSE_CACHE": str(tmp_path / "parse-cache"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(args)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_parse(script, REPO_ROOT, tmp_path / "lake", tmp_path / "parse-cache")
     assert "RESULT True None" in done.stdout, done.stdout[-3000:]
     assert "parsing for this lake alone" not in done.stdout + done.stderr
