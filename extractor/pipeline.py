@@ -24,6 +24,7 @@ from extractor.transform.dbt import (
     run_dbt_session,
     warehouse_path,
 )
+from extractor.transform.dbt_commands import FRESHNESS
 from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
 from extractor.transform.gate import (
     RECONCILIATION_MODEL,
@@ -90,7 +91,7 @@ def transform(
     if quarantined:
         print(quarantine_summary(quarantined))
     refresh_pending_reconciliation(ctx, plan)
-    commands = [plan.build_command(), *(["source freshness"] if then_freshness else [])]
+    commands = [plan.build_command(), *([FRESHNESS] if then_freshness else [])]
     outcomes = run_dbt_session(
         commands,
         ctx.settings,
@@ -156,7 +157,7 @@ def refresh_pending_reconciliation(ctx: RunContext, plan: FoldPlan) -> None:
 def freshness(ctx: RunContext, plan: FoldPlan = NO_FOLD) -> DbtOutcome:
     """dbt source freshness; after an incremental build it reads only the runs just folded
     (the newest lines are there), not all of Bronze again."""
-    return run_dbt("source freshness", ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
+    return run_dbt(FRESHNESS, ctx.settings, ctx.storage, ctx.run, env=plan.dbt_env())
 
 
 def gate(

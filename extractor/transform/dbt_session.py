@@ -32,19 +32,24 @@ whoever reads target/ by hand), and the status file
 gets that command's exit code (0 success, 1 failures or errors, 2 dbt could not run). With
 `stop_after_failure` a failed command ends the session (no freshness after a failed build).
 
+The child ends without Python's teardown (`exit_without_teardown`: ~0.6 s of freeing dbt's
+objects), after closing the warehouse and running the exit handlers.
+
 A separate process, not dbt inside the CLI: dbt's global state and memory stay out of
 the CLI, and a killed dbt is reported as such (dbt dies with its parent, see dbt.py).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 def run(plan: dict[str, Any]) -> list[int]:
@@ -162,5 +167,22 @@ def main(argv: list[str]) -> int:
     return max(codes, default=2)
 
 
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process without Python's teardown, which frees dbt's objects (the parsed
+    project, the graph, the adapter) one by one: ~0.6 s of the ~5 s a run with nothing new
+    takes (issue 19). Whatever the teardown did that matters is done first: the warehouse
+    closed (DuckDB checkpoints it then), the exit handlers run (dbt-duckdb's, multiprocessing's
+    semaphore clean-up, logging's flush), stdout and stderr flushed."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    environment = getattr(getattr(connections, "DuckDBConnectionManager", None), "_ENV", None)
+    if environment is not None:
+        environment.close()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_without_teardown(main(sys.argv[1:]))

@@ -49,6 +49,7 @@ from extractor.lake.storage import Storage
 from extractor.settings import LARGE_BRONZE_BYTES
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.build_resources import json_bytes, large_lake_env, settings_in_force
+from extractor.transform.dbt_commands import NO_RELATION_CACHE
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -123,6 +124,8 @@ class FoldPlan:
             if selectors:
                 selectors += self.placeholders
             command += " --select " + " ".join([*selectors, TIME_DEPENDENT_SELECTOR])
+            if not selectors:
+                command += " " + NO_RELATION_CACHE  # tests only: no model to write
         if not self.unit_tests:
             command += " --exclude-resource-type unit_test"
         return command
