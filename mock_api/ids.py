@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 
+from mock_api.memo import keep
+
 M64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -171,9 +173,7 @@ class IdCodec:
             prefix, version, index_width, tail_width = ID_LAYOUT[resource]
             body = to_base62(index, index_width)
             found = f"{prefix}_{version}{body}{self._tail(resource, index, tail_width)}"
-            if len(self._encoded) >= ENCODED_MEMO_MAX:
-                self._encoded.clear()
-            self._encoded[key] = found
+            keep(self._encoded, key, found, ENCODED_MEMO_MAX)
         return found
 
     def decode(self, object_id: str) -> tuple[str, int] | None:

@@ -19,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _encode_str
+from typing import Any
 
 from extractor import failpoints
 from extractor.lake import layout
@@ -33,35 +34,15 @@ def loaded_at_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def envelope_line(
-    raw_object: str,
-    *,
-    run_id: str,
-    loaded_at: str,
-    observed_at: int,
-    source: str,
-    event_id: str | None = None,
-    event_type: str | None = None,
-    api_version: str | None = None,
-    parent_id: str | None = None,
-) -> str:
-    """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim.
+def envelope_line(raw_object: str, **fields: Any) -> str:
+    """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim and
+    `fields` are `envelope_head`'s.
 
     `api_version` is the Stripe API version `data` is rendered in: the event's for an event
     and its object, the pinned `Stripe-Version` for a listed object. `parent_id` is only in a
     child stream's lines (the payout a balance transaction was paid out in).
     """
-    head = envelope_head(
-        run_id=run_id,
-        loaded_at=loaded_at,
-        observed_at=observed_at,
-        source=source,
-        event_id=event_id,
-        event_type=event_type,
-        api_version=api_version,
-        parent_id=parent_id,
-    )
-    return f"{head}{raw_object}}}\n"
+    return f"{envelope_head(**fields)}{raw_object}}}\n"
 
 
 def envelope_head(

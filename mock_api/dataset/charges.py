@@ -33,6 +33,7 @@ from mock_api.dataset.refunds import (
 )
 from mock_api.dataset.schedule import EventKind
 from mock_api.ids import Rng
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -149,9 +150,7 @@ def payment_facts(ds: Dataset, i: int) -> dict:
     cache = ds.payment_cache
     found = cache.get(i)
     if found is None:
-        if len(cache) >= FACTS_MEMO_MAX:
-            cache.clear()
-        found = cache[i] = _payment_facts(ds, i)
+        found = keep(cache, i, _payment_facts(ds, i), FACTS_MEMO_MAX)
     return found
 
 

@@ -14,6 +14,7 @@ from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.reference import CITIES, CURRENCIES, FIRST, LAST, STREETS
 from mock_api.dataset.schedule import EventKind, always, minor_volume
 from mock_api.ids import Rng
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -51,9 +52,7 @@ def customer_facts(ds: Dataset, k: int) -> dict:
     dataset (bounded): each customer owns many payments. Callers only read it."""
     found = ds.customer_cache.get(k)
     if found is None:
-        if len(ds.customer_cache) >= CUSTOMER_MEMO_MAX:
-            ds.customer_cache.clear()
-        found = ds.customer_cache[k] = _customer_facts(ds, k)
+        found = keep(ds.customer_cache, k, _customer_facts(ds, k), CUSTOMER_MEMO_MAX)
     return found
 
 

@@ -28,6 +28,7 @@ from mock_api.dataset.registry import EXPANDABLE, OBJECT_NAME, RESOURCES, SPEC_B
 from mock_api.dataset.schedule import EventKind, Timeline, offset_time
 from mock_api.dataset.subscriptions import discount_object, status_filter
 from mock_api.ids import IdCodec
+from mock_api.memo import keep
 
 _MISSING = object()
 # Lists that take in objects subscriptions' changes create (see `companions`), by resource.
@@ -47,9 +48,7 @@ def _memo(rule: Callable[[int], int | None]) -> Callable[[int], int | None]:
     def memoised(index: int) -> int | None:
         answer = cache.get(index, _MISSING)
         if answer is _MISSING:
-            if len(cache) >= _MEMO_MAX:
-                cache.clear()
-            answer = cache[index] = rule(index)
+            answer = keep(cache, index, rule(index), _MEMO_MAX)
         return answer  # type: ignore[return-value]
 
     return memoised
@@ -174,9 +173,7 @@ class Dataset:
             # (when, code): kinds are IntEnum members, unique per object, so the tuples
             # themselves sort as (when, int(kind)) would.
             out.sort()
-            if len(self._changes) >= _MEMO_MAX:
-                self._changes.clear()
-            found = self._changes[key] = tuple(out)
+            found = keep(self._changes, key, tuple(out), _MEMO_MAX)
         return found
 
     def applied(self, resource: str, index: int, now: int) -> frozenset[int]:

@@ -52,6 +52,7 @@ from mock_api.dataset.subscription_charges import description as sub_charge_desc
 from mock_api.dataset.subscription_invoices import PER_SUBSCRIPTION, amount_due, failing_renewal
 from mock_api.dataset.subscription_payments import RECOVERY, kinds_of
 from mock_api.dataset.subscriptions import FAIL_RENEWAL, VARIANTS, lifecycle
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -399,29 +400,32 @@ def _day_items(ds: Dataset, day: int, failures: bool) -> dict[str, list[Ref]]:
     return out
 
 
+# (day, failures) keys per memo (items, nets): decades of days, so in practice every day asked.
+DAY_MEMO_MAX = 20_000
+
+
 def day_items(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[Ref]]:
     """`_day_items`, cached: balances and payouts ask for the same days again and again."""
     cache: dict = ds.ledger_cache.setdefault("items", {})
     key = (day, failures)
-    if key not in cache:
-        if len(cache) > 20_000:
-            cache.clear()
-        cache[key] = _day_items(ds, day, failures)
-    return cache[key]
+    found = cache.get(key)
+    if found is None:
+        found = keep(cache, key, _day_items(ds, day, failures), DAY_MEMO_MAX)
+    return found
 
 
 def day_nets(ds: Dataset, day: int, failures: bool = True) -> dict[str, list[tuple[Ref, int]]]:
     """`day_items` with each transaction's net, cached likewise."""
     cache: dict = ds.ledger_cache.setdefault("nets", {})
     key = (day, failures)
-    if key not in cache:
-        if len(cache) > 20_000:
-            cache.clear()
-        cache[key] = {
+    found = cache.get(key)
+    if found is None:
+        nets = {
             currency: [(ref, net_of(ds, ref[2], ref[3], ref[0])) for ref in refs]
             for currency, refs in day_items(ds, day, failures).items()
         }
-    return cache[key]
+        found = keep(cache, key, nets, DAY_MEMO_MAX)
+    return found
 
 
 def _books(ds: Dataset, day: int) -> dict[str, tuple[int, int]]:

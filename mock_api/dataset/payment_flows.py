@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.customers import customer_currency
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -51,15 +52,17 @@ BANK_FAILURES = (
     ("debit_not_authorized", "The customer told their bank this debit was unauthorized."),
 )
 
+# Entries per memo (flows, declines): an int key and a small value each, so a full memo is
+# tens of MiB at most (bench/mock_memory.py measures the mock's peak).
+FLOW_MEMO_MAX = 1 << 18
+
 
 def payment_flow(ds: Dataset, i: int) -> PaymentFlow:
     # Memoised: every rule of charges, refunds, disputes and the ledger's streams asks.
     cache = ds.flow_cache
     flow = cache.get(i)
     if flow is None:
-        if len(cache) > 1 << 18:
-            cache.clear()
-        flow = cache[i] = _payment_flow(ds, i)
+        flow = keep(cache, i, _payment_flow(ds, i), FLOW_MEMO_MAX)
     return flow
 
 
@@ -80,11 +83,9 @@ def declined_at_creation(ds: Dataset, i: int) -> bool:
     cache = ds.decline_cache
     declined = cache.get(i)
     if declined is None:
-        if len(cache) > 1 << 18:
-            cache.clear()
-        declined = cache[i] = (
-            ds.keys.u("charge_fail", i) < 0.08 and payment_flow(ds, i) is not PaymentFlow.BANK
-        )
+        rolled = ds.keys.u("charge_fail", i) < 0.08
+        declined = rolled and payment_flow(ds, i) is not PaymentFlow.BANK
+        declined = keep(cache, i, declined, FLOW_MEMO_MAX)
     return declined
 
 

@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING
 
 from mock_api.dataset.config import DAY
 from mock_api.ids import mix64
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -221,9 +222,7 @@ class Timeline:
         if found is None:
             jitter = 0 if index == 0 else mix64(self.key ^ mix64(index)) % DAY
             found = self._to_real(self._open_start + (index * DAY + jitter) // self.per_day)
-            if len(self._created) >= CREATED_MEMO_MAX:
-                self._created.clear()
-            self._created[index] = found
+            keep(self._created, index, found, CREATED_MEMO_MAX)
         return found
 
     def last_at_or_before(self, t: int) -> int:

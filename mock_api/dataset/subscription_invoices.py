@@ -52,6 +52,7 @@ from mock_api.dataset.subscriptions import (
     render_discount,
     state,
 )
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -297,10 +298,9 @@ def amount_due(ds: Dataset, inv: int) -> int:
     key = inv
     found = cache.get(key)
     if found is None:
-        if len(cache) >= 1 << 18:
-            cache.clear()
         totals = _priced_lines(ds, inv)[3]
-        found = cache[key] = max(totals["subtotal"] - totals["discount"] + totals["tax"], 0)
+        due = max(totals["subtotal"] - totals["discount"] + totals["tax"], 0)
+        found = keep(cache, key, due, 1 << 18)
     return found
 
 

@@ -36,6 +36,7 @@ from mock_api.dataset.config import DAY, HOUR
 from mock_api.dataset.customers import CustomerEvent, customer_currency
 from mock_api.dataset.errors import MockError
 from mock_api.dataset.schedule import EventKind, Shift, offset_time
+from mock_api.memo import keep
 
 if TYPE_CHECKING:
     from mock_api.dataset.facade import Dataset
@@ -334,9 +335,7 @@ def lifecycle(ds: Dataset, s: int) -> Lifecycle:
     key = ("lifecycle", s)
     found = cache.get(key)
     if found is None:
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        found = cache[key] = _lifecycle(ds, s)
+        found = keep(cache, key, _lifecycle(ds, s), _CACHE_MAX)
     return found
 
 
