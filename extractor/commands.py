@@ -37,7 +37,7 @@ from extractor.streams import (
 )
 from extractor.transform.build_resources import large_lake_env
 from extractor.transform.dbt import DbtChild, run_dbt_session
-from extractor.transform.dbt_commands import FRESHNESS
+from extractor.transform.dbt_commands import FRESHNESS, TEST
 from extractor.transform.fold import FRESHNESS_ENV, freshness_runs, scan_bronze
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
@@ -142,7 +142,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
         bronze = scan_bronze(ctx.storage)
         # Tests, then freshness whatever the tests found, in one dbt child.
         outcomes = run_dbt_session(
-            ["test", FRESHNESS],
+            [TEST, FRESHNESS],
             ctx.settings,
             ctx.storage,
             ctx.run,

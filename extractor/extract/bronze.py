@@ -35,13 +35,8 @@ def loaded_at_iso(ts: float) -> str:
 
 
 def envelope_line(raw_object: str, **fields: Any) -> str:
-    """One Bronze line (with its trailing newline); `raw_object` is embedded verbatim and
-    `fields` are `envelope_head`'s.
-
-    `api_version` is the Stripe API version `data` is rendered in: the event's for an event
-    and its object, the pinned `Stripe-Version` for a listed object. `parent_id` is only in a
-    child stream's lines (the payout a balance transaction was paid out in).
-    """
+    """One Bronze line (with its trailing newline): `envelope_head(**fields)`, then
+    `raw_object` verbatim, then the closing brace. `fields` are envelope_head's keywords."""
     return f"{envelope_head(**fields)}{raw_object}}}\n"
 
 
@@ -57,6 +52,10 @@ def envelope_head(
     parent_id: str | None = None,
 ) -> str:
     """A line up to its object: `{"_run_id":...,"data":`; the line is this, the object, `}\n`.
+
+    `api_version` is the Stripe API version `data` is rendered in: the event's for an event
+    and its object, the pinned `Stripe-Version` for a listed object. `parent_id` is only in a
+    child stream's lines (the payout a balance transaction was paid out in).
 
     The bytes `json.dumps` gives for the fields with separators (",", ":"), without building a
     dict and an encoder per line: lines sharing their fields (a list page) share one head,

@@ -125,7 +125,8 @@ class FoldPlan:
                 selectors += self.placeholders
             command += " --select " + " ".join([*selectors, TIME_DEPENDENT_SELECTOR])
             if not selectors:
-                command += " " + NO_RELATION_CACHE  # tests only: no model to write
+                # Only the time-dependent tests (the tag is on tests alone): no model to write.
+                command += " " + NO_RELATION_CACHE
         if not self.unit_tests:
             command += " --exclude-resource-type unit_test"
         return command

@@ -290,6 +290,9 @@ def _priced_lines(ds: Dataset, inv: int) -> tuple[list[Line], list[int], list[in
     return lines, discounts, taxes, totals
 
 
+AMOUNT_DUE_MEMO_MAX = 1 << 18
+
+
 def amount_due(ds: Dataset, inv: int) -> int:
     """What invoice `inv` asks the customer to pay: its total, a credit counting as 0 (it goes
     to the customer's balance). Cached with the ledger's sums (one per config, shared by
@@ -300,7 +303,7 @@ def amount_due(ds: Dataset, inv: int) -> int:
     if found is None:
         totals = _priced_lines(ds, inv)[3]
         due = max(totals["subtotal"] - totals["discount"] + totals["tax"], 0)
-        found = keep(cache, key, due, 1 << 18)
+        found = keep(cache, key, due, AMOUNT_DUE_MEMO_MAX)
     return found
 
 

@@ -260,6 +260,14 @@ def test_a_build_of_new_data_also_rebuilds_the_empty_models(storage: LocalStorag
     assert idle.build_command() == (
         "build --select tag:time_dependent --no-populate-cache --exclude-resource-type unit_test"
     )
+    # Nothing new but a model refreshed (rpt_webhook_reconciliation with pending events):
+    # it writes that model, so dbt keeps its relation cache.
+    idle.refreshed_models = ["rpt_webhook_reconciliation"]
+    assert idle.rebuilds_models
+    assert idle.build_command() == (
+        "build --select rpt_webhook_reconciliation dim_products stg_stripe__coupons "
+        "tag:time_dependent --exclude-resource-type unit_test"
+    )
 
 
 def test_a_setting_the_tests_read_counts_as_a_project_change(

@@ -323,40 +323,60 @@ def test_an_allocator_setting_that_comes_with_the_plan_restarts_the_child(tmp_pa
 
 
 EXIT_PROBE = """
-import atexit, sys
+import atexit, os, sys
 from pathlib import Path
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.adapters.duckdb.credentials import DuckDBCredentials
 from dbt.adapters.duckdb.environments.local import LocalEnvironment
 from extractor.transform.dbt_session import exit_without_teardown
-db = Path(sys.argv[1])
+db, how = Path(sys.argv[1]), sys.argv[2]
 env = LocalEnvironment(DuckDBCredentials(database="w", schema="main", path=str(db)))
-handle = env.handle()  # held, as an invocation's connection is until dbt releases it
+handle = env.handle()  # held, as a leaked connection would hold it
 handle.cursor().execute("create table kept as select 42 as answer")
 DuckDBConnectionManager._ENV = env
 atexit.register(lambda: (db.parent / "exit-handlers-ran").write_text("yes"))
+
+
+class Witness:  # freed by Python's teardown, as dbt's objects are
+    def __del__(self):
+        (db.parent / "teardown-ran").write_text("yes")
+
+
+witness = Witness()
 print("buffered, not flushed yet", end="")
-exit_without_teardown(3)
+if how == "session":
+    exit_without_teardown(3)
+elif how == "bare":
+    sys.stdout.flush()
+    os._exit(3)
+sys.exit(3)
 """
 
 
-def test_the_session_ends_without_teardown_but_closes_the_warehouse_first(tmp_path):
-    """The child skips Python's teardown (~0.6 s of freeing dbt's objects), not what the
-    teardown did that matters: the warehouse is closed, so its write-ahead log is checkpointed
-    into the file (a bare os._exit leaves warehouse.duckdb.wal behind, and exit handlers alone
-    do not close a handle dbt still holds); exit handlers run; stdout is flushed; the code
-    is the session's."""
-    db = tmp_path / "warehouse.duckdb"
+def exit_probe(folder: Path, how: str) -> list[str]:
+    """Run EXIT_PROBE ending `how`; the files it left next to its warehouse."""
+    folder.mkdir()
     probe = subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE, str(db)],
+        [sys.executable, "-c", EXIT_PROBE, str(folder / "warehouse.duckdb"), how],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert (probe.returncode, probe.stdout) == (3, "buffered, not flushed yet"), probe.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["exit-handlers-ran", "warehouse.duckdb"]
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_the_session_ends_without_teardown_but_closes_the_warehouse_first(tmp_path):
+    """The child skips Python's teardown (~0.6 s of freeing dbt's objects), not what the
+    teardown did that matters: a warehouse handle still open is closed, so DuckDB checkpoints
+    its write-ahead log into the file; exit handlers run; stdout is flushed; the code is the
+    session's. The controls show what each probe can see: a normal exit runs the teardown
+    (the witness object is freed), and a bare os._exit leaves warehouse.duckdb.wal behind."""
+    assert exit_probe(tmp_path / "session", "session") == ["exit-handlers-ran", "warehouse.duckdb"]
+    assert "teardown-ran" in exit_probe(tmp_path / "normal", "normal")
+    assert "warehouse.duckdb.wal" in exit_probe(tmp_path / "bare", "bare")
     import duckdb
 
-    with duckdb.connect(str(db), read_only=True) as reader:
+    with duckdb.connect(str(tmp_path / "session" / "warehouse.duckdb"), read_only=True) as reader:
         assert reader.execute("select answer from kept").fetchall() == [(42,)]
