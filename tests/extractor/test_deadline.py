@@ -97,3 +97,52 @@ def test_a_quick_answer_within_the_deadline_is_read_whole() -> None:
     finally:
         server.stop()
     assert [(p.has_more, p.items) for p in pages] == [(False, [])]
+
+
+def big_page(objects: int) -> bytes:
+    data = ",".join(f'{{"id": "ch_{i}", "pad": "{"x" * 1000}"}}' for i in range(objects))
+    body = f'{{"object": "list", "has_more": false, "data": [{data}]}}'.encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+    return head.encode() + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut-short"])
+def test_a_page_is_read_in_large_reads_and_a_cut_body_is_retried(monkeypatch, cut) -> None:
+    """requests reads a body in 10 KiB chunks, each through urllib3 and http.client and a
+    deadline check per socket read; the client reads it whole (read_body), so a 1 MB page
+    takes a few dozen socket reads, not a hundred. A body cut short of its Content-Length is
+    still requests' error, retried, then the run fails naming it."""
+    from extractor.api import deadline
+
+    response = big_page(1000)  # ~1 MB
+    server = TrickleServer(head=0)  # its _serve replaced: the page at once, or cut short
+    monkeypatch.setattr(server, "_serve", lambda conn: _send_and_close(conn, response, cut))
+    reads = []
+    original = deadline.DeadlineSocket.recv_into
+    monkeypatch.setattr(
+        deadline.DeadlineSocket,
+        "recv_into",
+        lambda self, *args: reads.append(1) or original(self, *args),
+    )
+    try:
+        settings = Settings(
+            api_base=f"http://127.0.0.1:{server.port}", rate_limit_rps=100, max_retries=1
+        )
+        client = StripeClient(settings, backoff_base=0.01, backoff_cap=0.05)
+        if cut:
+            with pytest.raises(RetriesExhausted, match="gave up after 2 attempts"):
+                list(client.iter_pages("/v1/charges", {}, CallStats()))
+            assert server.connections == 2
+        else:
+            (page,) = list(client.iter_pages("/v1/charges", {}, CallStats()))
+            assert [item.id for item in page.items] == [f"ch_{i}" for i in range(1000)]
+            assert len(reads) < 50, len(reads)  # 10 KiB reads: over 100
+        client.close()
+    finally:
+        server.stop()
+
+
+def _send_and_close(conn: socket.socket, response: bytes, cut: bool) -> None:
+    with conn:
+        conn.recv(65536)
+        conn.sendall(response[: len(response) - 1000] if cut else response)
