@@ -11,7 +11,8 @@ uncounted extractor run (which also lists the children) fill the page cache, so 
 reads pages already rendered, and no round pays for rendering that another does not (the
 first pass's rate is `bench/mock_ceiling.py`'s). Each round, in order:
 
-1. ceiling: a tight client in this process (bare `requests`, `.json()` only to find the next
+1. ceiling: a tight client in this process (`requests` reading HTTP as the extractor's client
+   does: proxy settings read once, each body read whole; `.json()` only to find the next
    cursor, nothing written) pages exactly the lists the extractor will page (same window
    slices per entity, the events feed with the same four type filters) over the same number
    of connections: what the mock and the socket allow;
@@ -49,6 +50,7 @@ from bench.harness import (  # noqa: E402
     run_measured,
     write_result,
 )
+from extractor.api.client import read_body, read_environment_once  # noqa: E402
 from extractor.extract.plan import first_run_start  # noqa: E402
 from extractor.extract.run import MIN_SLICE_SECONDS  # noqa: E402
 from extractor.extract.windows import Window, split  # noqa: E402
@@ -80,11 +82,15 @@ def list_tasks(window: Window, workers: int) -> list[tuple[str, dict]]:
 
 
 def ceiling(api_base: str, window: Window, workers: int) -> tuple[int, float]:
-    """Page every list with a bare client over `workers` connections: (records, seconds)."""
+    """Page every list with a bare client over `workers` connections: (records, seconds).
+    It reads HTTP as the extractor's client does (the environment's proxy settings read once,
+    each body read whole: `extractor.api.client`), so the ceiling is not lowered by costs the
+    extractor no longer pays."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {DEFAULT_API_KEY}"
     adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
     session.mount("http://", adapter)
+    read_environment_once(session, api_base)
 
     def fetch(task: tuple[str, dict]) -> int:
         path, params = task
@@ -93,7 +99,8 @@ def ceiling(api_base: str, window: Window, workers: int) -> tuple[int, float]:
             query = {**params, "limit": 100}
             if cursor:
                 query["starting_after"] = cursor
-            response = session.get(f"{api_base}{path}", params=query, timeout=60)
+            response = session.get(f"{api_base}{path}", params=query, timeout=60, stream=True)
+            read_body(response)
             response.raise_for_status()
             body = response.json()
             count += len(body["data"])

@@ -299,9 +299,14 @@ BODY_READ_BYTES = 1 << 20
 def read_body(response: requests.Response) -> None:
     """Read the whole body now, in reads of up to BODY_READ_BYTES (the same bytes as
     `response.content` would read; requests keeps them where `.content` returns them). Its
-    errors are requests' own (a timeout or a cut body: ConnectionError, ChunkedEncodingError),
-    and the connection goes back to the pool once the body is read, as without `stream`."""
-    response._content = b"".join(response.iter_content(BODY_READ_BYTES))
+    errors are requests' own (a timeout: ConnectionError; a cut body: ChunkedEncodingError; a
+    bad gzip body: ContentDecodingError; SSLError), and the connection goes back to the pool
+    once the body is read, as without `stream`; after an error it is closed."""
+    try:
+        response._content = b"".join(response.iter_content(BODY_READ_BYTES))
+    except BaseException:
+        response.close()
+        raise
 
 
 def read_environment_once(session: requests.Session, api_base: str) -> None:

@@ -99,9 +99,11 @@ def test_a_quick_answer_within_the_deadline_is_read_whole() -> None:
     assert [(p.has_more, p.items) for p in pages] == [(False, [])]
 
 
-def big_page(objects: int) -> bytes:
-    data = ",".join(f'{{"id": "ch_{i}", "pad": "{"x" * 1000}"}}' for i in range(objects))
-    body = f'{{"object": "list", "has_more": false, "data": [{data}]}}'.encode()
+def big_page(objects: int, has_more: bool = False, first: int = 0) -> bytes:
+    ids = range(first, first + objects)
+    data = ",".join(f'{{"id": "ch_{i}", "pad": "{"x" * 1000}"}}' for i in ids)
+    more = "true" if has_more else "false"
+    body = f'{{"object": "list", "has_more": {more}, "data": [{data}]}}'.encode()
     head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
     return head.encode() + b"\r\n\r\n" + body
 
@@ -130,7 +132,8 @@ def test_a_page_is_read_in_large_reads_and_a_cut_body_is_retried(monkeypatch, cu
         )
         client = StripeClient(settings, backoff_base=0.01, backoff_cap=0.05)
         if cut:
-            with pytest.raises(RetriesExhausted, match="gave up after 2 attempts"):
+            broken = r"broken in transit \(ChunkedEncodingError\).*gave up after 2 attempts"
+            with pytest.raises(RetriesExhausted, match=broken):
                 list(client.iter_pages("/v1/charges", {}, CallStats()))
             assert server.connections == 2
         else:
@@ -146,3 +149,33 @@ def _send_and_close(conn: socket.socket, response: bytes, cut: bool) -> None:
     with conn:
         conn.recv(65536)
         conn.sendall(response[: len(response) - 1000] if cut else response)
+
+
+def test_pages_read_whole_reuse_one_keep_alive_connection() -> None:
+    """Read with `stream=True`, a body read whole gives its connection back to the pool: the
+    pages of one list travel over one connection, as they did without `stream`."""
+    pages = [big_page(300, has_more=True), big_page(300, first=300)]
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        with conn:
+            for response in pages:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                conn.sendall(response)
+            conn.recv(1)  # until the client closes it
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        settings = Settings(api_base=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        client = StripeClient(settings)
+        got = list(client.iter_pages("/v1/charges", {}, CallStats()))
+        client.close()
+    finally:
+        listener.close()
+    assert [len(page.items) for page in got] == [300, 300]
+    assert len(accepted) == 1
