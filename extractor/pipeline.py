@@ -45,6 +45,7 @@ from extractor.transform.quarantine import (
     quarantine_warnings,
     read_quarantine,
 )
+from extractor.transform.unit_test_record import record_passed
 from extractor.transform.warehouse import views_read_this_lake
 
 # A full read of Bronze, for commands that run no build of their own (run-quality).
@@ -107,6 +108,7 @@ def transform(
         # After the build only: a crash before this line refolds the same runs next time,
         # a no-op for Silver's de-duplication (ADR 0040).
         record_fold(ctx.storage, plan)
+        record_unit_tests(ctx, plan, build)
     else:
         forget_fold(ctx.storage)
         logs.warn(
@@ -128,6 +130,14 @@ def transform(
         quarantined_captures=len(quarantined),
     )
     return build, plan, checked
+
+
+def record_unit_tests(ctx: RunContext, plan: FoldPlan, build: DbtOutcome) -> None:
+    """After a passing build that selected every model, so ran every unit test: this
+    project's unit tests have passed on this machine (unit_test_record, ADR 0059)."""
+    unit_tests = build.kind_counts.get("unit_test", {})
+    if plan.unit_tests and plan.changed_sources is None and set(unit_tests) == {"pass"}:
+        record_passed(plan.project_code, ctx.run_id, ctx.storage.root, unit_tests["pass"])
 
 
 def refresh_pending_reconciliation(ctx: RunContext, plan: FoldPlan) -> None:

@@ -62,6 +62,11 @@ ENVIRONMENT_HELP: tuple[tuple[str, str, str], ...] = (
         "DuckDB's jemalloc, read at load",
     ),
     ("PIPELINE_PARSE_CACHE", "target/parse", "where the dbt parse every lake shares lives"),
+    (
+        "PIPELINE_UNIT_TEST_RECORD",
+        "target/unit-tests-passed",
+        "absolute folder: project versions whose dbt unit tests passed here (ADR 0059)",
+    ),
     ("LEDGER_WHOLE_HISTORY", "false", "true: the ledger must sum to /v1/balance"),
     ("STRIPE_WEBHOOK_SECRET", "none", "whsec_... for run-webhooks (required unless insecure)"),
     ("RUN_ID", "generated", "fixes the run id"),
@@ -181,6 +186,9 @@ class Settings:
                 f"STRIPE_VERSION={stripe_version!r} is not an API version this pipeline reads "
                 f"(supported: {versions.supported_list()}; docs/architecture.md#api-versions)"
             )
+        record = env.get("PIPELINE_UNIT_TEST_RECORD")
+        if record and not Path(record).is_absolute():
+            raise ConfigError(f"PIPELINE_UNIT_TEST_RECORD={record!r} must be an absolute path")
         return cls(
             api_base=api_base,
             api_key=Secret(api_key),

@@ -17,7 +17,9 @@ And a fingerprint of the whole dbt project with the pinned dependencies and the 
 it reads (PROJECT_ENV): dbt's unit tests
 check the models' code against fixed rows, never the lake, so an incremental build whose
 project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
-every small run); a full build, or any change to the project or the pins, runs them.
+every small run); a full build, or any change to the project or the pins, runs them, unless
+every unit test of this very project already passed on this machine (unit_test_record,
+ADR 0059).
 
 A model's output is a function of the Bronze it reads, the captures and the project. So when
 the project, the warehouse and every Silver and Gold file are as the last passing build left
@@ -50,6 +52,7 @@ from extractor.settings import LARGE_BRONZE_BYTES
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.build_resources import json_bytes, large_lake_env, settings_in_force
 from extractor.transform.dbt_commands import NO_RELATION_CACHE
+from extractor.transform.unit_test_record import passed_here
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -86,6 +89,8 @@ class FoldPlan:
     # The whole project's fingerprint, and whether this build runs dbt's unit tests.
     project_code: str = ""
     unit_tests: bool = True
+    # Why the unit tests are left out, when they are (unit_tests_skip_reason).
+    unit_tests_skipped: str = ""
     # The webhook captures' fingerprint (captures_fingerprint).
     captures: str = ""
     # The dbt sources with new Bronze since the last passing build, when that build's
@@ -149,9 +154,7 @@ class FoldPlan:
             "reason": self.reason,
             "bronze_run_ids": self.run_ids if self.incremental else None,
             "bronze_runs_listed": len(self.parts),
-            "unit_tests": "run"
-            if self.unit_tests
-            else "skipped: project unchanged since the last passing build",
+            "unit_tests": "run" if self.unit_tests else "skipped: " + self.unit_tests_skipped,
             "changed_sources": self.changed_sources,
             "models": self._models_note(),
             "bronze_bytes": self.bronze_bytes,
@@ -325,17 +328,21 @@ def plan_fold(
     parts = scan.parts
     code = code_fingerprint() if code is None else code
     project = project_fingerprint()
+    state = None if full_refresh else read_state(storage)
+    same_project = state is not None and state.project_code == project
+    skipped = unit_tests_skip_reason(project, same_project)
     full = {
         "parts": parts,
         "code": code,
         "project_code": project,
+        "unit_tests": not skipped,
+        "unit_tests_skipped": skipped,
         "captures": captures_fingerprint(storage),
         "bronze_bytes": scan.bytes,
         "large_bronze_bytes": large_bronze_bytes,
     }
     if full_refresh:
         return FoldPlan(False, "--full-refresh", **full, latest_runs=newest_runs(parts, None))
-    state = read_state(storage)
     full["latest_runs"] = newest_runs(parts, state)
     if state is None:
         return FoldPlan(False, "no earlier build recorded in " + STATE_KEY, **full)
@@ -345,7 +352,6 @@ def plan_fold(
         run_id for run_id, keys in parts.items() if not set(keys) <= set(state.runs.get(run_id, ()))
     ]
     captures = full["captures"]
-    same_project = state.project_code == project
     outputs = list_outputs(storage) if same_project and warehouse_current else None
     keeps_outputs = outputs is not None and state.outputs == outputs_fingerprint(storage, outputs)
     return FoldPlan(
@@ -355,7 +361,8 @@ def plan_fold(
         parts,
         code,
         project_code=project,
-        unit_tests=not same_project,
+        unit_tests=full["unit_tests"],
+        unit_tests_skipped=skipped,
         captures=captures,
         bronze_bytes=scan.bytes,
         large_bronze_bytes=large_bronze_bytes,
@@ -363,6 +370,18 @@ def plan_fold(
         placeholders=placeholder_models(outputs) if keeps_outputs and outputs else [],
         latest_runs=full["latest_runs"],
     )
+
+
+def unit_tests_skip_reason(project_code: str, same_project: bool) -> str:
+    """Why a build leaves dbt's unit tests out, or "" when it runs them: this lake's last
+    passing build ran the same project, or every unit test of this project already passed
+    on this machine (unit_test_record, ADR 0059)."""
+    if same_project:
+        return "project unchanged since the last passing build"
+    record = passed_here(project_code)
+    if record is None:
+        return ""
+    return f"this project's unit tests passed on this machine in run {record.get('run_id')}"
 
 
 def newest_runs(parts: dict[str, list[str]], state: FoldState | None) -> dict[str, list[str]]:

@@ -67,7 +67,9 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     incremental = work / "incremental"
     # dbt's settings are the CLI's own choice in every build here, whatever the shell says.
     own_settings = ("RUN_ID", "DUCKDB_MEMORY_LIMIT", *LARGE_LAKE)
-    env = child_env(incremental, mock.url, clear=own_settings)
+    # This machine's record of passed unit tests starts empty here (ADR 0059).
+    record = {"PIPELINE_UNIT_TEST_RECORD": str(work / "unit-tests-passed")}
+    env = child_env(incremental, mock.url, clear=own_settings, **record)
     try:
         first = run_cli("run-pipeline", "--days", "10", "--run-id", "A", env=env)
         assert first.returncode == 0, first.stderr[-4000:]
@@ -80,7 +82,7 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     shutil.copytree(incremental / "bronze", full / "bronze")
     # The full rebuild runs as a large lake's would (ADR 0058): one dbt node at a time. The
     # equality test below then also shows that this changes no answer.
-    env = child_env(full, mock.url, clear=own_settings, PIPELINE_LARGE_BRONZE_BYTES="1")
+    env = child_env(full, mock.url, clear=own_settings, PIPELINE_LARGE_BRONZE_BYTES="1", **record)
     rebuilt = run_cli("run-transforms", "--run-id", "F", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
     (work / "F.stderr").write_text(rebuilt.stderr)
@@ -122,8 +124,23 @@ def test_the_second_run_folds_only_its_own_bronze(lakes) -> None:
     # The project did not change between A and B: B's build leaves dbt's unit tests out.
     assert fold["unit_tests"].startswith("skipped")
     assert "unit_test" not in manifest(incremental, "B")["transform"]["counts_by_kind"]
-    assert manifest(incremental, "A")["transform"]["counts_by_kind"]["unit_test"]["pass"] > 0
-    assert manifest(full, "F")["transform"]["fold"]["mode"] == "full"
+    passed = manifest(incremental, "A")["transform"]["counts_by_kind"]["unit_test"]["pass"]
+    assert passed > 0
+    # A's build ran every unit test and passed: the machine's record says so, and the other
+    # lake's full build of the same project leaves them out, naming the run (ADR 0059).
+    (record,) = (incremental.parent / "unit-tests-passed").glob("*.json")
+    assert {k: v for k, v in json.loads(record.read_text()).items() if k != "versions"} == {
+        "project_code": record.stem,
+        "run_id": "A",
+        "lake": str(incremental),
+        "passed": passed,
+    }
+    rebuilt = manifest(full, "F")["transform"]
+    assert rebuilt["fold"]["mode"] == "full"
+    assert rebuilt["fold"]["unit_tests"] == (
+        "skipped: this project's unit tests passed on this machine in run A"
+    )
+    assert "unit_test" not in rebuilt["counts_by_kind"]
     # Only the sources B wrote Bronze for, and what lies downstream of them, were rebuilt
     # (ADR 0056); the equality with a full rebuild below is what proves that safe.
     written = sorted(

@@ -9,6 +9,7 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
+from extractor.settings import ConfigError, Settings
 from extractor.transform.build_resources import LARGE_LAKE
 from extractor.transform.fold import (
     FRESHNESS_ENV,
@@ -20,6 +21,7 @@ from extractor.transform.fold import (
     record_fold,
     scan_bronze,
 )
+from extractor.transform.unit_test_record import RECORD_ENV, passed_here, record_passed
 
 
 def part(storage: LocalStorage, entity: str, run_id: str, n: int = 0) -> None:
@@ -30,6 +32,15 @@ def part(storage: LocalStorage, entity: str, run_id: str, n: int = 0) -> None:
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def no_unit_test_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This machine's record of passed unit tests (ADR 0059), empty for each test here: the
+    suite's own builds write the real one."""
+    folder = tmp_path / "unit-tests-passed"
+    monkeypatch.setenv(RECORD_ENV, str(folder))
+    return folder
 
 
 def test_first_build_is_full_then_only_new_runs_fold(storage: LocalStorage) -> None:
@@ -140,9 +151,9 @@ def test_the_fingerprint_follows_the_staging_models_and_macros(tmp_path: Path) -
     assert code_fingerprint() == code_fingerprint()
 
 
-def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
-    storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A small dbt project whose fingerprint the fold computes instead of the repository's."""
     from extractor.transform import fold
 
     project = tmp_path / "project"
@@ -157,6 +168,12 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
         "code_fingerprint",
         lambda root=project, entries=fold.SILVER_CODE: real(project, entries),
     )
+    return project
+
+
+def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
+    storage: LocalStorage, project: Path
+) -> None:
     part(storage, "charges", "A")
     first = plan_fold(storage)
     assert (first.unit_tests, first.build_command()) == (True, "build")
@@ -181,6 +198,58 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
     assert plan_fold(storage).unit_tests is False
     (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
     assert plan_fold(storage).unit_tests is True
+
+
+def test_a_project_whose_unit_tests_passed_on_this_machine_skips_them_in_any_lake(
+    tmp_path: Path, project: Path, no_unit_test_record: Path
+) -> None:
+    lakes = [LocalStorage(tmp_path / name) for name in ("one", "two")]
+    for lake in lakes:
+        part(lake, "charges", "A")
+    first = plan_fold(lakes[0])
+    assert first.unit_tests and first.as_dict()["unit_tests"] == "run"
+    record_passed(first.project_code, "r1", lakes[0].root, 14)
+
+    # Another lake's first build, and a full refresh, leave them out and say why.
+    for plan in (plan_fold(lakes[1]), plan_fold(lakes[0], full_refresh=True)):
+        assert (plan.incremental, plan.unit_tests) == (False, False)
+        assert plan.build_command() == "build --exclude-resource-type unit_test"
+        assert plan.as_dict()["unit_tests"] == (
+            "skipped: this project's unit tests passed on this machine in run r1"
+        )
+
+    # A record made with other installed versions of dbt or DuckDB, or unreadable, is none.
+    (record,) = no_unit_test_record.glob("*.json")
+    document = json.loads(record.read_text())
+    assert document["versions"]["duckdb"]
+    record.write_text(json.dumps({**document, "versions": {**document["versions"], "duckdb": "0"}}))
+    assert plan_fold(lakes[1]).unit_tests is True
+    record.write_text("{not json")
+    assert plan_fold(lakes[1]).unit_tests is True
+
+    # A changed project (here a new pin) has no record yet.
+    record_passed(first.project_code, "r1", lakes[0].root, 14)
+    assert plan_fold(lakes[1]).unit_tests is False
+    (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
+    assert plan_fold(lakes[1]).unit_tests is True
+
+
+def test_a_record_that_cannot_be_written_is_a_warning_and_a_relative_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(RECORD_ENV, str(blocker / "record"))
+    record_passed("abc", "r1", "/lake", 3)  # no exception: the unit tests just run again
+    assert passed_here("abc") is None
+    warned = [r for r in caplog.records if r.getMessage() == "unit_test_record_not_written"]
+    assert len(warned) == 1 and "NotADirectoryError" in warned[0].fields["detail"]
+
+    monkeypatch.setenv(RECORD_ENV, "target/record")
+    with pytest.raises(ConfigError, match="PIPELINE_UNIT_TEST_RECORD='target/record' must be"):
+        passed_here("abc")
+    with pytest.raises(ConfigError, match="must be an absolute path"):
+        Settings.from_env({RECORD_ENV: "target/record"})
 
 
 def test_a_build_with_nothing_new_runs_only_the_time_dependent_tests(
@@ -410,3 +479,34 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
         "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500",
     }
+
+
+def test_only_a_passing_build_that_ran_every_unit_test_is_recorded(
+    storage: LocalStorage, no_unit_test_record: Path
+) -> None:
+    from types import SimpleNamespace
+
+    from extractor.pipeline import record_unit_tests
+    from extractor.transform.dbt import DbtOutcome
+
+    part(storage, "charges", "A")
+    plan = plan_fold(storage)
+    ctx = SimpleNamespace(run_id="r1", storage=storage)
+
+    def build(**unit_tests: int) -> DbtOutcome:
+        return DbtOutcome(
+            "build", 0, 1.0, kind_counts={"unit_test": unit_tests} if unit_tests else {}
+        )
+
+    # A failed or skipped unit test, none at all, or a build of some models only: no record.
+    record_unit_tests(ctx, plan, build(**{"pass": 13, "fail": 1}))
+    record_unit_tests(ctx, plan, build(**{"pass": 13, "skipped": 1}))
+    record_unit_tests(ctx, plan, build())
+    plan.changed_sources = ["charges"]
+    record_unit_tests(ctx, plan, build(**{"pass": 2}))
+    assert not no_unit_test_record.exists()
+
+    plan.changed_sources = None
+    record_unit_tests(ctx, plan, build(**{"pass": 14}))
+    record = passed_here(plan.project_code)
+    assert (record["run_id"], record["lake"], record["passed"]) == ("r1", storage.root, 14)
