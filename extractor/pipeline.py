@@ -17,6 +17,7 @@ from extractor.extract.plan import Plan
 from extractor.extract.progress import Progress, summary_text
 from extractor.extract.run import Extraction
 from extractor.lake.manifest import update_section
+from extractor.settings import REPO_ROOT
 from extractor.transform.dbt import (
     DbtChild,
     DbtOutcome,
@@ -25,7 +26,13 @@ from extractor.transform.dbt import (
     warehouse_path,
 )
 from extractor.transform.dbt_commands import FRESHNESS
-from extractor.transform.fold import FoldPlan, forget_fold, plan_fold, record_fold
+from extractor.transform.fold import (
+    FoldPlan,
+    forget_fold,
+    plan_fold,
+    project_fingerprint,
+    record_fold,
+)
 from extractor.transform.gate import (
     RECONCILIATION_MODEL,
     build_test_results,
@@ -45,7 +52,7 @@ from extractor.transform.quarantine import (
     quarantine_warnings,
     read_quarantine,
 )
-from extractor.transform.unit_test_record import record_passed
+from extractor.transform.unit_test_record import record_passed, unit_tests_in
 from extractor.transform.warehouse import views_read_this_lake
 
 # A full read of Bronze, for commands that run no build of their own (run-quality).
@@ -133,11 +140,18 @@ def transform(
 
 
 def record_unit_tests(ctx: RunContext, plan: FoldPlan, build: DbtOutcome) -> None:
-    """After a passing build that selected every model, so ran every unit test: this
-    project's unit tests have passed on this machine (unit_test_record, ADR 0059)."""
+    """After a passing build that ran every unit test the project declares and passed them
+    all: this project's unit tests have passed on this machine (ADR 0059). Not when the
+    project changed while the build ran (its fingerprint is taken again): the code dbt
+    tested may not be the code recorded."""
     unit_tests = build.kind_counts.get("unit_test", {})
-    if plan.unit_tests and plan.changed_sources is None and set(unit_tests) == {"pass"}:
-        record_passed(plan.project_code, ctx.run_id, ctx.storage.root, unit_tests["pass"])
+    if not plan.unit_tests or set(unit_tests) != {"pass"}:
+        return
+    if unit_tests["pass"] != unit_tests_in(REPO_ROOT / "dbt_project"):
+        return  # some were left out (a selector in dbt's environment variables, say)
+    if project_fingerprint() != plan.project_code:
+        return
+    record_passed(plan.project_code, ctx.run_id, ctx.storage.root, unit_tests["pass"])
 
 
 def refresh_pending_reconciliation(ctx: RunContext, plan: FoldPlan) -> None:

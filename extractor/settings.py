@@ -7,6 +7,7 @@ serialising a `Settings` never reveals them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,17 @@ class Secret:
         return hash(self._value)
 
 
+def absolute_path(env: Mapping[str, str], name: str) -> Path | None:
+    """The setting `name` as a path, None when unset; a relative path would depend on the
+    directory the command runs in, so it is refused."""
+    value = env.get(name)
+    if not value:
+        return None
+    if not Path(value).is_absolute():
+        raise ConfigError(f"{name}={value!r} must be an absolute path")
+    return Path(value)
+
+
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -186,9 +198,7 @@ class Settings:
                 f"STRIPE_VERSION={stripe_version!r} is not an API version this pipeline reads "
                 f"(supported: {versions.supported_list()}; docs/architecture.md#api-versions)"
             )
-        record = env.get("PIPELINE_UNIT_TEST_RECORD")
-        if record and not Path(record).is_absolute():
-            raise ConfigError(f"PIPELINE_UNIT_TEST_RECORD={record!r} must be an absolute path")
+        absolute_path(env, "PIPELINE_UNIT_TEST_RECORD")  # refused up front, not mid-build
         return cls(
             api_base=api_base,
             api_key=Secret(api_key),

@@ -17,9 +17,9 @@ And a fingerprint of the whole dbt project with the pinned dependencies and the 
 it reads (PROJECT_ENV): dbt's unit tests
 check the models' code against fixed rows, never the lake, so an incremental build whose
 project is byte-identical to the last passing build's leaves them out (issue 19: ~4 s of
-every small run); a full build, or any change to the project or the pins, runs them, unless
-every unit test of this very project already passed on this machine (unit_test_record,
-ADR 0059).
+every small run); a full build, or any change to the project, the pins or the installed dbt
+and DuckDB, runs them, unless every unit test of this very project already passed on this
+machine (unit_test_record, ADR 0059).
 
 A model's output is a function of the Bronze it reads, the captures and the project. So when
 the project, the warehouse and every Silver and Gold file are as the last passing build left
@@ -52,7 +52,7 @@ from extractor.settings import LARGE_BRONZE_BYTES
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.build_resources import json_bytes, large_lake_env, settings_in_force
 from extractor.transform.dbt_commands import NO_RELATION_CACHE
-from extractor.transform.unit_test_record import passed_here
+from extractor.transform.unit_test_record import installed_versions, passed_here
 from extractor.transform.warehouse import REPO_ROOT
 
 STATE_KEY = layout.FOLD_STATE_KEY
@@ -62,7 +62,8 @@ RUN_IDS_ENV = "PIPELINE_BRONZE_RUN_IDS"
 FRESHNESS_ENV = "PIPELINE_FRESHNESS_RUN_IDS"
 # What decides Silver's content: a change to any of these makes the next build full.
 SILVER_CODE = ("dbt_project.yml", "dbt_project/models/staging", "dbt_project/macros")
-# What decides a unit test's result: the whole project and the pinned dbt and DuckDB.
+# What decides a unit test's result: the whole project and the pinned dbt and DuckDB (the
+# installed ones too: project_fingerprint).
 PROJECT_CODE = ("dbt_project.yml", "profiles.yml", "requirements.lock", "dbt_project")
 # The environment variables the dbt project reads that change a model's or a test's answer
 # (docs/architecture.md, settings): part of the project's fingerprint.
@@ -88,8 +89,8 @@ class FoldPlan:
     code: str = ""
     # The whole project's fingerprint, and whether this build runs dbt's unit tests.
     project_code: str = ""
-    unit_tests: bool = True
-    # Why the unit tests are left out, when they are (unit_tests_skip_reason).
+    # Why this build leaves dbt's unit tests out, or "" when it runs them
+    # (unit_tests_skip_reason).
     unit_tests_skipped: str = ""
     # The webhook captures' fingerprint (captures_fingerprint).
     captures: str = ""
@@ -110,6 +111,10 @@ class FoldPlan:
     large_bronze_bytes: int = LARGE_BRONZE_BYTES
 
     @property
+    def unit_tests(self) -> bool:
+        return not self.unit_tests_skipped
+
+    @property
     def nothing_new(self) -> bool:
         return self.changed_sources == []
 
@@ -121,7 +126,7 @@ class FoldPlan:
     def build_command(self) -> str:
         """`dbt build`; only downstream of the changed sources (and the refreshed models),
         and the time-dependent tests, when the rest can be kept; without the unit tests when
-        the project is unchanged."""
+        the project is unchanged or its unit tests passed on this machine (ADR 0059)."""
         command = "build"
         if self.changed_sources is not None:
             selectors = [f"source:{layout.SOURCE}.{name}+" for name in self.changed_sources]
@@ -194,8 +199,15 @@ def code_fingerprint(root: Path = REPO_ROOT, entries: tuple[str, ...] = SILVER_C
 
 
 def project_fingerprint() -> str:
-    """The whole project's code and the environment it reads (PROJECT_ENV)."""
-    settings = json.dumps({name: os.environ.get(name) for name in PROJECT_ENV}, sort_keys=True)
+    """The whole project's code, the environment it reads (PROJECT_ENV) and the installed
+    dbt and DuckDB (unit_test_record.ENGINE_PACKAGES)."""
+    settings = json.dumps(
+        {
+            "environment": {name: os.environ.get(name) for name in PROJECT_ENV},
+            "installed": installed_versions(),
+        },
+        sort_keys=True,
+    )
     code = code_fingerprint(entries=PROJECT_CODE)
     return hashlib.sha256(f"{code}\0{settings}".encode()).hexdigest()
 
@@ -335,7 +347,6 @@ def plan_fold(
         "parts": parts,
         "code": code,
         "project_code": project,
-        "unit_tests": not skipped,
         "unit_tests_skipped": skipped,
         "captures": captures_fingerprint(storage),
         "bronze_bytes": scan.bytes,
@@ -361,7 +372,6 @@ def plan_fold(
         parts,
         code,
         project_code=project,
-        unit_tests=full["unit_tests"],
         unit_tests_skipped=skipped,
         captures=captures,
         bronze_bytes=scan.bytes,
@@ -374,8 +384,8 @@ def plan_fold(
 
 def unit_tests_skip_reason(project_code: str, same_project: bool) -> str:
     """Why a build leaves dbt's unit tests out, or "" when it runs them: this lake's last
-    passing build ran the same project, or every unit test of this project already passed
-    on this machine (unit_test_record, ADR 0059)."""
+    passing build ran the same project (checked first: no file to read), or every unit test
+    of this project already passed on this machine (unit_test_record, ADR 0059)."""
     if same_project:
         return "project unchanged since the last passing build"
     record = passed_here(project_code)

@@ -9,7 +9,7 @@ import pytest
 
 from extractor.lake import layout
 from extractor.lake.storage import LocalStorage
-from extractor.settings import ConfigError, Settings
+from extractor.settings import REPO_ROOT, ConfigError, Settings
 from extractor.transform.build_resources import LARGE_LAKE
 from extractor.transform.fold import (
     FRESHNESS_ENV,
@@ -21,7 +21,12 @@ from extractor.transform.fold import (
     record_fold,
     scan_bronze,
 )
-from extractor.transform.unit_test_record import RECORD_ENV, passed_here, record_passed
+from extractor.transform.unit_test_record import (
+    RECORD_ENV,
+    passed_here,
+    record_passed,
+    unit_tests_in,
+)
 
 
 def part(storage: LocalStorage, entity: str, run_id: str, n: int = 0) -> None:
@@ -201,8 +206,10 @@ def test_unit_tests_run_on_full_builds_and_when_the_project_changes(
 
 
 def test_a_project_whose_unit_tests_passed_on_this_machine_skips_them_in_any_lake(
-    tmp_path: Path, project: Path, no_unit_test_record: Path
+    tmp_path: Path, project: Path, no_unit_test_record: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from extractor.transform import fold
+
     lakes = [LocalStorage(tmp_path / name) for name in ("one", "two")]
     for lake in lakes:
         part(lake, "charges", "A")
@@ -218,17 +225,18 @@ def test_a_project_whose_unit_tests_passed_on_this_machine_skips_them_in_any_lak
             "skipped: this project's unit tests passed on this machine in run r1"
         )
 
-    # A record made with other installed versions of dbt or DuckDB, or unreadable, is none.
+    # An unreadable record is none.
     (record,) = no_unit_test_record.glob("*.json")
-    document = json.loads(record.read_text())
-    assert document["versions"]["duckdb"]
-    record.write_text(json.dumps({**document, "versions": {**document["versions"], "duckdb": "0"}}))
-    assert plan_fold(lakes[1]).unit_tests is True
+    kept = record.read_text()
     record.write_text("{not json")
     assert plan_fold(lakes[1]).unit_tests is True
+    record.write_text(kept)
+    assert plan_fold(lakes[1]).unit_tests is False
 
-    # A changed project (here a new pin) has no record yet.
-    record_passed(first.project_code, "r1", lakes[0].root, 14)
+    # A changed project (here a new pin), or other installed dbt or DuckDB, has no record yet.
+    with monkeypatch.context() as patched:
+        patched.setattr(fold, "installed_versions", lambda: {"duckdb": "0.0.1"})
+        assert plan_fold(lakes[1]).unit_tests is True
     assert plan_fold(lakes[1]).unit_tests is False
     (project / "requirements.lock").write_text("dbt-core==1.11.1\n")
     assert plan_fold(lakes[1]).unit_tests is True
@@ -482,7 +490,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
 
 
 def test_only_a_passing_build_that_ran_every_unit_test_is_recorded(
-    storage: LocalStorage, no_unit_test_record: Path
+    storage: LocalStorage, project: Path, no_unit_test_record: Path
 ) -> None:
     from types import SimpleNamespace
 
@@ -498,15 +506,20 @@ def test_only_a_passing_build_that_ran_every_unit_test_is_recorded(
             "build", 0, 1.0, kind_counts={"unit_test": unit_tests} if unit_tests else {}
         )
 
-    # A failed or skipped unit test, none at all, or a build of some models only: no record.
-    record_unit_tests(ctx, plan, build(**{"pass": 13, "fail": 1}))
-    record_unit_tests(ctx, plan, build(**{"pass": 13, "skipped": 1}))
+    declared = unit_tests_in(REPO_ROOT / "dbt_project")
+    assert declared >= 14
+    # A failed or skipped unit test, none at all, or fewer than the project declares (a
+    # selector in dbt's environment variables, say): no record.
+    record_unit_tests(ctx, plan, build(**{"pass": declared - 1, "fail": 1}))
+    record_unit_tests(ctx, plan, build(**{"pass": declared - 1, "skipped": 1}))
     record_unit_tests(ctx, plan, build())
-    plan.changed_sources = ["charges"]
-    record_unit_tests(ctx, plan, build(**{"pass": 2}))
+    record_unit_tests(ctx, plan, build(**{"pass": declared - 1}))
+    # Nor when the project changed while dbt ran: what it tested may not be what is recorded.
+    (project / "dbt_project/models/marts/fct.sql").write_text("select 2")
+    record_unit_tests(ctx, plan, build(**{"pass": declared}))
     assert not no_unit_test_record.exists()
 
-    plan.changed_sources = None
-    record_unit_tests(ctx, plan, build(**{"pass": 14}))
+    (project / "dbt_project/models/marts/fct.sql").unlink()
+    record_unit_tests(ctx, plan, build(**{"pass": declared}))
     record = passed_here(plan.project_code)
-    assert (record["run_id"], record["lake"], record["passed"]) == ("r1", storage.root, 14)
+    assert (record["run_id"], record["lake"], record["passed"]) == ("r1", storage.root, declared)
