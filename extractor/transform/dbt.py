@@ -408,7 +408,7 @@ def summarise(
 
 
 def display_name(unique_id: str) -> str:
-    """`test.payments_pipeline.unique_fct_payments_charge_id.5a1b` -> the test's name;
+    """`test.payments_pipeline.column_checks_fct_payments.5a1b` -> the test's name;
     `source.payments_pipeline.stripe.charges` -> `stripe.charges`."""
     parts = unique_id.split(".")
     if parts[0] == "source":

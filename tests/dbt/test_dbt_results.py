@@ -27,7 +27,7 @@ RUN_RESULTS = {
             "message": "INSERT 155",
         },
         {
-            "unique_id": "test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
+            "unique_id": "test.payments_pipeline.column_checks_stg_stripe__charges.8f1d2c4e6a",
             "status": "fail",
             "failures": 1,
             "message": "Got 1 result, configured to fail if != 0",
@@ -67,8 +67,8 @@ SOURCES = {
     ("unique_id", "name"),
     [
         (
-            "test.payments_pipeline.not_null_stg_stripe__charges_charge_id.8f1d2",
-            "not_null_stg_stripe__charges_charge_id",
+            "test.payments_pipeline.column_checks_stg_stripe__charges.8f1d2c4e6a",
+            "column_checks_stg_stripe__charges",
         ),
         (
             "test.payments_pipeline.assert_ids_reconcile_bronze_silver_gold",
@@ -88,7 +88,7 @@ def test_build_results_split_into_failures_warnings_and_models() -> None:
     assert not outcome.ok
     assert outcome.counts == {"success": 2, "fail": 1, "warn": 1, "pass": 1, "skipped": 1}
     assert outcome.kind_counts["test"] == {"fail": 1, "warn": 1}
-    assert [f["name"] for f in outcome.failures] == ["not_null_stg_stripe__charges_charge_id"]
+    assert [f["name"] for f in outcome.failures] == ["column_checks_stg_stripe__charges"]
     assert outcome.failures[0]["failures"] == 1
     assert [w["name"] for w in outcome.warnings] == ["relationships_fct_payments_customer_id"]
     assert [(m["name"], m["status"]) for m in outcome.models] == [

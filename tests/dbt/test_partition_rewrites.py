@@ -186,8 +186,10 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
         mock.stop()
 
     assert build.returncode == 1
-    # One not-null test per model (ADR 0055); its count is the number of null values.
-    assert "test not_null_stg_stripe__charges: fail Got 1 result" in build.stderr
+    # One column-checks test per model (ADRs 0055, 0060); its count is the number of null
+    # values plus the number of duplicated keys: here the one null charge_id (a single-column
+    # key leaves nulls to not_null, as dbt's `unique` does).
+    assert "test column_checks_stg_stripe__charges: fail Got 1 result" in build.stderr
     assert "relationships_stg_stripe__charges_currency" in build.stderr
     assert "expression_is_true_stg_stripe__charges_amount_minor" in build.stderr
     # Gold was not rebuilt from the bad Silver: it keeps its last good content.
@@ -199,7 +201,7 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     assert doc["transform"]["status"] == "failed"
     assert doc["quality"]["status"] == "failed"
     failing = {f["name"] for f in doc["quality"]["failures"]}
-    assert "not_null_stg_stripe__charges" in failing
+    assert "column_checks_stg_stripe__charges" in failing
     assert any(name.startswith("relationships_stg_stripe__charges_currency") for name in failing)
     assert any(
         name.startswith("ids_reconcile_bronze_silver_gold_stg_stripe__charges") for name in failing

@@ -1,0 +1,154 @@
+"""The model-level test column_checks (dbt_project/tests/generic/column_checks.sql, ADR 0060):
+one dbt node per model fails on a null in a not_null column and on a repeated key, single-column
+or composite, and its failure count adds up null values and duplicated key values.
+
+It runs the project's own test file in a throwaway dbt project on DuckDB, over models whose
+nulls and duplicates are known, so every count is asserted exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.support.servers import REPO_ROOT
+
+DBT = str(Path(sys.executable).parent / "dbt")
+
+# One real `dbt build` (a few seconds).
+pytestmark = pytest.mark.slow
+
+# id: 1 and 3 twice each (2 duplicated values), null twice (left out of a one-column key).
+# (id, code): (1, a), (null, c) and (3, d) twice each: 3 duplicated combinations (a null is
+# grouped like a value in a composite key). note: 1 null.
+BROKEN = """
+select * from (values
+    (1, 'a', 'x'), (1, 'a', 'y'), (2, 'b', null), (null, 'c', 'z'), (null, 'c', 'z'),
+    (3, 'd', 'w'), (3, 'd', 'w'), (4, 'e', 'v')
+) as t(id, code, note)
+"""
+CLEAN = "select * from (values (1, 'a', 'x'), (2, 'a', 'y'), (3, 'b', 'z')) as t(id, code, note)"
+# A key that is unique but has nulls: unique passes (nulls are not_null's job, as in dbt's
+# `unique`), not_null fails with the number of null values.
+NULL_KEY = "select * from (values (1, 'a'), (null, 'b'), (null, 'c')) as t(id, code)"
+
+SCHEMA = """
+version: 2
+models:
+  - name: broken
+    data_tests:
+      - column_checks:
+          name: column_checks_broken
+          arguments:
+            not_null: [id, code, note]
+            unique: [id, [id, code]]
+  - name: clean
+    data_tests:
+      - column_checks:
+          name: column_checks_clean
+          arguments:
+            not_null: [id, code, note]
+            unique: [id, [code, note]]
+      - column_checks:
+          name: column_checks_clean_unique_only
+          arguments:
+            unique: [id]
+  - name: null_key
+    data_tests:
+      - column_checks:
+          name: column_checks_null_key_nulls
+          arguments:
+            not_null: [id]
+      - column_checks:
+          name: column_checks_null_key_unique
+          arguments:
+            unique: [id]
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`dbt build --store-failures` of the throwaway project: run results by test name, the
+    stored failing rows of each test, and dbt's output."""
+    root = tmp_path_factory.mktemp("column_checks")
+    (root / "models").mkdir()
+    (root / "tests" / "generic").mkdir(parents=True)
+    shutil.copy(
+        REPO_ROOT / "dbt_project" / "tests" / "generic" / "column_checks.sql",
+        root / "tests" / "generic",
+    )
+    (root / "dbt_project.yml").write_text(
+        "name: column_checks_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: fixture\n"
+        "models:\n  column_checks_fixture:\n    +materialized: table\n"
+    )
+    (root / "profiles.yml").write_text(
+        "fixture:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {root / 'fixture.duckdb'}\n      threads: 1\n"
+    )
+    for name, sql in (("broken", BROKEN), ("clean", CLEAN), ("null_key", NULL_KEY)):
+        (root / "models" / f"{name}.sql").write_text(sql)
+    (root / "models" / "_models.yml").write_text(SCHEMA)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    result = subprocess.run(
+        [DBT, "build", "--store-failures", "--project-dir", ".", "--profiles-dir", "."],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # The failing tests make the build exit 1; anything else is a broken fixture.
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    by_name = {
+        r["unique_id"].split(".")[2]: r for r in results if r["unique_id"].startswith("test.")
+    }
+    con = duckdb.connect(str(root / "fixture.duckdb"), read_only=True)
+    stored = {}
+    for name, result_row in by_name.items():
+        if result_row["status"] == "fail":
+            relation = result_row["relation_name"]
+            stored[name] = sorted(
+                con.execute(
+                    f"select column_name, failed_check, failing_values from {relation}"
+                ).fetchall()
+            )
+    con.close()
+    return {"results": by_name, "stored": stored, "stdout": result.stdout}
+
+
+def test_nulls_and_duplicates_fail_one_node_with_one_row_per_failed_check(built: dict) -> None:
+    broken = built["results"]["column_checks_broken"]
+    assert broken["status"] == "fail"
+    # 1 null note + 2 duplicated ids + 3 duplicated (id, code) combinations; the 2 null ids
+    # count as nulls, not as a duplicated id.
+    assert broken["failures"] == 2 + 1 + 2 + 3
+    assert "Got 8 results" in broken["message"]
+    assert "column_checks_broken" in built["stdout"]
+    assert built["stored"]["column_checks_broken"] == [
+        ("id", "duplicate", 2),
+        ("id", "null", 2),
+        ("id, code", "duplicate", 3),
+        ("note", "null", 1),
+    ]
+
+
+def test_a_clean_model_passes_with_or_without_not_null(built: dict) -> None:
+    for name in ("column_checks_clean", "column_checks_clean_unique_only"):
+        assert built["results"][name]["status"] == "pass", name
+        assert built["results"][name]["failures"] == 0, name
+
+
+def test_a_null_key_is_a_null_not_a_duplicate(built: dict) -> None:
+    nulls = built["results"]["column_checks_null_key_nulls"]
+    assert (nulls["status"], nulls["failures"]) == ("fail", 2)
+    assert built["stored"]["column_checks_null_key_nulls"] == [("id", "null", 2)]
+    unique = built["results"]["column_checks_null_key_unique"]
+    assert (unique["status"], unique["failures"]) == ("pass", 0)
