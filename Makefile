@@ -67,7 +67,7 @@ chromium: ## install headless Chromium for the report tests if it is missing
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 test: setup setup-spark chromium ## run every test suite (unit, integration, end-to-end); installs Java and Chromium if missing
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=20 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
 
 test-fast: setup ## unit and quick integration tests only (about a minute, two workers)
 	$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)

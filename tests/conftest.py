@@ -84,3 +84,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         f"{total:8.1f}s in all files (the workers' time, not wall time; a worker's session"
         " fixtures count in the file that set them up or tore them down)"
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with a slow test first, the quick ones after them (each group keeps its order).
+    `make test` hands out whole files (`--dist loadfile --no-loadscope-reorder`) in this
+    order, so the long files start early and the quick ones even out the two workers at the
+    end; xdist's own order (most tests first) left one-test suites of minutes, the README's
+    fresh clone among them, for last."""
+    items[:] = slow_files_first(items)
+
+
+def slow_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    slow_files = {
+        item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")
+    }
+    return sorted(items, key=lambda item: item.nodeid.split("::", 1)[0] not in slow_files)
