@@ -16,6 +16,7 @@ from extractor.lake import layout
 from extractor.lake.storage import Storage
 from extractor.streams import ENTITY_NAMES
 from extractor.transform.dbt import DbtOutcome
+from extractor.transform.failed_checks import describe_checks
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,6 +89,7 @@ def describe_failures(outcome_failures: list[dict[str, Any]]) -> str:
         detail = failure.get("message") or ""
         line = f"  {failure['kind']} {failure['name']}: {failure['status']} {detail}"
         lines.append(line.rstrip())
+        lines += describe_checks(failure)
         if (hint := failure.get("hint")) and hint not in hints:
             hints.append(hint)
     return "\n".join(lines + hints)

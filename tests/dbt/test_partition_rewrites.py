@@ -4,6 +4,7 @@ Bronze record stops the gate before it reaches Gold."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,11 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     # values plus the number of duplicated keys: here the one null charge_id (a single-column
     # key leaves nulls to not_null, as dbt's `unique` does).
     assert "test column_checks_stg_stripe__charges: fail Got 1 result" in build.stderr
+    # The gate reads the failing checks again and names them under the test (failed_checks).
+    assert re.search(
+        r"column_checks_stg_stripe__charges: fail Got 1 result.*\n    charge_id: 1 null value\n",
+        build.stderr,
+    ), build.stderr[-3000:]
     assert "relationships_stg_stripe__charges_currency" in build.stderr
     assert "expression_is_true_stg_stripe__charges_amount_minor" in build.stderr
     # Gold was not rebuilt from the bad Silver: it keeps its last good content.
@@ -201,6 +207,9 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     assert doc["transform"]["status"] == "failed"
     assert doc["quality"]["status"] == "failed"
     failing = {f["name"] for f in doc["quality"]["failures"]}
+    (checks,) = [f for f in doc["quality"]["failures"] if f["name"].startswith("column_checks_")]
+    assert checks["checks"] == [{"columns": "charge_id", "check": "null", "count": 1}]
+    assert "    charge_id: 1 null value\n" in quality.stderr
     assert "column_checks_stg_stripe__charges" in failing
     assert any(name.startswith("relationships_stg_stripe__charges_currency") for name in failing)
     assert any(
