@@ -5,7 +5,7 @@ lake: its answer depends only on the project's code, the dbt and DuckDB that run
 settings that change a model's answer, which together are `fold.project_fingerprint()`. So
 once a build has passed every unit test of one fingerprint here, a build of any lake on this
 machine with the same fingerprint leaves them out (ADR 0059). They cost about 4 s of every
-full build at small sizes; `make test` fully builds some 80 lakes.
+full build at small sizes, and `make test` fully builds dozens of lakes.
 
 The record is one small file per fingerprint in one folder (PIPELINE_UNIT_TEST_RECORD,
 default target/unit-tests-passed/), written only after a build that ran every unit test of
