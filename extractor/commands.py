@@ -38,7 +38,7 @@ from extractor.streams import (
 from extractor.transform.build_resources import large_lake_env
 from extractor.transform.dbt import DbtChild, run_dbt_session
 from extractor.transform.dbt_commands import FRESHNESS, TEST
-from extractor.transform.failed_checks import explain_failed_checks
+from extractor.transform.failed_checks import duckdb_limits, explain_failed_checks
 from extractor.transform.fold import FRESHNESS_ENV, freshness_runs, scan_bronze
 from extractor.transform.gate import describe_failures, now_iso, quality_section, report_gate
 
@@ -158,7 +158,7 @@ def cmd_run_quality(args: argparse.Namespace, ctx: RunContext) -> ExitCode:
             child=child,
         )
         fresh = outcomes[1] if len(outcomes) > 1 else None
-        explain_failed_checks(outcomes[0], ctx.connect_warehouse)
+        explain_failed_checks(outcomes[0], lambda: ctx.connect_warehouse(duckdb_limits()))
         section = quality_section(outcomes[0], fresh, started_at)
         add_quarantine(ctx, section)
         update_section(ctx.storage, ctx.run, "quality", section)

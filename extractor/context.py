@@ -54,6 +54,7 @@ class RunContext:
         """The DuckDB file of views over Silver and Gold."""
         return warehouse_path(self.storage)
 
-    def connect_warehouse(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the warehouse (httpfs and the secret for S3)."""
-        return connect(self.warehouse, self.storage, self.settings, read_only=True)
+    def connect_warehouse(self, config: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the warehouse (httpfs and the secret for S3); `config`:
+        DuckDB settings fixed at connect."""
+        return connect(self.warehouse, self.storage, self.settings, read_only=True, config=config)

@@ -26,7 +26,7 @@ from extractor.transform.dbt import (
     warehouse_path,
 )
 from extractor.transform.dbt_commands import FRESHNESS
-from extractor.transform.failed_checks import explain_failed_checks
+from extractor.transform.failed_checks import duckdb_limits, explain_failed_checks
 from extractor.transform.fold import (
     FoldPlan,
     forget_fold,
@@ -112,7 +112,6 @@ def transform(
     )
     build = outcomes[0]
     checked = outcomes[1] if len(outcomes) > 1 and build.ok else None
-    explain_failed_checks(build, ctx.connect_warehouse)
     if build.ok:
         # After the build only: a crash before this line refolds the same runs next time,
         # a no-op for Silver's de-duplication (ADR 0040).
@@ -120,6 +119,7 @@ def transform(
         record_unit_tests(ctx, plan, build)
     else:
         forget_fold(ctx.storage)
+        explain_failed_checks(build, lambda: ctx.connect_warehouse(duckdb_limits()))
         logs.warn(
             "next_build_is_full",
             step="transform",

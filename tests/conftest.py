@@ -96,7 +96,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def slow_files_first(items: list[pytest.Item]) -> list[pytest.Item]:
-    slow_files = {
-        item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")
-    }
-    return sorted(items, key=lambda item: item.nodeid.split("::", 1)[0] not in slow_files)
+    """Each file's items together, at its first place, files with a slow test first."""
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    slow_files = {file_of(item) for item in items if item.get_closest_marker("slow")}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(file_of(item), index)
+    return sorted(items, key=lambda item: (file_of(item) not in slow_files, first[file_of(item)]))

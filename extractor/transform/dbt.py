@@ -34,9 +34,6 @@ from extractor.transform.warehouse import EXTENSIONS_HOME, extension_repo
 # Result statuses dbt writes, sorted into what stops a run and what only warns.
 FAILING = {"error", "fail", "runtime error"}
 WARNING = {"warn"}
-# The node names of the project's column_checks tests (ADR 0060); failed_checks.py reads a
-# failing one's rows again for the gate's message.
-COLUMN_CHECKS_PREFIX = "column_checks_"
 
 
 class DbtError(PipelineError):
@@ -56,9 +53,9 @@ class DbtOutcome:
     failures: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
-    # The compiled query of each failing column_checks test, by name: failed_checks.py runs
-    # it again for the message. Not part of the manifest.
-    check_queries: dict[str, str] = field(default_factory=dict, repr=False)
+    # The compiled query of each failing data test, by name: failed_checks.py may run it
+    # again for the gate's message. Not part of the manifest.
+    failed_queries: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -399,8 +396,8 @@ def summarise(
         if status in FAILING:
             if DUCKDB_OUT_OF_MEMORY in (entry["message"] or ""):
                 entry["hint"] = out_of_memory_hint(environment or {})
-            if status == "fail" and entry["name"].startswith(COLUMN_CHECKS_PREFIX):
-                outcome.check_queries[entry["name"]] = result.get("compiled_code") or ""
+            if status == "fail" and kind == "test":
+                outcome.failed_queries[entry["name"]] = result.get("compiled_code") or ""
             outcome.failures.append(entry)
         elif status in WARNING:
             outcome.warnings.append(entry)

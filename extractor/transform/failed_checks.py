@@ -5,17 +5,22 @@ dbt's own line says only `column_checks_<model>: fail Got N results`. After a bu
 `dbt test` with such a failure the CLI runs that test's compiled query once more, read-only
 on the warehouse, and adds its rows to the failure: each column with nulls and each key with
 repeated values, with how many. Only failing checks are read again, so a passing run pays
-nothing; if the query cannot run (the warehouse held by another client, say) the failure
-says so and keeps dbt's own message.
+nothing. This only adds to a failure dbt already reported: whatever goes wrong while reading
+(the warehouse held by another client, views over another lake, a query without rows of
+the expected shape) is said under the failure, and dbt's message and the run's exit stand.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
+from extractor.transform.build_resources import settings_in_force
 from extractor.transform.dbt import DbtOutcome
 
+# The node names of the project's column_checks tests (dbt_project/tests/generic/).
+CHECKS_PREFIX = "column_checks_"
 # What a failing row's count means, per check: (one, several).
 COUNTED = {
     "null": ("null value", "null values"),
@@ -23,32 +28,51 @@ COUNTED = {
 }
 
 
+def duckdb_limits() -> dict[str, str]:
+    """The memory and threads dbt's DuckDB runs with (profiles.yml's defaults), so that
+    reading a failing check of a large model stays within what the build may use."""
+    return {
+        "memory_limit": settings_in_force(os.environ)["DUCKDB_MEMORY_LIMIT"],
+        "threads": os.environ.get("DUCKDB_THREADS") or "2",
+    }
+
+
 def explain_failed_checks(outcome: DbtOutcome, connect: Callable[[], Any]) -> None:
-    """Adds `checks` (or `checks_error`) to each failing column_checks test of `outcome`."""
-    failing = [f for f in outcome.failures if f["name"] in outcome.check_queries]
+    """Adds `checks` (or `checks_error`) to each failing column_checks test of `outcome`;
+    `connect` opens the warehouse read-only."""
+    failing = [f for f in outcome.failures if f["name"].startswith(CHECKS_PREFIX)]
+    failing = [f for f in failing if f["name"] in outcome.failed_queries]
     if not failing:
         return
-    import duckdb  # here: only a failed gate reads the warehouse again
-
     try:
         connection = connect()
-    except (duckdb.Error, OSError) as error:
+    # Anything: a message that could not be made better must not replace dbt's (or skip the
+    # run's bookkeeping after it).
+    except Exception as error:
         for failure in failing:
             failure["checks_error"] = f"{type(error).__name__}: {error}"
         return
     try:
         for failure in failing:
             try:
-                rows = connection.execute(outcome.check_queries[failure["name"]]).fetchall()
-            except duckdb.Error as error:
+                failure["checks"] = read_checks(connection, outcome.failed_queries[failure["name"]])
+            except Exception as error:  # as above
                 failure["checks_error"] = f"{type(error).__name__}: {error}"
-                continue
-            failure["checks"] = [
-                {"columns": str(columns), "check": str(check), "count": int(count)}
-                for columns, check, count in rows
-            ]
     finally:
         connection.close()
+
+
+def read_checks(connection: Any, query: str) -> list[dict[str, Any]]:
+    """The failed checks a column_checks query returns: (column_name, failed_check, count)."""
+    if not query.strip():
+        raise ValueError("dbt's results hold no compiled query for it")
+    rows = connection.execute(query).fetchall()
+    if any(len(row) != 3 for row in rows):
+        raise ValueError(f"its query returns rows of {len(rows[0])} columns, not 3")
+    return [
+        {"columns": str(columns), "check": str(check), "count": int(count)}
+        for columns, check, count in rows
+    ]
 
 
 def describe_checks(failure: dict[str, Any]) -> list[str]:

@@ -136,19 +136,24 @@ def views_read_this_lake(path: Path, storage: Storage) -> bool:
 
 
 def connect(
-    path: Path, storage: Storage, settings: Settings, read_only: bool = True
+    path: Path,
+    storage: Storage,
+    settings: Settings,
+    read_only: bool = True,
+    config: dict[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file at `path`; for a lake that is not on local disk also load
-    httpfs and the bucket's secret."""
+    httpfs and the bucket's secret. `config`: DuckDB settings fixed at connect (a read-only
+    connection cannot change them later)."""
     import duckdb
 
     if storage.local_path is not None:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=config or {})
         # No extension can be loaded behind our back (httpfs would read AWS_* into settings).
         con.execute("set autoload_known_extensions = false")
         _refuse_views_of_another_lake(con, path, storage)
     else:
-        con = connect_with_httpfs(str(path), read_only=read_only)
+        con = connect_with_httpfs(str(path), read_only=read_only, config=config)
         con.execute(s3_secret_sql(settings, dict(os.environ)))
         # httpfs also copies AWS_* from the environment into its legacy s3_* settings, which
         # duckdb_settings() shows in clear text; the secret above is what reads the lake.
@@ -173,12 +178,14 @@ def connect_lake(storage: Storage, settings: Settings) -> duckdb.DuckDBPyConnect
     return con
 
 
-def connect_with_httpfs(database: str = ":memory:", read_only: bool = False):
+def connect_with_httpfs(
+    database: str = ":memory:", read_only: bool = False, config: dict[str, str] | None = None
+):
     """A connection with httpfs loaded from the pip package, installed into this checkout's
     `target/duckdb/extensions` (as profiles.yml does), never into ~/.duckdb: an install there
     records its origin, and a second checkout would be refused."""
     repo = extension_repo()
-    config = {"extension_directory": str(EXTENSIONS_HOME / "extensions")}
+    config = {**(config or {}), "extension_directory": str(EXTENSIONS_HOME / "extensions")}
     import duckdb
 
     con = duckdb.connect(database, read_only=read_only, config=config)

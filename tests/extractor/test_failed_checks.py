@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from extractor.exits import PipelineError
 from extractor.transform.dbt import DbtOutcome, summarise
 from extractor.transform.failed_checks import explain_failed_checks
 from extractor.transform.gate import describe_failures
@@ -41,7 +42,9 @@ def test_the_failed_checks_are_read_again_and_printed_under_the_failure(warehous
     outcome = DbtOutcome(
         "build", 1, 1.0, failures=[failure("column_checks_charges"), failure("other")]
     )
-    outcome.check_queries["column_checks_charges"] = CHECKS_SQL
+    outcome.failed_queries["column_checks_charges"] = CHECKS_SQL
+    # Another failing test's query is kept too, but only column checks are read again.
+    outcome.failed_queries["other"] = "select 1 / 0"
     explain_failed_checks(outcome, lambda: duckdb.connect(str(warehouse), read_only=True))
 
     assert outcome.failures[0]["checks"] == [
@@ -56,12 +59,12 @@ def test_the_failed_checks_are_read_again_and_printed_under_the_failure(warehous
         "  test other: fail Got 4 results",
     ]
     # Kept with the failure, so the run's manifest has them too; the query is not.
-    assert "check_queries" not in outcome.as_dict()
+    assert "failed_queries" not in outcome.as_dict()
 
 
 def test_a_warehouse_that_cannot_be_read_leaves_dbts_message_and_says_why(warehouse: Path) -> None:
     outcome = DbtOutcome("build", 1, 1.0, failures=[failure("column_checks_charges")])
-    outcome.check_queries["column_checks_charges"] = CHECKS_SQL
+    outcome.failed_queries["column_checks_charges"] = CHECKS_SQL
 
     def held() -> duckdb.DuckDBPyConnection:
         raise duckdb.IOException("Could not set lock on file warehouse.duckdb")
@@ -73,14 +76,30 @@ def test_a_warehouse_that_cannot_be_read_leaves_dbts_message_and_says_why(wareho
         "warehouse.duckdb)",
     ]
 
-    # A query that no longer runs (a model dropped since) is named the same way.
+    # Nor does any other error (here what connect_warehouse raises for views over another
+    # lake), a query that no longer runs, one dbt gave none of, or rows of another shape.
+    def elsewhere() -> duckdb.DuckDBPyConnection:
+        raise PipelineError("the warehouse's views read the lake at /old")
+
     outcome = DbtOutcome("build", 1, 1.0, failures=[failure("column_checks_charges")])
-    outcome.check_queries["column_checks_charges"] = "select * from gone"
-    explain_failed_checks(outcome, lambda: duckdb.connect(str(warehouse), read_only=True))
-    assert outcome.failures[0]["checks_error"].startswith("CatalogException")
+    outcome.failed_queries["column_checks_charges"] = CHECKS_SQL
+    explain_failed_checks(outcome, elsewhere)
+    assert outcome.failures[0]["checks_error"] == (
+        "PipelineError: the warehouse's views read the lake at /old"
+    )
+    for query, error in (
+        ("select * from gone", "CatalogException"),
+        ("", "ValueError: dbt's results hold no compiled query for it"),
+        ("select 1, 2", "ValueError: its query returns rows of 2 columns, not 3"),
+    ):
+        outcome = DbtOutcome("build", 1, 1.0, failures=[failure("column_checks_charges")])
+        outcome.failed_queries["column_checks_charges"] = query
+        explain_failed_checks(outcome, lambda: duckdb.connect(str(warehouse), read_only=True))
+        assert outcome.failures[0]["checks_error"].startswith(error)
+        assert "checks" not in outcome.failures[0]
 
 
-def test_only_failing_column_checks_keep_their_query() -> None:
+def test_only_failing_data_tests_keep_their_query() -> None:
     def result(uid: str, status: str) -> dict:
         return {"unique_id": uid, "status": status, "message": "m", "compiled_code": f"q {uid}"}
 
@@ -97,4 +116,7 @@ def test_only_failing_column_checks_keep_their_query() -> None:
             ]
         },
     )
-    assert outcome.check_queries == {"column_checks_charges": "q test.p.column_checks_charges"}
+    assert outcome.failed_queries == {
+        "column_checks_charges": "q test.p.column_checks_charges",
+        "accepted_values_charges_status": "q test.p.accepted_values_charges_status",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from tests.conftest import slow_files_first
+from tests.support.servers import REPO_ROOT
 
 
 def item(nodeid: str, slow: bool = False) -> SimpleNamespace:
@@ -26,8 +27,14 @@ def test_files_with_a_slow_test_run_first_and_keep_their_order() -> None:
     assert ordered == [
         "tests/b.py::one",
         "tests/b.py::two",
-        "tests/d.py::one",
         "tests/b.py::three",
+        "tests/d.py::one",
         "tests/a.py::one",
         "tests/c.py::one",
     ]
+
+
+def test_make_test_keeps_that_order() -> None:
+    """Without --no-loadscope-reorder xdist hands out the files with the most tests first."""
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "--dist loadfile --no-loadscope-reorder" in recipe
