@@ -1,13 +1,15 @@
 """Which of a model's column checks failed, for the gate's message (ADR 0060).
 
-One dbt node checks all of a model's not-null columns and unique keys (`column_checks`), so
-dbt's own line says only `column_checks_<model>: fail Got N results`. After a build or a
-`dbt test` with such a failure the CLI runs that test's compiled query once more, read-only
-on the warehouse, and adds its rows to the failure: each column with nulls and each key with
-repeated values, with how many. Only failing checks are read again, so a passing run pays
-nothing. This only adds to a failure dbt already reported: whatever goes wrong while reading
-(the warehouse held by another client, views over another lake, a query without rows of
-the expected shape) is said under the failure, and dbt's message and the run's exit stand.
+One dbt node checks all of a model's not-null columns, unique keys, accepted values and
+row expressions (`column_checks`), so dbt's own line says only `column_checks_<model>: fail
+Got N results`. After a build or a `dbt test` with such a failure the CLI runs that test's
+compiled query once more, read-only on the warehouse, and adds its rows to the failure: each
+column with nulls, each key with repeated values, each column with values not accepted and
+each expression not true on some rows, with how many. Only failing checks are read again, so
+a passing run pays nothing. This only adds to a failure dbt already reported: whatever goes
+wrong while reading (the warehouse held by another client, views over another lake, a query
+without rows of the expected shape) is said under the failure, and dbt's message and the
+run's exit stand.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ CHECKS_PREFIX = "column_checks_"
 COUNTED = {
     "null": ("null value", "null values"),
     "duplicate": ("key value repeats", "key values repeat"),
+    # Distinct values, as dbt's accepted_values counts them.
+    "not_accepted": ("value not accepted", "values not accepted"),
+    # Rows where the expression is false or null (expression_is_true's meaning).
+    "not_true": ("row not true", "rows not true"),
 }
 
 
@@ -83,6 +89,6 @@ def describe_checks(failure: dict[str, Any]) -> list[str]:
 
 
 def counted(check: dict[str, Any]) -> str:
-    """`1 null value`, `3 key values repeat`."""
+    """`1 null value`, `3 key values repeat`, `1 value not accepted`, `2 rows not true`."""
     one, several = COUNTED.get(check["check"], (check["check"], check["check"]))
     return f"{check['count']} {one if check['count'] == 1 else several}"

@@ -202,11 +202,12 @@ def test_spark_runs_every_data_test_with_duckdbs_results(lakes) -> None:
     for prefix in (
         "source_api_version_contract_",
         "ids_reconcile_bronze_silver_gold_",
-        # Each model's not-null and unique checks, one node per model (ADRs 0055, 0060), and
-        # dbt's built-in not_null where it is conditional (a `where:` config).
+        # Each model's not-null, unique, accepted-values and expression checks, one node per
+        # model (ADRs 0055, 0060), and dbt's built-in not_null and the project's
+        # expression_is_true where they are conditional (a `where:` config).
         "column_checks_",
         "not_null_",
-        "accepted_values_",
+        "expression_is_true_",
         "relationships_",
     ):
         assert any(name.startswith(prefix) for name in names), prefix

@@ -187,17 +187,22 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
         mock.stop()
 
     assert build.returncode == 1
-    # One column-checks test per model (ADRs 0055, 0060); its count is the number of null
-    # values plus the number of duplicated keys: here the one null charge_id (a single-column
-    # key leaves nulls to not_null, as dbt's `unique` does).
-    assert "test column_checks_stg_stripe__charges: fail Got 1 result" in build.stderr
+    # One column-checks test per model (ADRs 0055, 0060); its count adds up its failed
+    # checks: the one null charge_id (a single-column key leaves nulls to not_null, as dbt's
+    # `unique` does) and the negative amount's row, false for both of the model's expressions.
+    assert "test column_checks_stg_stripe__charges: fail Got 3 results" in build.stderr
     # The gate reads the failing checks again and names them under the test (failed_checks).
-    assert re.search(
-        r"column_checks_stg_stripe__charges: fail Got 1 result.*\n    charge_id: 1 null value\n",
+    block = re.search(
+        r"column_checks_stg_stripe__charges: fail Got 3 results.*\n((?:    \S.*\n)+)",
         build.stderr,
-    ), build.stderr[-3000:]
+    )
+    assert block, build.stderr[-3000:]
+    assert sorted(block.group(1).splitlines()) == [
+        "    amount_minor >= 0: 1 row not true",
+        "    amount_refunded_minor between 0 and amount_minor: 1 row not true",
+        "    charge_id: 1 null value",
+    ]
     assert "relationships_stg_stripe__charges_currency" in build.stderr
-    assert "expression_is_true_stg_stripe__charges_amount_minor" in build.stderr
     # Gold was not rebuilt from the bad Silver: it keeps its last good content.
     assert rows(f"select * from {gold(lake, 'agg_daily_revenue')} order by all") == gold_before
 
@@ -208,7 +213,15 @@ def test_a_broken_bronze_record_fails_the_gate_and_spares_gold(tmp_path: Path) -
     assert doc["quality"]["status"] == "failed"
     failing = {f["name"] for f in doc["quality"]["failures"]}
     (checks,) = [f for f in doc["quality"]["failures"] if f["name"].startswith("column_checks_")]
-    assert checks["checks"] == [{"columns": "charge_id", "check": "null", "count": 1}]
+    assert sorted(checks["checks"], key=lambda c: c["columns"]) == [
+        {"columns": "amount_minor >= 0", "check": "not_true", "count": 1},
+        {
+            "columns": "amount_refunded_minor between 0 and amount_minor",
+            "check": "not_true",
+            "count": 1,
+        },
+        {"columns": "charge_id", "check": "null", "count": 1},
+    ]
     assert "    charge_id: 1 null value\n" in quality.stderr
     assert "column_checks_stg_stripe__charges" in failing
     assert any(name.startswith("relationships_stg_stripe__charges_currency") for name in failing)

@@ -9,7 +9,7 @@ import pytest
 
 from extractor.exits import PipelineError
 from extractor.transform.dbt import DbtOutcome, summarise
-from extractor.transform.failed_checks import explain_failed_checks
+from extractor.transform.failed_checks import counted, explain_failed_checks
 from extractor.transform.gate import describe_failures
 
 # The shape of column_checks' rows (dbt_project/tests/generic/column_checks.sql), over a table.
@@ -20,6 +20,12 @@ union all
 select 'charge_id', 'duplicate', count(*)
 from (select charge_id from charges where charge_id is not null group by 1 having count(*) > 1)
 having count(*) > 0
+union all
+select 'status', 'not_accepted', count(distinct status)
+from charges where status not in ('succeeded', 'failed') having count(distinct status) > 0
+union all
+select 'amount >= 0', 'not_true', sum(case when amount >= 0 then 0 else 1 end)
+from charges having sum(case when amount >= 0 then 0 else 1 end) > 0
 """
 
 
@@ -29,7 +35,9 @@ def warehouse(tmp_path: Path) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute(
             "create table charges as select * "
-            "from (values (null), ('a'), ('a'), ('b'), ('b'), (null)) t(charge_id)"
+            "from (values (null, 'succeeded', 1), ('a', 'succeeded', 1), ('a', 'lost', -1), "
+            "('b', null, null), ('b', 'failed', 0), (null, 'succeeded', 2)) "
+            "t(charge_id, status, amount)"
         )
     return path
 
@@ -50,16 +58,47 @@ def test_the_failed_checks_are_read_again_and_printed_under_the_failure(warehous
     assert outcome.failures[0]["checks"] == [
         {"columns": "charge_id", "check": "null", "count": 2},
         {"columns": "charge_id", "check": "duplicate", "count": 2},
+        {"columns": "status", "check": "not_accepted", "count": 1},
+        {"columns": "amount >= 0", "check": "not_true", "count": 2},
     ]
     assert "checks" not in outcome.failures[1]
     assert describe_failures(outcome.failures).splitlines() == [
         "  test column_checks_charges: fail Got 4 results",
         "    charge_id: 2 null values",
         "    charge_id: 2 key values repeat",
+        "    status: 1 value not accepted",
+        "    amount >= 0: 2 rows not true",
         "  test other: fail Got 4 results",
     ]
     # Kept with the failure, so the run's manifest has them too; the query is not.
     assert "failed_queries" not in outcome.as_dict()
+
+
+def test_each_kind_of_check_is_counted_in_words() -> None:
+    assert [
+        counted({"check": check, "count": count})
+        for check, count in [
+            ("null", 1),
+            ("null", 3),
+            ("duplicate", 1),
+            ("duplicate", 2),
+            ("not_accepted", 1),
+            ("not_accepted", 2),
+            ("not_true", 1),
+            ("not_true", 5),
+            ("unknown_kind", 2),
+        ]
+    ] == [
+        "1 null value",
+        "3 null values",
+        "1 key value repeats",
+        "2 key values repeat",
+        "1 value not accepted",
+        "2 values not accepted",
+        "1 row not true",
+        "5 rows not true",
+        "2 unknown_kind",
+    ]
 
 
 def test_a_warehouse_that_cannot_be_read_leaves_dbts_message_and_says_why(warehouse: Path) -> None:
