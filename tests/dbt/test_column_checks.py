@@ -140,7 +140,7 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """A throwaway dbt project in `root` with the project's column_checks (and the
     expression_is_true it replaces), these models and this schema; runs `dbt <command>`."""
-    (root / "models").mkdir()
+    (root / "models").mkdir(parents=True)
     (root / "tests" / "generic").mkdir(parents=True)
     for test in ("column_checks.sql", "expression_is_true.sql"):
         shutil.copy(
@@ -268,16 +268,21 @@ def test_nulls_in_accepted_values_columns_and_true_expressions_pass(built: dict)
 
 def test_a_string_where_a_list_belongs_is_refused_when_dbt_parses(tmp_path: Path) -> None:
     """Read letter by letter, `not_null: id` would check columns i and d."""
-    schema = """
+    cases = {
+        "not_null: id": "not_null must be a list, not 'id'",
+        "accepted_values: {code: a}": "accepted_values of code must be a list, not 'a'",
+        "accepted_values: {code: [2024-01-01]}": "accepted value '2024-01-01' of code must be",
+    }
+    for number, (arguments, message) in enumerate(cases.items()):
+        schema = f"""
 version: 2
 models:
   - name: bare
     data_tests:
       - column_checks:
           name: column_checks_bare
-          arguments:
-            not_null: id
+          arguments: {{{arguments}}}
 """
-    result = run_dbt(tmp_path, {"bare": CLEAN}, schema, "parse")
-    assert result.returncode == 2, result.stdout[-2000:]
-    assert "not_null must be a list, not 'id'" in result.stdout
+        result = run_dbt(tmp_path / str(number), {"bare": CLEAN}, schema, "parse")
+        assert result.returncode == 2, result.stdout[-2000:]
+        assert message in result.stdout, result.stdout[-2000:]

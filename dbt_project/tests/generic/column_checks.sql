@@ -33,6 +33,18 @@
 {%- if accepted_values is not mapping %}
 {{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": accepted_values must map columns to lists of values") }}
 {%- endif %}
+{%- for column, values in accepted_values.items() %}
+{%- if values is string or values is not iterable %}
+{{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": accepted_values of " ~ column ~ " must be a list, not '" ~ values ~ "'") }}
+{%- endif %}
+{%- for value in values %}
+{#- Quoted when a string, as-is when a number or a boolean: anything else (an unquoted YAML
+    date) would be spelled wrong, so it is refused. #}
+{%- if value is not string and value is not number and value not in (true, false) %}
+{{ exceptions.raise_compiler_error("column_checks on " ~ model ~ ": accepted value '" ~ value ~ "' of " ~ column ~ " must be a string, a number or a boolean (quote it)") }}
+{%- endif %}
+{%- endfor %}
+{%- endfor %}
 {%- set checks = [] %}
 {%- set counts = [] %}
 
