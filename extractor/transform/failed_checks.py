@@ -46,8 +46,11 @@ def duckdb_limits() -> dict[str, str]:
 def explain_failed_checks(outcome: DbtOutcome, connect: Callable[[], Any]) -> None:
     """Adds `checks` (or `checks_error`) to each failing column_checks test of `outcome`;
     `connect` opens the warehouse read-only."""
-    failing = [f for f in outcome.failures if f["name"].startswith(CHECKS_PREFIX)]
-    failing = [f for f in failing if f["name"] in outcome.failed_queries]
+    failing = [
+        f
+        for f in outcome.failures
+        if f["name"].startswith(CHECKS_PREFIX) and f["name"] in outcome.failed_queries
+    ]
     if not failing:
         return
     try:
@@ -73,7 +76,8 @@ def read_checks(connection: Any, query: str) -> list[dict[str, Any]]:
     if not query.strip():
         raise ValueError("dbt's results hold no compiled query for it")
     rows = connection.execute(query).fetchall()
-    if any(len(row) != 3 for row in rows):
+    # A query's rows all have its width: the first one says it.
+    if rows and len(rows[0]) != 3:
         raise ValueError(f"its query returns rows of {len(rows[0])} columns, not 3")
     return [
         {"columns": str(columns), "check": str(check), "count": int(count)}
