@@ -29,6 +29,7 @@ from extractor.settings import LARGE_BRONZE_BYTES
 # compiles in (dirty and muzzy pages decay over 1 s).
 DEFAULT_SETTINGS = {
     "DBT_THREADS": "2",
+    "DUCKDB_THREADS": "2",
     "DUCKDB_MEMORY_LIMIT": "600MB",
     "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
     "DUCKDB_JE_MALLOC_CONF": "",

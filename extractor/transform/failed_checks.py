@@ -39,7 +39,7 @@ def duckdb_limits() -> dict[str, str]:
     reading a failing check of a large model stays within what the build may use."""
     return {
         "memory_limit": settings_in_force(os.environ)["DUCKDB_MEMORY_LIMIT"],
-        "threads": os.environ.get("DUCKDB_THREADS") or "2",
+        "threads": settings_in_force(os.environ)["DUCKDB_THREADS"],
     }
 
 

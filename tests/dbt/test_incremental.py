@@ -66,7 +66,7 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     mock = start_mock_api({"MOCK_NOW": str(T1)}, work / "mock")
     incremental = work / "incremental"
     # dbt's settings are the CLI's own choice in every build here, whatever the shell says.
-    own_settings = ("RUN_ID", "DUCKDB_MEMORY_LIMIT", *LARGE_LAKE)
+    own_settings = ("RUN_ID", "DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", *LARGE_LAKE)
     # This machine's record of passed unit tests starts empty here (ADR 0059).
     record = {"PIPELINE_UNIT_TEST_RECORD": str(work / "unit-tests-passed")}
     env = child_env(incremental, mock.url, clear=own_settings, **record)
@@ -100,6 +100,7 @@ def test_a_large_lake_builds_one_node_at_a_time_and_says_so(lakes) -> None:
     assert fold["bronze_bytes"] == sum(path.stat().st_size for path in bronze) > 0
     assert fold["dbt_settings"] == {
         "DBT_THREADS": "1",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "600MB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
@@ -109,6 +110,7 @@ def test_a_large_lake_builds_one_node_at_a_time_and_says_so(lakes) -> None:
     first = manifest(incremental, "A")["transform"]["fold"]["dbt_settings"]
     assert first == {
         "DBT_THREADS": "2",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "600MB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
         "DUCKDB_JE_MALLOC_CONF": "",

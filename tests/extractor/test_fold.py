@@ -427,7 +427,7 @@ def test_a_warehouse_is_current_only_when_its_views_read_this_lake(tmp_path: Pat
 def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     storage: LocalStorage, monkeypatch
 ) -> None:
-    for name in LARGE_LAKE.keys() | {"DUCKDB_MEMORY_LIMIT"}:
+    for name in LARGE_LAKE.keys() | {"DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS"}:
         monkeypatch.delenv(name, raising=False)
     part(storage, "charges", "A")  # 3 bytes each
     part(storage, "customers", "A")
@@ -443,6 +443,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert "DUCKDB_PRESERVE_INSERTION_ORDER" not in small.dbt_env()
     assert small.as_dict()["dbt_settings"] == {
         "DBT_THREADS": "2",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "600MB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
         "DUCKDB_JE_MALLOC_CONF": "",
@@ -455,6 +456,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert "DUCKDB_MEMORY_LIMIT" not in large.dbt_env()
     assert large.as_dict()["dbt_settings"] == {
         "DBT_THREADS": "1",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "600MB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
@@ -466,6 +468,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     chosen = plan_fold(storage, large_bronze_bytes=6)
     assert chosen.as_dict()["dbt_settings"] == {
         "DBT_THREADS": "1",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "4GB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
@@ -474,6 +477,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert "DBT_THREADS" not in plan_fold(storage, large_bronze_bytes=6).dbt_env()
     assert plan_fold(storage, large_bronze_bytes=6).as_dict()["dbt_settings"] == {
         "DBT_THREADS": "2",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "4GB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "false",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
@@ -483,6 +487,7 @@ def test_a_large_lake_builds_one_dbt_node_at_a_time_unless_the_caller_chose(
     assert plan_fold(storage, large_bronze_bytes=6).dbt_env().keys().isdisjoint(LARGE_LAKE)
     assert plan_fold(storage, large_bronze_bytes=6).as_dict()["dbt_settings"] == {
         "DBT_THREADS": "2",
+        "DUCKDB_THREADS": "2",
         "DUCKDB_MEMORY_LIMIT": "4GB",
         "DUCKDB_PRESERVE_INSERTION_ORDER": "true",
         "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500",

@@ -35,7 +35,7 @@ README = REPO_ROOT / "README.md"
 SERVER_PORTS = {"mock-api": 8000, "run-webhooks": 8001}
 # Env a developer's shell (or the outer `make test`) may set that a newcomer would not have.
 NEWCOMER_DROPS = re.compile(
-    r"^(LAKE_ROOT|WAREHOUSE_PATH|RUN_ID|VIRTUAL_ENV|PIPELINE_.*|STRIPE_.*|MOCK_.*|AWS_.*|DBT_.*"
+    r"^(LAKE_ROOT|WAREHOUSE_PATH|RUN_ID|VIRTUAL_ENV|PIPELINE_.*|STRIPE_.*|MOCK_.*|AWS_.*|DBT_.*|DUCKDB_.*"
     r"|BRONZE_.*|PYTEST_.*|MAKE.*|MFLAGS)$"
 )
 
