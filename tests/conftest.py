@@ -10,13 +10,6 @@ import pytest
 
 from tests.support.servers import ServerProcess, start_mock_api, start_moto
 
-# The suite's dbt children run DuckDB on one thread per dbt node (ADR 0061): `make test`'s two
-# workers already keep both CPUs busy, and two builds side by side with two DuckDB threads per
-# node took 7% more CPU and wall time than with one. The product keeps profiles.yml's 2 (a
-# lake of 1M charges builds faster with it); the suites that check the CLI's own settings
-# clear this, and the README's fresh clone runs without it, as a newcomer would.
-os.environ.setdefault("DUCKDB_THREADS", "1")
-
 # Credentials for moto only; real runs take them from the usual AWS chain.
 MOTO_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

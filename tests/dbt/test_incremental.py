@@ -65,7 +65,7 @@ def lakes(tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("incremental")
     mock = start_mock_api({"MOCK_NOW": str(T1)}, work / "mock")
     incremental = work / "incremental"
-    # dbt's settings are the CLI's own choice in every build here, whatever the shell says.
+    # dbt's settings are the CLI's own choice in this fixture's builds, whatever the shell says.
     own_settings = ("RUN_ID", "DUCKDB_MEMORY_LIMIT", "DUCKDB_THREADS", *LARGE_LAKE)
     # This machine's record of passed unit tests starts empty here (ADR 0059).
     record = {"PIPELINE_UNIT_TEST_RECORD": str(work / "unit-tests-passed")}
