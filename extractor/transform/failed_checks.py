@@ -37,10 +37,8 @@ COUNTED = {
 def duckdb_limits() -> dict[str, str]:
     """The memory and threads dbt's DuckDB runs with (profiles.yml's defaults), so that
     reading a failing check of a large model stays within what the build may use."""
-    return {
-        "memory_limit": settings_in_force(os.environ)["DUCKDB_MEMORY_LIMIT"],
-        "threads": settings_in_force(os.environ)["DUCKDB_THREADS"],
-    }
+    settings = settings_in_force(os.environ)
+    return {"memory_limit": settings["DUCKDB_MEMORY_LIMIT"], "threads": settings["DUCKDB_THREADS"]}
 
 
 def explain_failed_checks(outcome: DbtOutcome, connect: Callable[[], Any]) -> None:
