@@ -31,6 +31,7 @@ ORDER = (
     "ratelimit",
     "extract_memory",
     "dbt",
+    "dbt_floor",
     "incremental",
     "webhook",
     "webhook_idle",
