@@ -331,6 +331,12 @@
   (unix_micros(cast({{ expression }} as timestamp_ltz)) / 1e6)
 {%- endmacro %}
 
+{# Unix seconds after any timestamp either engine holds (year 10000), for "no end yet" in a
+   comparison: `coalesce(ends_epoch, far_future_epoch()) > t` reads as "has not ended by t". #}
+{% macro far_future_epoch() -%}
+  253402300800
+{%- endmacro %}
+
 {# The current UTC wall time minus `hours` hours, a `timestamp` (wall time, like the models'
    columns); `hours` is a number or a SQL expression. #}
 {% macro utc_hours_ago(hours) -%}

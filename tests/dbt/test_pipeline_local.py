@@ -18,7 +18,7 @@ import pytest
 from extractor.lake.storage import storage_for
 from extractor.settings import Settings
 from extractor.streams import WATERMARKED_STREAMS
-from extractor.transform.dbt import lake_target_dir
+from extractor.transform.dbt import lake_target_dir, warehouse_path
 from mock_api.dataset import Dataset, MockConfig, parse_time
 from mock_api.dataset.mrr import subscription_mrr_at
 from tests.dbt.expected import expected_after_first_run, major
@@ -32,6 +32,7 @@ from tests.dbt.payments_gold_checks import (  # noqa: F401
     test_refunds_are_dated_when_refunded,
     test_settlement_figures_carry_exact_major_units,
 )
+from tests.dbt.query_plans import pairwise_joins_by_node
 from tests.support.cli import child_env, run_cli
 from tests.support.servers import REPO_ROOT, start_mock_api
 
@@ -268,6 +269,21 @@ def test_manifest_records_transform_and_gate(lake: Path) -> None:
     assert doc["quality"]["tests"]["counts"]["pass"] > 50
     # Every watermarked source; the child stream and the snapshot have no freshness check.
     assert doc["quality"]["freshness"]["counts"] == {"pass": len(WATERMARKED_STREAMS)}
+
+
+def test_no_node_pairs_every_row_of_one_table_with_every_row_of_another(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Every model, data test and unit test of the first build, run again from its compiled
+    SQL with DuckDB's profiler: no join runs as a nested loop or cross product over two
+    multi-row inputs (tests/dbt/query_plans.py), which would grow with the square of the
+    account. Two did, an outer join on an OR each: the ledger's money-movement test and
+    fct_mrr_movements' month-end versions."""
+    storage = storage_for(Settings.from_env({"LAKE_ROOT": str(lake)}))
+    compiled = lake_target_dir(storage) / "compiled"
+    assert len(list(compiled.rglob("*.sql"))) > MODELS
+    found = pairwise_joins_by_node(warehouse_path(storage), compiled, tmp_path)
+    assert found == {}
 
 
 def test_query_prints_gold(lake: Path, mock) -> None:

@@ -120,15 +120,16 @@ matched as (
         ledger_exponents.exponent as ledger_exponent
     from expected
     cross join ledger_start
+    -- A refund (no category of its own) matches a `refund` or a `partial_capture_reversal`
+    -- transaction, anything else its own category. Written as one equality of an expression
+    -- of each side, not an OR: DuckDB runs an outer join on an OR as a nested loop, every
+    -- movement against every transaction (1.3 s at 20k charges, ~2,500 times that at 1M).
     left join ledger
         on expected.source_id = ledger.source_id
-        and (
-            expected.reporting_category = ledger.reporting_category
-            or (
-                expected.reporting_category is null
-                and ledger.reporting_category in ('refund', 'partial_capture_reversal')
-            )
-        )
+        and coalesce(expected.reporting_category, 'refund') = case
+            when ledger.reporting_category = 'partial_capture_reversal' then 'refund'
+            else ledger.reporting_category
+        end
     left join exponents as source_exponents
         on expected.source_currency = source_exponents.currency
     left join exponents as ledger_exponents

@@ -158,10 +158,10 @@ monthly as (
     left join versions
         on month_ends.subscription_id = versions.subscription_id
         and versions.valid_from_epoch <= month_ends.month_end_epoch
-        and (
-            versions.valid_to_epoch is null
-            or versions.valid_to_epoch > month_ends.month_end_epoch
-        )
+        -- The version still holding (no end yet) as ending after any month: a comparison,
+        -- not an OR, so DuckDB joins on the subscription id instead of a nested loop of every
+        -- month against every version.
+        and coalesce(versions.valid_to_epoch, {{ far_future_epoch() }}) > month_ends.month_end_epoch
 
 ),
 
